@@ -1,0 +1,416 @@
+/**
+ * An incremental decoder for memcached's meta-protocol replies and the plain replies of
+ * `version`, `stats`, `flush_all` and `verbosity`. Feed it chunks as they arrive; take complete
+ * responses with {@linkcode ResponseDecoder.next}.
+ *
+ * Guarantees: bytes already searched for a line end are never searched again; a value is
+ * framed by its announced length and copied once into its own buffer; the receive buffer only
+ * ever holds one unfinished line, and a line longer than `maxLineLength` or a value larger than
+ * `maxValueSize` is a protocol error rather than unbounded growth.
+ *
+ * @module
+ */
+
+import { MemcachedError } from "../errors.ts";
+
+/** What a reply says, by its first word. */
+export type ResponseStatus =
+  | "VA"
+  | "HD"
+  | "EN"
+  | "NF"
+  | "NS"
+  | "EX"
+  | "MN"
+  | "OK"
+  | "RESET"
+  | "VERSION"
+  | "STATS"
+  | "ERROR"
+  | "CLIENT_ERROR"
+  | "SERVER_ERROR";
+
+/** One complete reply. Fields a reply did not carry have their empty value. */
+export interface Response {
+  /** The reply's kind. */
+  status: ResponseStatus;
+  /** The echoed opaque token (`O`), or -1 when absent. */
+  opaque: number;
+  /** The value of a `VA` reply. */
+  value: Uint8Array | undefined;
+  /** Client flags (`f`); 0 when absent. */
+  flags: number;
+  /** The CAS token (`c`). */
+  cas: bigint | undefined;
+  /** Remaining TTL in seconds (`t`); -1 means no expiry; undefined when absent. */
+  ttl: number | undefined;
+  /** The key (`k`), as sent (base64 text when the `b` flag was used). */
+  key: string | undefined;
+  /** The message of an error reply, or the version string of `VERSION`. */
+  message: string;
+  /** The statistics of a `STAT ... END` block. */
+  stats: Map<string, string> | undefined;
+}
+
+/** Limits of a {@linkcode ResponseDecoder}. */
+export interface DecoderOptions {
+  /**
+   * The longest reply line accepted, in bytes, line end included.
+   * @default {8192}
+   */
+  maxLineLength?: number;
+  /**
+   * The largest value accepted in a `VA` reply, in bytes.
+   * @default {1048576}
+   */
+  maxValueSize?: number;
+}
+
+const CR = 13;
+const LF = 10;
+const SP = 32;
+
+function protocolError(reason: string): MemcachedError {
+  return new MemcachedError("PROTOCOL_ERROR", `Cannot decode reply: ${reason}`);
+}
+
+function latin1(buf: Uint8Array, from: number, to: number): string {
+  let s = "";
+  for (let i = from; i < to; i++) s += String.fromCharCode(buf[i]!);
+  return s;
+}
+
+function newResponse(status: ResponseStatus): Response {
+  return {
+    status,
+    opaque: -1,
+    value: undefined,
+    flags: 0,
+    cas: undefined,
+    ttl: undefined,
+    key: undefined,
+    message: "",
+    stats: undefined,
+  };
+}
+
+/** Parses an unsigned decimal in buf[from, to) into a number; -1 if not all digits or too big. */
+function parseUint(buf: Uint8Array, from: number, to: number): number {
+  if (from >= to || to - from > 15) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = buf[i]! - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+function parseU64(buf: Uint8Array, from: number, to: number): bigint | undefined {
+  if (to - from <= 15) {
+    const n = parseUint(buf, from, to);
+    return n < 0 ? undefined : BigInt(n);
+  }
+  if (to - from > 20) return undefined;
+  for (let i = from; i < to; i++) {
+    const c = buf[i]!;
+    if (c < 48 || c > 57) return undefined;
+  }
+  const n = BigInt(latin1(buf, from, to));
+  return n < 1n << 64n ? n : undefined;
+}
+
+/**
+ * Turns a byte stream from a memcached server into {@linkcode Response}s.
+ *
+ * @example Decoding a reply split across chunks
+ * ```ts
+ * import { ResponseDecoder } from "@mica/memcached/protocol";
+ *
+ * const d = new ResponseDecoder();
+ * const bytes = new TextEncoder().encode("VA 2 f1 O9\r\nhi\r\nEN\r\n");
+ * d.feed(bytes.subarray(0, 7));
+ * console.log(d.next()); // undefined: more bytes are needed
+ * d.feed(bytes.subarray(7));
+ * const r = d.next()!;
+ * console.log(r.status, r.opaque, new TextDecoder().decode(r.value)); // VA 9 hi
+ * console.log(d.next()?.status); // EN
+ * ```
+ */
+export class ResponseDecoder {
+  #buf: Uint8Array;
+  #start = 0;
+  #end = 0;
+  #scan = 0;
+  #maxLine: number;
+  #maxValue: number;
+  /** A `VA` header whose value is still arriving. */
+  #pending: Response | undefined = undefined;
+  #value: Uint8Array | undefined = undefined;
+  #filled = 0;
+  /** Statistics being collected until `END`. */
+  #stats: Map<string, string> | undefined = undefined;
+  #failed: MemcachedError | undefined = undefined;
+
+  /**
+   * @param options Line and value size limits.
+   */
+  constructor(options: DecoderOptions = {}) {
+    this.#maxLine = options.maxLineLength ?? 8192;
+    this.#maxValue = options.maxValueSize ?? 1024 * 1024;
+    this.#buf = new Uint8Array(Math.max(4096, Math.min(this.#maxLine * 2, 65536)));
+  }
+
+  /** Bytes received but not yet returned as part of a response. */
+  get buffered(): number {
+    return this.#end - this.#start + this.#filled;
+  }
+
+  /**
+   * Adds received bytes. The decoder copies what it keeps, so the caller may reuse `chunk`.
+   *
+   * @param chunk Bytes from the server, in order.
+   */
+  feed(chunk: Uint8Array): void {
+    let off = 0;
+    const value = this.#value;
+    if (value !== undefined && this.#filled < value.length) {
+      off = Math.min(value.length - this.#filled, chunk.length);
+      value.set(off === chunk.length ? chunk : chunk.subarray(0, off), this.#filled);
+      this.#filled += off;
+    }
+    const n = chunk.length - off;
+    if (n === 0) return;
+    if (this.#end + n > this.#buf.length) this.#makeRoom(n);
+    this.#buf.set(off === 0 ? chunk : chunk.subarray(off), this.#end);
+    this.#end += n;
+  }
+
+  #makeRoom(n: number): void {
+    const live = this.#end - this.#start;
+    if (live + n <= this.#buf.length && this.#start > 0) {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+    } else {
+      let cap = this.#buf.length * 2;
+      while (cap < live + n) cap *= 2;
+      const next = new Uint8Array(cap);
+      next.set(this.#buf.subarray(this.#start, this.#end));
+      this.#buf = next;
+    }
+    this.#scan -= this.#start;
+    this.#end = live;
+    this.#start = 0;
+  }
+
+  /**
+   * Returns the next complete response, or `undefined` when more bytes are needed.
+   *
+   * @returns A response, or undefined.
+   * @throws {MemcachedError} `PROTOCOL_ERROR` when the bytes are not a valid reply. The decoder
+   * is then unusable: every later call throws the same error.
+   */
+  next(): Response | undefined {
+    if (this.#failed) throw this.#failed;
+    try {
+      return this.#next();
+    } catch (error) {
+      this.#failed = error instanceof MemcachedError ? error : protocolError(String(error));
+      throw this.#failed;
+    }
+  }
+
+  #next(): Response | undefined {
+    for (;;) {
+      if (this.#pending !== undefined) return this.#finishValue();
+      const buf = this.#buf;
+      const end = this.#end;
+      let lf = -1;
+      for (let i = this.#scan; i < end; i++) {
+        if (buf[i] === LF) {
+          lf = i;
+          break;
+        }
+      }
+      if (lf < 0) {
+        this.#scan = end;
+        if (end - this.#start > this.#maxLine) {
+          throw protocolError(`a reply line is longer than ${this.#maxLine} bytes`);
+        }
+        return undefined;
+      }
+      const start = this.#start;
+      if (lf - start + 1 > this.#maxLine) {
+        throw protocolError(`a reply line is longer than ${this.#maxLine} bytes`);
+      }
+      if (lf === start || buf[lf - 1] !== CR) {
+        throw protocolError("a reply line does not end in CRLF");
+      }
+      this.#start = lf + 1;
+      this.#scan = lf + 1;
+      const r = this.#line(buf, start, lf - 1);
+      if (r !== undefined) return r;
+    }
+  }
+
+  /** Parses the line buf[from, to) (CRLF excluded). Returns undefined for STAT lines. */
+  #line(buf: Uint8Array, from: number, to: number): Response | undefined {
+    if (this.#stats !== undefined && !this.#startsWith(buf, from, to, "STAT ")) {
+      if (to - from === 3 && this.#startsWith(buf, from, to, "END")) {
+        const r = newResponse("STATS");
+        r.stats = this.#stats;
+        this.#stats = undefined;
+        return r;
+      }
+      throw protocolError(`expected STAT or END, got ${JSON.stringify(latin1(buf, from, to))}`);
+    }
+    const c0 = buf[from];
+    const c1 = buf[from + 1];
+    const two = to - from === 2 || buf[from + 2] === SP;
+    if (two) {
+      let status: ResponseStatus | undefined;
+      if (c0 === 86 && c1 === 65) status = "VA";
+      else if (c0 === 72 && c1 === 68) status = "HD";
+      else if (c0 === 69 && c1 === 78) status = "EN";
+      else if (c0 === 78 && c1 === 70) status = "NF";
+      else if (c0 === 78 && c1 === 83) status = "NS";
+      else if (c0 === 69 && c1 === 88) status = "EX";
+      else if (c0 === 77 && c1 === 78) status = "MN";
+      else if (c0 === 79 && c1 === 75) status = "OK";
+      if (status !== undefined) return this.#meta(status, buf, from + 2, to);
+    }
+    if (this.#startsWith(buf, from, to, "STAT ")) {
+      const line = latin1(buf, from + 5, to);
+      const sp = line.indexOf(" ");
+      this.#stats ??= new Map();
+      if (sp < 0) this.#stats.set(line, "");
+      else this.#stats.set(line.slice(0, sp), line.slice(sp + 1));
+      return undefined;
+    }
+    if (to - from === 3 && this.#startsWith(buf, from, to, "END")) {
+      // `stats` for a group with no statistics answers a bare END.
+      const r = newResponse("STATS");
+      r.stats = new Map();
+      return r;
+    }
+    const word = (prefix: string, status: ResponseStatus): Response | undefined => {
+      if (!this.#startsWith(buf, from, to, prefix)) return undefined;
+      const rest = from + prefix.length;
+      if (rest < to && buf[rest] !== SP) return undefined;
+      const r = newResponse(status);
+      r.message = rest < to ? latin1(buf, rest + 1, to) : "";
+      return r;
+    };
+    const r = word("VERSION", "VERSION") ?? word("CLIENT_ERROR", "CLIENT_ERROR") ??
+      word("SERVER_ERROR", "SERVER_ERROR") ?? word("ERROR", "ERROR") ?? word("RESET", "RESET");
+    if (r !== undefined) return r;
+    throw protocolError(
+      `unknown reply ${JSON.stringify(latin1(buf, from, Math.min(to, from + 64)))}`,
+    );
+  }
+
+  #startsWith(buf: Uint8Array, from: number, to: number, s: string): boolean {
+    if (to - from < s.length) return false;
+    for (let i = 0; i < s.length; i++) if (buf[from + i] !== s.charCodeAt(i)) return false;
+    return true;
+  }
+
+  /** Parses a meta reply's size (for VA) and flag tokens in buf[from, to). */
+  #meta(status: ResponseStatus, buf: Uint8Array, from: number, to: number): Response | undefined {
+    const r = newResponse(status);
+    let i = from;
+    let size = -1;
+    if (status === "VA") {
+      if (i >= to || buf[i] !== SP) throw protocolError("VA without a size");
+      i++;
+      let j = i;
+      while (j < to && buf[j] !== SP) j++;
+      size = parseUint(buf, i, j);
+      if (size < 0) throw protocolError(`VA with a bad size ${JSON.stringify(latin1(buf, i, j))}`);
+      if (size > this.#maxValue) {
+        throw protocolError(`a value of ${size} bytes is over the ${this.#maxValue}-byte limit`);
+      }
+      i = j;
+    }
+    while (i < to) {
+      if (buf[i] !== SP) throw protocolError("malformed flags in a meta reply");
+      i++;
+      if (i >= to) break;
+      let j = i;
+      while (j < to && buf[j] !== SP) j++;
+      const flag = buf[i];
+      switch (flag) {
+        case 79: { // O
+          const n = parseUint(buf, i + 1, j);
+          if (n < 0) throw protocolError("malformed opaque token");
+          r.opaque = n;
+          break;
+        }
+        case 102: { // f
+          const n = parseUint(buf, i + 1, j);
+          if (n < 0 || n > 0xffff_ffff) throw protocolError("malformed client flags");
+          r.flags = n;
+          break;
+        }
+        case 99: { // c
+          const n = parseU64(buf, i + 1, j);
+          if (n === undefined) throw protocolError("malformed CAS token");
+          r.cas = n;
+          break;
+        }
+        case 116: { // t
+          if (j - i === 3 && buf[i + 1] === 45 && buf[i + 2] === 49) r.ttl = -1;
+          else {
+            const n = parseUint(buf, i + 1, j);
+            if (n < 0) throw protocolError("malformed TTL");
+            r.ttl = n;
+          }
+          break;
+        }
+        case 107: // k
+          r.key = latin1(buf, i + 1, j);
+          break;
+        default: // other flags (b, W, X, Z, s, h, l, ...) carry nothing we act on
+          break;
+      }
+      i = j;
+    }
+    if (status !== "VA") return r;
+    // Value: copy at once when it is all here, else stream the rest straight into its buffer.
+    const avail = this.#end - this.#start;
+    if (avail >= size + 2) {
+      r.value = this.#buf.slice(this.#start, this.#start + size);
+      this.#start += size;
+      this.#scan = this.#start;
+      this.#pending = r;
+      this.#value = r.value;
+      this.#filled = size;
+      return this.#finishValue();
+    }
+    const value = new Uint8Array(size);
+    const n = Math.min(avail, size);
+    value.set(this.#buf.subarray(this.#start, this.#start + n));
+    this.#start += n;
+    this.#scan = this.#start;
+    this.#pending = r;
+    this.#value = value;
+    this.#filled = n;
+    r.value = value;
+    return this.#finishValue();
+  }
+
+  /** Completes a pending VA once its value and CRLF are here. */
+  #finishValue(): Response | undefined {
+    const value = this.#value!;
+    if (this.#filled < value.length || this.#end - this.#start < 2) return undefined;
+    if (this.#buf[this.#start] !== CR || this.#buf[this.#start + 1] !== LF) {
+      throw protocolError("a value is not followed by CRLF");
+    }
+    this.#start += 2;
+    this.#scan = this.#start;
+    const r = this.#pending!;
+    this.#pending = undefined;
+    this.#value = undefined;
+    this.#filled = 0;
+    return r;
+  }
+}

@@ -1,0 +1,441 @@
+/**
+ * Request encoders for memcached's meta protocol (`mg`, `ms`, `md`, `ma`, `mn`) and the plain
+ * commands (`version`, `flush_all`, `stats`, `verbosity`, `quit`). Each writes one complete
+ * request into a {@linkcode ByteWriter}. Keys must already be validated by `encodeKey`; every
+ * other argument is validated here, so a bad number can never corrupt the stream.
+ *
+ * @module
+ */
+
+import { MemcachedError } from "../errors.ts";
+import type { WireKey } from "./keys.ts";
+import type { ByteWriter } from "./writer.ts";
+
+/** Options of a meta get (`mg`). */
+export interface MetaGetOptions {
+  /** Return the value (`v`). */
+  value?: boolean;
+  /** Return the client flags (`f`). */
+  flags?: boolean;
+  /** Return the CAS token (`c`). */
+  cas?: boolean;
+  /** Return the remaining TTL in seconds (`t`). */
+  ttl?: boolean;
+  /** Update the TTL to this many seconds, or an absolute Unix time (`T`). */
+  touch?: number;
+  /** Suppress the `EN` reply on a miss (`q`). */
+  quiet?: boolean;
+}
+
+/** The mode of a meta set: set, add, replace, append, prepend (`M`). */
+export type SetMode = "set" | "add" | "replace" | "append" | "prepend";
+
+/** Options of a meta set (`ms`). */
+export interface MetaSetOptions {
+  /** The storage mode. Default `"set"`. */
+  mode?: SetMode;
+  /** TTL in seconds or an absolute Unix time; 0 means no expiry (`T`). */
+  ttl?: number;
+  /** 32-bit client flags (`F`). */
+  flags?: number;
+  /** Store only if the item's CAS token still equals this (`C`). */
+  cas?: bigint;
+  /** Mark the item stale instead of replacing it outright (`I`). */
+  invalidate?: boolean;
+  /** Suppress the `HD` reply on success (`q`). */
+  quiet?: boolean;
+}
+
+/** Options of a meta delete (`md`). */
+export interface MetaDeleteOptions {
+  /** Delete only if the CAS token matches (`C`). */
+  cas?: bigint;
+  /** Mark stale instead of deleting (`I`). */
+  invalidate?: boolean;
+  /** Suppress the `HD` reply on success (`q`). */
+  quiet?: boolean;
+}
+
+/** Options of a meta arithmetic request (`ma`). */
+export interface MetaArithmeticOptions {
+  /** `"incr"` (default) or `"decr"` (`M`). */
+  mode?: "incr" | "decr";
+  /** The amount, 0..2^64-1 (`D`). Default 1. */
+  delta?: bigint;
+  /** When set, a missing counter is created with this value (`J`) and `autoCreateTtl`. */
+  initial?: bigint;
+  /** TTL of a counter created on a miss (`N`); 0 means no expiry. */
+  autoCreateTtl?: number;
+  /** Also update the TTL of an existing counter (`T`). */
+  ttl?: number;
+  /** Return the new value (`v`). Default true. */
+  value?: boolean;
+}
+
+const MAX_U64 = (1n << 64n) - 1n;
+const MAX_U32 = 0xffff_ffff;
+
+function argError(what: string, reason: string): MemcachedError {
+  return new MemcachedError("INVALID_ARGUMENT", `Cannot encode ${what}: ${reason}`);
+}
+
+function checkU32(what: string, n: number): void {
+  if (!Number.isInteger(n) || n < 0 || n > MAX_U32) {
+    throw argError(what, `${n} is not an integer in 0..4294967295`);
+  }
+}
+
+function checkU64(what: string, n: bigint): void {
+  if (typeof n !== "bigint" || n < 0n || n > MAX_U64) {
+    throw argError(what, `${String(n)} is not an integer in 0..2^64-1`);
+  }
+}
+
+function checkTtl(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new MemcachedError(
+      "INVALID_TTL",
+      `Cannot encode TTL: ${n} is not a non-negative integer`,
+    );
+  }
+}
+
+function keyAndOpaque(w: ByteWriter, key: WireKey, base64: boolean): void {
+  w.byte(32);
+  w.ascii(key);
+  if (base64) w.ascii(" b");
+}
+
+function opaqueFlag(w: ByteWriter, opaque: number): void {
+  if (opaque < 0) return;
+  w.ascii(" O");
+  w.uint(opaque);
+}
+
+/**
+ * Writes `mg <key> <flags>*`.
+ *
+ * @param w The output.
+ * @param key A key from `encodeKey`.
+ * @param base64 Whether `key` is base64 text.
+ * @param options Which fields to return and whether to touch.
+ * @param opaque An opaque token echoed by the server, or -1 for none.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeMetaGet } from "@mica/memcached/protocol";
+ *
+ * const w = new ByteWriter();
+ * encodeMetaGet(w, "foo", false, { value: true, flags: true }, 7);
+ * console.log(new TextDecoder().decode(w.take()[0])); // "mg foo v f O7\r\n"
+ * ```
+ */
+export function encodeMetaGet(
+  w: ByteWriter,
+  key: WireKey,
+  base64: boolean,
+  options: MetaGetOptions,
+  opaque: number,
+): void {
+  if (options.touch !== undefined) checkTtl(options.touch);
+  w.ascii("mg");
+  keyAndOpaque(w, key, base64);
+  if (options.value) w.ascii(" v");
+  if (options.flags) w.ascii(" f");
+  if (options.cas) w.ascii(" c");
+  if (options.ttl) w.ascii(" t");
+  if (options.touch !== undefined) {
+    w.ascii(" T");
+    w.uint(options.touch);
+  }
+  if (options.quiet) w.ascii(" q");
+  opaqueFlag(w, opaque);
+  w.crlf();
+}
+
+const MODE_LETTER: Record<SetMode, string> = {
+  set: "",
+  add: " ME",
+  replace: " MR",
+  append: " MA",
+  prepend: " MP",
+};
+
+/**
+ * Writes `ms <key> <datalen> <flags>*\r\n<data>\r\n`. The data is framed by its length.
+ *
+ * @param w The output.
+ * @param key A key from `encodeKey`.
+ * @param base64 Whether `key` is base64 text.
+ * @param data The value bytes (not copied when large).
+ * @param options Mode, TTL, client flags, CAS, invalidate, quiet.
+ * @param opaque An opaque token echoed by the server, or -1 for none.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeMetaSet } from "@mica/memcached/protocol";
+ *
+ * const w = new ByteWriter();
+ * encodeMetaSet(w, "foo", false, new TextEncoder().encode("hi"), { ttl: 60 }, -1);
+ * console.log(new TextDecoder().decode(w.take()[0])); // "ms foo 2 T60\r\nhi\r\n"
+ * ```
+ */
+export function encodeMetaSet(
+  w: ByteWriter,
+  key: WireKey,
+  base64: boolean,
+  data: Uint8Array,
+  options: MetaSetOptions,
+  opaque: number,
+): void {
+  const mode = options.mode ?? "set";
+  const modeLetter = MODE_LETTER[mode];
+  if (modeLetter === undefined) throw argError("ms", `unknown mode ${String(mode)}`);
+  if (options.ttl !== undefined) checkTtl(options.ttl);
+  if (options.flags !== undefined) checkU32("client flags", options.flags);
+  if (options.cas !== undefined) checkU64("CAS token", options.cas);
+  w.ascii("ms");
+  keyAndOpaque(w, key, base64);
+  w.byte(32);
+  w.uint(data.length);
+  if (options.ttl !== undefined) {
+    w.ascii(" T");
+    w.uint(options.ttl);
+  }
+  if (options.flags) {
+    w.ascii(" F");
+    w.uint(options.flags);
+  }
+  if (options.cas !== undefined) {
+    w.ascii(" C");
+    w.ascii(options.cas.toString());
+  }
+  w.ascii(modeLetter);
+  if (options.invalidate) w.ascii(" I");
+  if (options.quiet) w.ascii(" q");
+  opaqueFlag(w, opaque);
+  w.crlf();
+  w.bytes(data);
+  w.crlf();
+}
+
+/**
+ * Writes `md <key> <flags>*`.
+ *
+ * @param w The output.
+ * @param key A key from `encodeKey`.
+ * @param base64 Whether `key` is base64 text.
+ * @param options CAS, invalidate, quiet.
+ * @param opaque An opaque token echoed by the server, or -1 for none.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeMetaDelete } from "@mica/memcached/protocol";
+ *
+ * const w = new ByteWriter();
+ * encodeMetaDelete(w, "foo", false, {}, 3);
+ * console.log(new TextDecoder().decode(w.take()[0])); // "md foo O3\r\n"
+ * ```
+ */
+export function encodeMetaDelete(
+  w: ByteWriter,
+  key: WireKey,
+  base64: boolean,
+  options: MetaDeleteOptions,
+  opaque: number,
+): void {
+  if (options.cas !== undefined) checkU64("CAS token", options.cas);
+  w.ascii("md");
+  keyAndOpaque(w, key, base64);
+  if (options.cas !== undefined) {
+    w.ascii(" C");
+    w.ascii(options.cas.toString());
+  }
+  if (options.invalidate) w.ascii(" I");
+  if (options.quiet) w.ascii(" q");
+  opaqueFlag(w, opaque);
+  w.crlf();
+}
+
+/**
+ * Writes `ma <key> <flags>*` (increment or decrement, optionally creating the counter).
+ *
+ * @param w The output.
+ * @param key A key from `encodeKey`.
+ * @param base64 Whether `key` is base64 text.
+ * @param options Mode, delta, initial value and TTLs.
+ * @param opaque An opaque token echoed by the server, or -1 for none.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeMetaArithmetic } from "@mica/memcached/protocol";
+ *
+ * const w = new ByteWriter();
+ * encodeMetaArithmetic(w, "n", false, { delta: 5n, initial: 0n, autoCreateTtl: 0 }, -1);
+ * console.log(new TextDecoder().decode(w.take()[0])); // "ma n D5 N0 J0 v\r\n"
+ * ```
+ */
+export function encodeMetaArithmetic(
+  w: ByteWriter,
+  key: WireKey,
+  base64: boolean,
+  options: MetaArithmeticOptions,
+  opaque: number,
+): void {
+  const delta = options.delta ?? 1n;
+  checkU64("delta", delta);
+  if (options.initial !== undefined) checkU64("initial value", options.initial);
+  if (options.autoCreateTtl !== undefined) checkTtl(options.autoCreateTtl);
+  if (options.ttl !== undefined) checkTtl(options.ttl);
+  w.ascii("ma");
+  keyAndOpaque(w, key, base64);
+  if (options.mode === "decr") w.ascii(" MD");
+  if (delta !== 1n) {
+    w.ascii(" D");
+    w.ascii(delta.toString());
+  }
+  if (options.initial !== undefined) {
+    w.ascii(" N");
+    w.uint(options.autoCreateTtl ?? 0);
+    w.ascii(" J");
+    w.ascii(options.initial.toString());
+  }
+  if (options.ttl !== undefined) {
+    w.ascii(" T");
+    w.uint(options.ttl);
+  }
+  if (options.value ?? true) w.ascii(" v");
+  opaqueFlag(w, opaque);
+  w.crlf();
+}
+
+/**
+ * Writes `mn`, the meta no-op. The server answers `MN` after every earlier request, which marks
+ * the end of a pipeline of quiet requests.
+ *
+ * @param w The output.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeMetaNoop } from "@mica/memcached/protocol";
+ *
+ * const w = new ByteWriter();
+ * encodeMetaNoop(w);
+ * console.log(w.length); // 4
+ * ```
+ */
+export function encodeMetaNoop(w: ByteWriter): void {
+  w.ascii("mn\r\n");
+}
+
+/**
+ * Writes `version`.
+ *
+ * @param w The output.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeVersion } from "@mica/memcached/protocol";
+ *
+ * const w = new ByteWriter();
+ * encodeVersion(w);
+ * console.log(w.length); // 9
+ * ```
+ */
+export function encodeVersion(w: ByteWriter): void {
+  w.ascii("version\r\n");
+}
+
+/**
+ * Writes `flush_all [delay]`.
+ *
+ * @param w The output.
+ * @param delay Seconds to wait before the flush, or undefined for now.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeFlushAll } from "@mica/memcached/protocol";
+ *
+ * const w = new ByteWriter();
+ * encodeFlushAll(w, 10);
+ * console.log(new TextDecoder().decode(w.take()[0])); // "flush_all 10\r\n"
+ * ```
+ */
+export function encodeFlushAll(w: ByteWriter, delay?: number): void {
+  if (delay !== undefined) checkTtl(delay);
+  w.ascii("flush_all");
+  if (delay !== undefined) {
+    w.byte(32);
+    w.uint(delay);
+  }
+  w.crlf();
+}
+
+const STATS_GROUP = /^[A-Za-z0-9_]{1,64}( [A-Za-z0-9_]{1,64})?$/;
+
+/**
+ * Writes `stats [group]`.
+ *
+ * @param w The output.
+ * @param group A statistics group such as `"slabs"`, `"items"` or `"settings"`.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeStats } from "@mica/memcached/protocol";
+ *
+ * const w = new ByteWriter();
+ * encodeStats(w, "slabs");
+ * console.log(new TextDecoder().decode(w.take()[0])); // "stats slabs\r\n"
+ * ```
+ */
+export function encodeStats(w: ByteWriter, group?: string): void {
+  if (group !== undefined && !STATS_GROUP.test(group)) {
+    throw argError("stats", `${JSON.stringify(group)} is not a statistics group name`);
+  }
+  w.ascii("stats");
+  if (group !== undefined) {
+    w.byte(32);
+    w.ascii(group);
+  }
+  w.crlf();
+}
+
+/**
+ * Writes `verbosity <level>`.
+ *
+ * @param w The output.
+ * @param level The server's log verbosity, 0..3 in practice.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeVerbosity } from "@mica/memcached/protocol";
+ *
+ * const w = new ByteWriter();
+ * encodeVerbosity(w, 1);
+ * console.log(new TextDecoder().decode(w.take()[0])); // "verbosity 1\r\n"
+ * ```
+ */
+export function encodeVerbosity(w: ByteWriter, level: number): void {
+  checkU32("verbosity level", level);
+  w.ascii("verbosity ");
+  w.uint(level);
+  w.crlf();
+}
+
+/**
+ * Writes `quit`. The server closes the connection without a reply.
+ *
+ * @param w The output.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeQuit } from "@mica/memcached/protocol";
+ *
+ * const w = new ByteWriter();
+ * encodeQuit(w);
+ * console.log(w.length); // 6
+ * ```
+ */
+export function encodeQuit(w: ByteWriter): void {
+  w.ascii("quit\r\n");
+}

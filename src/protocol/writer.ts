@@ -1,0 +1,134 @@
+/**
+ * A growable output buffer that request encoders write into. Small writes are packed into one
+ * scratch buffer so that many requests leave in one write; large values are passed through as
+ * their own chunk without being copied.
+ *
+ * @module
+ */
+
+const LARGE = 16 * 1024;
+
+/**
+ * Accumulates the bytes of encoded requests.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter } from "@mica/memcached/protocol";
+ *
+ * const w = new ByteWriter();
+ * w.ascii("mn");
+ * w.crlf();
+ * const [bytes] = w.take();
+ * console.log(bytes?.length); // 4
+ * ```
+ */
+export class ByteWriter {
+  #buf: Uint8Array;
+  #pos = 0;
+  #chunks: Uint8Array[] = [];
+  #size = 0;
+
+  /**
+   * @param initialCapacity The scratch buffer's starting size in bytes.
+   */
+  constructor(initialCapacity = 16 * 1024) {
+    this.#buf = new Uint8Array(initialCapacity);
+  }
+
+  /** Bytes written since the last {@linkcode ByteWriter.take}. */
+  get length(): number {
+    return this.#size + this.#pos;
+  }
+
+  #reserve(n: number): void {
+    if (this.#pos + n <= this.#buf.length) return;
+    let cap = this.#buf.length * 2;
+    while (cap < this.#pos + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.#buf.subarray(0, this.#pos));
+    this.#buf = next;
+  }
+
+  /**
+   * Writes a string whose characters are all below U+0080 (commands, flags, numbers).
+   *
+   * @param s An ASCII string.
+   */
+  ascii(s: string): void {
+    const n = s.length;
+    this.#reserve(n);
+    const buf = this.#buf;
+    let p = this.#pos;
+    for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i);
+    this.#pos = p;
+  }
+
+  /**
+   * Writes one byte.
+   *
+   * @param b The byte value (0..255).
+   */
+  byte(b: number): void {
+    this.#reserve(1);
+    this.#buf[this.#pos++] = b;
+  }
+
+  /** Writes `"\r\n"`. */
+  crlf(): void {
+    this.#reserve(2);
+    this.#buf[this.#pos++] = 13;
+    this.#buf[this.#pos++] = 10;
+  }
+
+  /**
+   * Writes a non-negative integer in decimal.
+   *
+   * @param n A non-negative safe integer.
+   */
+  uint(n: number): void {
+    if (n < 10) {
+      this.byte(48 + n);
+      return;
+    }
+    this.ascii(String(n));
+  }
+
+  /**
+   * Writes bytes. Large arrays become their own chunk and are not copied, so the caller must
+   * not change them until they are written.
+   *
+   * @param bytes The bytes to write.
+   */
+  bytes(bytes: Uint8Array): void {
+    if (bytes.length >= LARGE) {
+      this.#seal();
+      this.#chunks.push(bytes);
+      this.#size += bytes.length;
+      return;
+    }
+    this.#reserve(bytes.length);
+    this.#buf.set(bytes, this.#pos);
+    this.#pos += bytes.length;
+  }
+
+  #seal(): void {
+    if (this.#pos === 0) return;
+    this.#chunks.push(this.#buf.slice(0, this.#pos));
+    this.#size += this.#pos;
+    this.#pos = 0;
+  }
+
+  /**
+   * Returns everything written so far as a list of chunks, in order, and empties the writer.
+   * The returned chunks are owned by the caller.
+   *
+   * @returns The chunks; empty when nothing was written.
+   */
+  take(): Uint8Array[] {
+    this.#seal();
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    this.#size = 0;
+    return chunks;
+  }
+}
