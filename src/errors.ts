@@ -1,0 +1,104 @@
+/**
+ * The one error type Mica throws, with a stable machine-readable {@linkcode ErrorCode}.
+ *
+ * This module is pure: the protocol core imports it, so it uses no runtime globals.
+ *
+ * @module
+ */
+
+/**
+ * Every error code Mica raises. Codes are stable across versions; messages are not.
+ *
+ * Caller mistakes (rejected before any byte is written, nothing else is disturbed):
+ * - `INVALID_KEY`: a key is empty, longer than 250 bytes, or holds a space or control character.
+ * - `INVALID_VALUE`: a value is not a string or `Uint8Array`.
+ * - `VALUE_TOO_LARGE`: a value is larger than the client's `maxValueSize`.
+ * - `INVALID_TTL`: a TTL is negative, fractional, not a number, or a `Date` that cannot be sent.
+ * - `INVALID_DELTA`: an `incr`/`decr` delta or initial value is not an integer in 0..2^64-1.
+ * - `INVALID_ARGUMENT`: any other bad argument or option (CAS token, flags, timeout, address).
+ *
+ * Lifecycle and transport:
+ * - `CLIENT_CLOSED`: the client was closed before or while the request ran.
+ * - `CONNECT_FAILED`: the connection could not be opened (refused, no such host or path).
+ * - `CONNECT_TIMEOUT`: the connection was not open within `connectTimeout`.
+ * - `CONNECTION_CLOSED`: the connection closed or failed while the request was pending.
+ * - `TIMEOUT`: the request took longer than its `timeout`.
+ * - `ABORTED`: the request's `AbortSignal` fired.
+ * - `QUEUE_FULL`: more requests are waiting than `maxQueued` allows.
+ *
+ * Server replies:
+ * - `PROTOCOL_ERROR`: the server sent bytes that are not valid protocol; the connection is dropped.
+ * - `SERVER_ERROR`: the server answered `SERVER_ERROR` (for example out of memory).
+ * - `CLIENT_ERROR`: the server answered `CLIENT_ERROR` (it rejected the request).
+ * - `COMMAND_ERROR`: the server answered `ERROR` (it does not know the command).
+ */
+export type ErrorCode =
+  | "INVALID_KEY"
+  | "INVALID_VALUE"
+  | "VALUE_TOO_LARGE"
+  | "INVALID_TTL"
+  | "INVALID_DELTA"
+  | "INVALID_ARGUMENT"
+  | "CLIENT_CLOSED"
+  | "CONNECT_FAILED"
+  | "CONNECT_TIMEOUT"
+  | "CONNECTION_CLOSED"
+  | "TIMEOUT"
+  | "ABORTED"
+  | "QUEUE_FULL"
+  | "PROTOCOL_ERROR"
+  | "SERVER_ERROR"
+  | "CLIENT_ERROR"
+  | "COMMAND_ERROR";
+
+/**
+ * The error Mica throws and rejects with. Branch on {@linkcode MemcachedError.code}, never on
+ * the message. The original failure, when there is one, is kept in `cause`.
+ *
+ * @example Branching on the code
+ * ```ts
+ * import { MemcachedError } from "@mica/memcached";
+ *
+ * function describe(error: unknown): string {
+ *   if (error instanceof MemcachedError && error.code === "TIMEOUT") return "slow server";
+ *   return "other failure";
+ * }
+ * console.log(describe(new MemcachedError("TIMEOUT", "Cannot get: timed out after 5 ms")));
+ * ```
+ */
+export class MemcachedError extends Error {
+  /** The stable error code. */
+  readonly code: ErrorCode;
+
+  /**
+   * Creates an error.
+   *
+   * @param code The stable error code.
+   * @param message A sentence saying what failed and why.
+   * @param options `cause`: the underlying error, if any.
+   */
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "MemcachedError";
+    this.code = code;
+  }
+}
+
+/**
+ * Returns whether `error` is a {@linkcode MemcachedError}, optionally with the given code.
+ *
+ * @param error Any thrown value.
+ * @param code If given, the code the error must have.
+ * @returns `true` when the error is a `MemcachedError` (with that code).
+ *
+ * @example
+ * ```ts
+ * import { isMemcachedError, MemcachedError } from "@mica/memcached";
+ *
+ * const error: unknown = new MemcachedError("ABORTED", "Cannot get: aborted");
+ * console.log(isMemcachedError(error, "ABORTED")); // true
+ * ```
+ */
+export function isMemcachedError(error: unknown, code?: ErrorCode): error is MemcachedError {
+  return error instanceof MemcachedError && (code === undefined || error.code === code);
+}
