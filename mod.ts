@@ -1,0 +1,44 @@
+/**
+ * Mica: a memcached client for Deno and Bun.
+ *
+ * Meta protocol, pipelined requests that leave in one write per tick, per-request timeouts and
+ * abort signals, typed errors with stable codes, and disposal with `await using`. Every socket,
+ * timer, listener and pending request has one owner and is released on success, error,
+ * timeout, abort and close.
+ *
+ * @example Quick start
+ * ```ts ignore
+ * import { connect } from "@mica/memcached";
+ *
+ * await using client = await connect("127.0.0.1:11211");
+ * await client.set("greeting", "hello", { ttl: 60 });
+ * console.log(await client.get("greeting")); // "hello"
+ * console.log(await client.incr("visits", 1, { initial: 1 })); // 1n
+ * ```
+ *
+ * @module
+ */
+
+export {
+  Client,
+  type ClientCounters,
+  type ClientOptions,
+  type CloseOptions,
+  connect,
+  type FlushOptions,
+  type GetOptions,
+  type IncrOptions,
+  type Item,
+  type RequestOptions,
+  type SetOptions,
+} from "./src/client.ts";
+export { DEFAULT_PORT, parseAddress, type ServerAddress } from "./src/address.ts";
+export { type ErrorCode, isMemcachedError, MemcachedError } from "./src/errors.ts";
+export { FLAG_BYTES, FLAG_STRING, type Key, type Ttl, type Value } from "./src/values.ts";
+export type {
+  Connector,
+  ConnectorOptions,
+  Endpoint,
+  Transport,
+  TransportHandlers,
+} from "./src/transport.ts";

@@ -1,0 +1,100 @@
+/**
+ * Server addresses: `"host:port"`, `"[v6]:port"`, `"host"` (port 11211), a unix socket path,
+ * or an object.
+ *
+ * @module
+ */
+
+import { MemcachedError } from "./errors.ts";
+import type { Endpoint } from "./transport.ts";
+
+/** memcached's default TCP port. */
+export const DEFAULT_PORT = 11211;
+
+/**
+ * A server address: `"host:port"`, `"host"` (port 11211), `"[::1]:11211"`, a unix socket path
+ * (starting with `/` or `./`), `{ host, port }` or `{ path }`.
+ */
+export type ServerAddress =
+  | string
+  | { readonly host: string; readonly port?: number }
+  | { readonly path: string };
+
+function bad(address: unknown, reason: string): MemcachedError {
+  return new MemcachedError(
+    "INVALID_ARGUMENT",
+    `Cannot parse server address ${JSON.stringify(address)}: ${reason}`,
+  );
+}
+
+function checkPort(address: unknown, port: number): number {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw bad(address, "the port must be an integer in 1..65535");
+  }
+  return port;
+}
+
+function checkHost(address: unknown, host: string): string {
+  if (host.length === 0) throw bad(address, "the host is empty");
+  if (/[\s/]/.test(host)) throw bad(address, "the host holds a space or slash");
+  return host;
+}
+
+/**
+ * Parses an address into an endpoint. Host names are kept as written and resolved at connect.
+ *
+ * @param address The address.
+ * @returns The endpoint.
+ * @throws {MemcachedError} `INVALID_ARGUMENT` when the address cannot be parsed.
+ *
+ * @example
+ * ```ts
+ * import { parseAddress } from "@mica/memcached";
+ *
+ * console.log(parseAddress("cache-1:11212")); // { kind: "tcp", host: "cache-1", port: 11212 }
+ * console.log(parseAddress("/run/memcached.sock")); // { kind: "unix", path: "/run/memcached.sock" }
+ * ```
+ */
+export function parseAddress(address: ServerAddress): Endpoint {
+  if (typeof address === "object" && address !== null) {
+    if ("path" in address) {
+      if (typeof address.path !== "string" || address.path.length === 0) {
+        throw bad(address, "the socket path is empty");
+      }
+      return { kind: "unix", path: address.path };
+    }
+    if (typeof address.host !== "string") throw bad(address, "the host is not a string");
+    return {
+      kind: "tcp",
+      host: checkHost(address, address.host),
+      port: checkPort(address, address.port ?? DEFAULT_PORT),
+    };
+  }
+  if (typeof address !== "string") throw bad(address, "expected a string or an object");
+  if (address.startsWith("/") || address.startsWith("./") || address.startsWith("../")) {
+    return { kind: "unix", path: address };
+  }
+  if (address.startsWith("unix:")) return { kind: "unix", path: address.slice(5) };
+  if (address.startsWith("[")) {
+    const close = address.indexOf("]");
+    if (close < 0) throw bad(address, "missing ] after an IPv6 address");
+    const host = address.slice(1, close);
+    const rest = address.slice(close + 1);
+    if (rest === "") return { kind: "tcp", host: checkHost(address, host), port: DEFAULT_PORT };
+    if (!rest.startsWith(":")) throw bad(address, "expected :port after ]");
+    return { kind: "tcp", host: checkHost(address, host), port: parsePort(address, rest.slice(1)) };
+  }
+  const colon = address.lastIndexOf(":");
+  if (colon < 0) return { kind: "tcp", host: checkHost(address, address), port: DEFAULT_PORT };
+  if (address.indexOf(":") !== colon) throw bad(address, "write IPv6 addresses as [addr]:port");
+  return {
+    kind: "tcp",
+    host: checkHost(address, address.slice(0, colon)),
+    port: parsePort(address, address.slice(colon + 1)),
+  };
+}
+
+function parsePort(address: string, text: string): number {
+  if (!/^[0-9]{1,5}$/.test(text)) throw bad(address, "the port is not a number");
+  return checkPort(address, Number(text));
+}

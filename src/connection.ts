@@ -1,0 +1,422 @@
+/**
+ * One connection to one server: it owns exactly one transport, one decoder, one timer and the
+ * requests given to it. Requests issued in the same tick are encoded together and leave in one
+ * write; at most `maxInFlight` are written and unanswered at once, the rest wait in a bounded
+ * queue.
+ *
+ * Replies are matched in order and checked against each request's opaque token. A request whose
+ * caller gave up (timeout, abort) after it was written stays in the in-flight list until its
+ * reply arrives, and that reply is dropped, so no reply ever reaches the wrong caller. A reply
+ * that does not fit (wrong token, unexpected kind, malformed bytes) drops the whole connection.
+ *
+ * @module
+ */
+
+import { MemcachedError } from "./errors.ts";
+import { ByteWriter, ResponseDecoder } from "./protocol/mod.ts";
+import { type Request, State } from "./request.ts";
+import type { Connector, Endpoint, Transport, TransportHandlers } from "./transport.ts";
+
+/** Limits and timeouts of one connection. */
+export interface ConnectionOptions {
+  /** Requests written and not yet answered, at most. */
+  readonly maxInFlight: number;
+  /** Requests waiting to be written, at most; more reject with `QUEUE_FULL`. */
+  readonly maxQueued: number;
+  /** Milliseconds without any reply while requests are overdue before the connection is dropped. */
+  readonly stallTimeout: number;
+  /** The largest value accepted from the server. */
+  readonly maxValueSize: number;
+  /** Disable Nagle's algorithm. */
+  readonly noDelay: boolean;
+}
+
+/** Counts of what a connection holds, for leak checks and monitoring. */
+export interface ConnectionCounters {
+  /** Requests written and not yet answered (including ones whose caller gave up). */
+  inFlight: number;
+  /** Requests waiting to be written. */
+  queued: number;
+}
+
+const OPAQUE_LIMIT = 0x7fff_ffff;
+
+/** A connection to one memcached server. */
+export class Connection implements TransportHandlers {
+  readonly endpoint: Endpoint;
+  #options: ConnectionOptions;
+  #transport: Transport | undefined = undefined;
+  #decoder: ResponseDecoder;
+  #writer = new ByteWriter();
+  #queue: (Request | undefined)[] = [];
+  #qHead = 0;
+  #inflight: (Request | undefined)[] = [];
+  #iHead = 0;
+  #nextOpaque = 1;
+  #scheduled = false;
+  #blocked = false;
+  #closed = false;
+  #timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  #timerAt = Infinity;
+  #reads = 0;
+  #stallSince = -1;
+  #stallReads = 0;
+  #onClose: (connection: Connection, error: MemcachedError) => void;
+
+  private constructor(
+    endpoint: Endpoint,
+    options: ConnectionOptions,
+    onClose: (connection: Connection, error: MemcachedError) => void,
+  ) {
+    this.endpoint = endpoint;
+    this.#options = options;
+    this.#onClose = onClose;
+    this.#decoder = new ResponseDecoder({ maxValueSize: options.maxValueSize });
+  }
+
+  /**
+   * Opens a connection. Rejects with `CONNECT_TIMEOUT`, `CONNECT_FAILED` or `CLIENT_CLOSED`;
+   * on rejection nothing is left open.
+   */
+  static async open(
+    connector: Connector,
+    endpoint: Endpoint,
+    options: ConnectionOptions,
+    connectTimeout: number,
+    signal: AbortSignal,
+    onClose: (connection: Connection, error: MemcachedError) => void,
+  ): Promise<Connection> {
+    const connection = new Connection(endpoint, options, onClose);
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, connectTimeout);
+    const onAbort = () => controller.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    const where = describe(endpoint);
+    try {
+      const attempt = connector(endpoint, connection, {
+        signal: controller.signal,
+        noDelay: options.noDelay,
+      });
+      // Adapters whose connect cannot be cancelled settle later; the race below must not leave
+      // a rejection unobserved, and a late transport closes itself on the aborted signal.
+      attempt.catch(() => {});
+      const transport = await Promise.race([
+        attempt,
+        new Promise<never>((_, reject) => {
+          controller.signal.addEventListener("abort", () => reject(controller.signal.reason), {
+            once: true,
+          });
+        }),
+      ]);
+      connection.#transport = transport;
+      if (connection.#closed) {
+        // The socket closed before it was handed over.
+        transport.destroy();
+        await transport.done;
+        throw new Error("the connection closed while opening");
+      }
+      return connection;
+    } catch (error) {
+      connection.#closed = true;
+      if (timedOut) {
+        throw new MemcachedError(
+          "CONNECT_TIMEOUT",
+          `Cannot connect to ${where}: no connection within ${connectTimeout} ms`,
+        );
+      }
+      if (signal.aborted) {
+        throw new MemcachedError("CLIENT_CLOSED", `Cannot connect to ${where}: the client closed`);
+      }
+      throw new MemcachedError("CONNECT_FAILED", `Cannot connect to ${where}: ${message(error)}`, {
+        cause: error,
+      });
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      controller.abort();
+    }
+  }
+
+  /** Whether the connection can take requests. */
+  get usable(): boolean {
+    return !this.#closed;
+  }
+
+  /** What the connection holds now. */
+  counters(): ConnectionCounters {
+    let queued = 0;
+    for (let i = this.#qHead; i < this.#queue.length; i++) {
+      if (this.#queue[i]?.state === State.Queued) queued++;
+    }
+    return { inFlight: this.#inflight.length - this.#iHead, queued };
+  }
+
+  /** Resolves when the transport and every operation on it are finished. */
+  get done(): Promise<void> {
+    return this.#transport?.done ?? Promise.resolve();
+  }
+
+  /**
+   * Takes ownership of a request: it will be written, answered, timed out, aborted or rejected
+   * when the connection closes, and its caller's promise settles exactly once.
+   */
+  enqueue(request: Request, signal: AbortSignal | undefined): void {
+    if (this.#closed) {
+      request.state = State.Finished;
+      request.reject(closedError(request.command));
+      return;
+    }
+    if (this.#queue.length - this.#qHead >= this.#options.maxQueued) {
+      request.state = State.Finished;
+      request.reject(
+        new MemcachedError(
+          "QUEUE_FULL",
+          `Cannot ${request.command}: ${this.#options.maxQueued} requests are already waiting`,
+        ),
+      );
+      return;
+    }
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        request.state = State.Finished;
+        request.reject(abortError(request.command, signal));
+        return;
+      }
+      request.watch(signal, () => this.#giveUp(request, abortError(request.command, signal)));
+    }
+    this.#queue.push(request);
+    if (request.deadline < this.#timerAt) this.#arm(request.deadline);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flushTask);
+    }
+  }
+
+  /** The caller stops waiting: a queued request is never written; a written one is abandoned. */
+  #giveUp(request: Request, error: MemcachedError): void {
+    if (request.state === State.Queued) request.state = State.Finished;
+    request.reject(error);
+  }
+
+  #flushTask = (): void => {
+    this.#scheduled = false;
+    this.#flush();
+  };
+
+  #flush(): void {
+    const transport = this.#transport;
+    if (this.#closed || this.#blocked || transport === undefined) return;
+    const w = this.#writer;
+    const queue = this.#queue;
+    const max = this.#options.maxInFlight;
+    while (this.#qHead < queue.length && this.#inflight.length - this.#iHead < max) {
+      const request = queue[this.#qHead]!;
+      queue[this.#qHead++] = undefined;
+      if (request.state !== State.Queued) continue;
+      let opaque = 0;
+      if (request.opaqueCount > 0) {
+        if (this.#nextOpaque + request.opaqueCount > OPAQUE_LIMIT) this.#nextOpaque = 1;
+        opaque = this.#nextOpaque;
+        this.#nextOpaque += request.opaqueCount;
+      } else opaque = -1;
+      request.opaque = opaque;
+      try {
+        // Encoders check every argument before writing a byte, so a throw leaves `w` intact.
+        request.encode(w, opaque);
+      } catch (error) {
+        request.state = State.Finished;
+        request.reject(error);
+        continue;
+      }
+      request.state = State.Written;
+      this.#inflight.push(request);
+    }
+    if (this.#qHead === queue.length) {
+      queue.length = 0;
+      this.#qHead = 0;
+    }
+    if (w.length === 0) return;
+    for (const chunk of w.take()) {
+      if (!transport.write(chunk)) this.#blocked = true;
+    }
+  }
+
+  /** Transport handler: bytes arrived. */
+  data(chunk: Uint8Array): void {
+    this.#reads++;
+    const decoder = this.#decoder;
+    const inflight = this.#inflight;
+    try {
+      decoder.feed(chunk);
+      for (;;) {
+        const r = decoder.next();
+        if (r === undefined) break;
+        const request = inflight[this.#iHead];
+        if (request === undefined) {
+          throw new MemcachedError(
+            "PROTOCOL_ERROR",
+            `Cannot match reply: got ${r.status} with no request waiting`,
+          );
+        }
+        if (request.handle(r)) {
+          inflight[this.#iHead++] = undefined;
+          request.state = State.Finished;
+        }
+      }
+    } catch (error) {
+      this.#fail(
+        error instanceof MemcachedError
+          ? error
+          : new MemcachedError("PROTOCOL_ERROR", `Cannot handle reply: ${message(error)}`, {
+            cause: error,
+          }),
+      );
+      return;
+    }
+    if (this.#iHead === inflight.length) {
+      inflight.length = 0;
+      this.#iHead = 0;
+    }
+    if (this.#qHead < this.#queue.length) this.#flush();
+  }
+
+  /** Transport handler: the transport can take more bytes. */
+  drain(): void {
+    this.#blocked = false;
+    this.#flush();
+  }
+
+  /** Transport handler: the transport closed. */
+  closed(error: unknown): void {
+    if (this.#closed) return;
+    const why = error === undefined ? "the server closed the connection" : message(error);
+    this.#fail(
+      new MemcachedError("CONNECTION_CLOSED", `Cannot complete request: ${why}`, { cause: error }),
+    );
+  }
+
+  #arm(deadline: number): void {
+    if (this.#closed) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = deadline;
+    this.#timer = setTimeout(this.#sweep, Math.max(0, deadline - Date.now()));
+  }
+
+  /** Times out overdue requests and drops a connection that has stopped answering. */
+  #sweep = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (let i = this.#qHead; i < this.#queue.length; i++) {
+      const request = this.#queue[i]!;
+      if (request.state !== State.Queued) continue;
+      if (request.deadline <= now) this.#giveUp(request, timeoutError(request));
+      else if (request.deadline < next) next = request.deadline;
+    }
+    let overdue = false;
+    for (let i = this.#iHead; i < this.#inflight.length; i++) {
+      const request = this.#inflight[i]!;
+      if (request.deadline <= now) {
+        overdue = true;
+        this.#giveUp(request, timeoutError(request));
+      } else if (!request.settled && request.deadline < next) next = request.deadline;
+    }
+    if (overdue) {
+      if (this.#stallSince < 0 || this.#reads !== this.#stallReads) {
+        this.#stallSince = now;
+        this.#stallReads = this.#reads;
+      } else if (now - this.#stallSince >= this.#options.stallTimeout) {
+        this.#fail(
+          new MemcachedError(
+            "CONNECTION_CLOSED",
+            `Cannot complete request: the server sent nothing for ${now - this.#stallSince} ms`,
+          ),
+        );
+        return;
+      }
+      next = Math.min(next, this.#stallSince + this.#options.stallTimeout);
+    } else this.#stallSince = -1;
+    if (next !== Infinity) this.#arm(next);
+  };
+
+  /** Rejects everything the connection holds and closes the transport. */
+  #fail(error: MemcachedError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = -Infinity;
+    const queue = this.#queue;
+    const inflight = this.#inflight;
+    this.#queue = [];
+    this.#inflight = [];
+    for (let i = this.#qHead; i < queue.length; i++) finish(queue[i], error);
+    for (let i = this.#iHead; i < inflight.length; i++) finish(inflight[i], error);
+    this.#qHead = 0;
+    this.#iHead = 0;
+    this.#transport?.destroy();
+    this.#onClose(this, error);
+  }
+
+  /** Promises of every request whose caller is still waiting. */
+  pending(): Promise<unknown>[] {
+    const out: Promise<unknown>[] = [];
+    for (const list of [this.#queue, this.#inflight]) {
+      for (const request of list) {
+        if (request !== undefined && !request.settled) out.push(request.promise);
+      }
+    }
+    return out;
+  }
+
+  /** Closes at once: every waiting request rejects with `error`. */
+  destroy(error: MemcachedError): Promise<void> {
+    this.#fail(error);
+    return this.done;
+  }
+}
+
+function finish(request: Request | undefined, error: MemcachedError): void {
+  if (request === undefined || request.state === State.Finished) return;
+  request.state = State.Finished;
+  if (request.settled) return;
+  const reason = error.message.replace(/^Cannot [^:]*: /, "");
+  request.reject(
+    new MemcachedError(error.code, `Cannot ${request.command}: ${reason}`, { cause: error }),
+  );
+}
+
+/** Describes an endpoint for messages. */
+export function describe(endpoint: Endpoint): string {
+  return endpoint.kind === "tcp"
+    ? `${endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`
+    : endpoint.path;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function closedError(command: string): MemcachedError {
+  return new MemcachedError("CONNECTION_CLOSED", `Cannot ${command}: the connection is closed`);
+}
+
+function abortError(command: string, signal: AbortSignal): MemcachedError {
+  return new MemcachedError("ABORTED", `Cannot ${command}: the request was aborted`, {
+    cause: signal.reason,
+  });
+}
+
+function timeoutError(request: Request): MemcachedError {
+  const written = request.state === State.Written;
+  return new MemcachedError(
+    "TIMEOUT",
+    `Cannot ${request.command}: no reply within the timeout` +
+      (written ? "" : " (the request was never sent)"),
+  );
+}

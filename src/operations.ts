@@ -1,0 +1,341 @@
+/**
+ * The requests of every client operation: how each is encoded and how its replies are read.
+ *
+ * @module
+ */
+
+import { MemcachedError } from "./errors.ts";
+import {
+  type ByteWriter,
+  encodeFlushAll,
+  encodeMetaArithmetic,
+  encodeMetaDelete,
+  encodeMetaGet,
+  encodeMetaNoop,
+  encodeMetaSet,
+  encodeStats,
+  encodeVerbosity,
+  encodeVersion,
+  type MetaArithmeticOptions,
+  type MetaGetOptions,
+  type MetaSetOptions,
+  type Response,
+  type WireKey,
+} from "./protocol/mod.ts";
+import { isErrorReply, Request, serverError } from "./request.ts";
+
+function unexpected(command: string, r: Response): MemcachedError {
+  return new MemcachedError(
+    "PROTOCOL_ERROR",
+    `Cannot ${command}: unexpected reply ${r.status}`,
+  );
+}
+
+/** A request on one key answered by one meta reply carrying its opaque token. */
+abstract class KeyRequest<T> extends Request<T> {
+  readonly key: WireKey;
+  readonly base64: boolean;
+
+  constructor(deadline: number, key: WireKey, base64: boolean) {
+    super(deadline);
+    this.key = key;
+    this.base64 = base64;
+  }
+
+  /** Turns the reply into the caller's result, or throws `PROTOCOL_ERROR`. */
+  protected abstract result(r: Response): T;
+
+  handle(r: Response): boolean {
+    if (isErrorReply(r)) {
+      this.reject(serverError(r, this.command));
+      return true;
+    }
+    this.expectOpaque(r);
+    this.resolve(this.result(r));
+    return true;
+  }
+}
+
+/** Turns a `VA` reply into what the caller gets. */
+export type ValueMapper<V> = (r: Response) => V;
+
+/** `mg <key> v f [c] [T<ttl>]`: get, gets, getAndTouch. */
+export class GetRequest<V> extends KeyRequest<V | undefined> {
+  readonly command: string;
+  #options: MetaGetOptions;
+  #map: ValueMapper<V>;
+
+  constructor(
+    command: string,
+    deadline: number,
+    key: WireKey,
+    base64: boolean,
+    map: ValueMapper<V>,
+    options: MetaGetOptions,
+  ) {
+    super(deadline, key, base64);
+    this.command = command;
+    this.#map = map;
+    this.#options = options;
+  }
+
+  encode(w: ByteWriter, opaque: number): void {
+    encodeMetaGet(w, this.key, this.base64, this.#options, opaque);
+  }
+
+  protected result(r: Response): V | undefined {
+    if (r.status === "VA") return this.#map(r);
+    if (r.status === "EN") return undefined;
+    throw unexpected(this.command, r);
+  }
+}
+
+/** `mg <key> T<ttl>`: touch. Resolves whether the item exists. */
+export class TouchRequest extends KeyRequest<boolean> {
+  readonly command = "touch";
+  #ttl: number;
+
+  constructor(deadline: number, key: WireKey, base64: boolean, ttl: number) {
+    super(deadline, key, base64);
+    this.#ttl = ttl;
+  }
+
+  encode(w: ByteWriter, opaque: number): void {
+    encodeMetaGet(w, this.key, this.base64, { touch: this.#ttl }, opaque);
+  }
+
+  protected result(r: Response): boolean {
+    if (r.status === "HD") return true;
+    if (r.status === "EN") return false;
+    throw unexpected(this.command, r);
+  }
+}
+
+/** `ms <key> <len> ...`: set, add, replace, append, prepend, cas. Resolves whether it stored. */
+export class StoreRequest extends KeyRequest<boolean> {
+  readonly command: string;
+  #data: Uint8Array;
+  #options: MetaSetOptions;
+
+  constructor(
+    command: string,
+    deadline: number,
+    key: WireKey,
+    base64: boolean,
+    data: Uint8Array,
+    options: MetaSetOptions,
+  ) {
+    super(deadline, key, base64);
+    this.command = command;
+    this.#data = data;
+    this.#options = options;
+  }
+
+  encode(w: ByteWriter, opaque: number): void {
+    encodeMetaSet(w, this.key, this.base64, this.#data, this.#options, opaque);
+  }
+
+  protected result(r: Response): boolean {
+    switch (r.status) {
+      case "HD":
+        return true;
+      case "NS": // add on an existing key, replace/append/prepend on a missing one
+      case "EX": // CAS token no longer matches
+      case "NF": // CAS on a missing key
+        return false;
+      default:
+        throw unexpected(this.command, r);
+    }
+  }
+}
+
+/** `md <key>`: delete. Resolves whether the item existed. */
+export class DeleteRequest extends KeyRequest<boolean> {
+  readonly command = "delete";
+
+  encode(w: ByteWriter, opaque: number): void {
+    encodeMetaDelete(w, this.key, this.base64, {}, opaque);
+  }
+
+  protected result(r: Response): boolean {
+    if (r.status === "HD") return true;
+    if (r.status === "NF") return false;
+    throw unexpected(this.command, r);
+  }
+}
+
+const ASCII_DIGITS = /^[0-9]{1,20}$/;
+
+/** `ma <key> ...`: incr, decr. Resolves the new value, or undefined on a miss. */
+export class ArithmeticRequest extends KeyRequest<bigint | undefined> {
+  readonly command: string;
+  #options: MetaArithmeticOptions;
+
+  constructor(
+    deadline: number,
+    key: WireKey,
+    base64: boolean,
+    options: MetaArithmeticOptions,
+  ) {
+    super(deadline, key, base64);
+    this.command = options.mode ?? "incr";
+    this.#options = options;
+  }
+
+  encode(w: ByteWriter, opaque: number): void {
+    encodeMetaArithmetic(w, this.key, this.base64, this.#options, opaque);
+  }
+
+  protected result(r: Response): bigint | undefined {
+    if (r.status === "VA") {
+      let text = "";
+      for (const b of r.value!) text += String.fromCharCode(b);
+      if (!ASCII_DIGITS.test(text)) throw unexpected(this.command, r);
+      return BigInt(text);
+    }
+    if (r.status === "NF" || r.status === "NS") return undefined;
+    throw unexpected(this.command, r);
+  }
+}
+
+const BATCH_OPTIONS: MetaGetOptions = { value: true, flags: true, quiet: true };
+
+/**
+ * Quiet gets of many keys and a trailing `mn`: only hits answer (each with its opaque token),
+ * then `MN` closes the batch. Resolves a map from the caller's keys to values.
+ */
+export class BatchGetRequest<K, V> extends Request<Map<K, V>> {
+  readonly command = "getMany";
+  #keys: readonly K[];
+  #wire: readonly WireKey[];
+  #base64: boolean;
+  #map: ValueMapper<V>;
+  #results = new Map<K, V>();
+  #last = -1;
+  #error: MemcachedError | undefined = undefined;
+
+  constructor(
+    deadline: number,
+    keys: readonly K[],
+    wire: readonly WireKey[],
+    base64: boolean,
+    map: ValueMapper<V>,
+  ) {
+    super(deadline);
+    this.#keys = keys;
+    this.#wire = wire;
+    this.#base64 = base64;
+    this.#map = map;
+    this.opaqueCount = wire.length;
+  }
+
+  encode(w: ByteWriter, opaque: number): void {
+    const options = BATCH_OPTIONS;
+    for (let i = 0; i < this.#wire.length; i++) {
+      encodeMetaGet(w, this.#wire[i]!, this.#base64, options, opaque + i);
+    }
+    encodeMetaNoop(w);
+  }
+
+  handle(r: Response): boolean {
+    if (r.status === "MN") {
+      if (this.#error !== undefined) this.reject(this.#error);
+      else this.resolve(this.#results);
+      return true;
+    }
+    if (isErrorReply(r)) {
+      // Error lines carry no opaque token; the batch still ends with MN.
+      this.#error ??= serverError(r, this.command);
+      return false;
+    }
+    const index = r.opaque - this.opaque;
+    if (index <= this.#last || index >= this.#wire.length) {
+      throw new MemcachedError(
+        "PROTOCOL_ERROR",
+        `Cannot match reply: getMany got opaque ${r.opaque} outside its batch`,
+      );
+    }
+    this.#last = index;
+    if (r.status === "VA") this.#results.set(this.#keys[index]!, this.#map(r));
+    else if (r.status !== "EN") throw unexpected(this.command, r);
+    return false;
+  }
+}
+
+/** The plain commands: `version`, `flush_all`, `stats`, `verbosity`. */
+export class PlainRequest<T> extends Request<T> {
+  readonly command: string;
+  #encode: (w: ByteWriter) => void;
+  #accept: (r: Response) => T | undefined;
+
+  constructor(
+    command: string,
+    deadline: number,
+    encode: (w: ByteWriter) => void,
+    accept: (r: Response) => T | undefined,
+  ) {
+    super(deadline);
+    this.command = command;
+    this.opaqueCount = 0;
+    this.#encode = encode;
+    this.#accept = accept;
+  }
+
+  encode(w: ByteWriter): void {
+    this.#encode(w);
+  }
+
+  handle(r: Response): boolean {
+    if (isErrorReply(r)) {
+      this.reject(serverError(r, this.command));
+      return true;
+    }
+    const value = this.#accept(r);
+    if (value === undefined) throw unexpected(this.command, r);
+    this.resolve(value);
+    return true;
+  }
+}
+
+/** `version`. */
+export function versionRequest(deadline: number): PlainRequest<string> {
+  return new PlainRequest(
+    "version",
+    deadline,
+    encodeVersion,
+    (r) => r.status === "VERSION" ? r.message : undefined,
+  );
+}
+
+/** `flush_all [delay]`. */
+export function flushRequest(deadline: number, delay: number | undefined): PlainRequest<true> {
+  return new PlainRequest(
+    "flush",
+    deadline,
+    (w) => encodeFlushAll(w, delay),
+    (r) => r.status === "OK" ? true : undefined,
+  );
+}
+
+/** `stats [group]`. */
+export function statsRequest(
+  deadline: number,
+  group: string | undefined,
+): PlainRequest<Map<string, string>> {
+  return new PlainRequest(
+    "stats",
+    deadline,
+    (w) => encodeStats(w, group),
+    (r) => r.status === "STATS" ? r.stats : undefined,
+  );
+}
+
+/** `verbosity <level>`. */
+export function verbosityRequest(deadline: number, level: number): PlainRequest<true> {
+  return new PlainRequest(
+    "verbosity",
+    deadline,
+    (w) => encodeVerbosity(w, level),
+    (r) => r.status === "OK" ? true : undefined,
+  );
+}

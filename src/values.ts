@@ -1,0 +1,133 @@
+/**
+ * How values and TTLs travel: strings and bytes keep their type through client flags; TTLs are
+ * checked and turned into what memcached expects.
+ *
+ * @module
+ */
+
+import { MemcachedError } from "./errors.ts";
+import type { Response } from "./protocol/mod.ts";
+
+/** A value Mica stores: text (sent as UTF-8) or bytes. */
+export type Value = string | Uint8Array;
+
+/** A key: a string (sent as UTF-8) or bytes. */
+export type Key = string | Uint8Array;
+
+/**
+ * A TTL: seconds from now (0 means never expire), or the `Date` the item expires at.
+ * Relative TTLs over 30 days are sent as an absolute Unix time, since memcached reads any
+ * number over 2,592,000 as one.
+ */
+export type Ttl = number | Date;
+
+/** Client flags Mica writes for a string value: 0, what most clients use for text. */
+export const FLAG_STRING = 0;
+/**
+ * Client flags Mica writes for a `Uint8Array` value: 4, the binary flag of the `memcached`
+ * npm client, so both read each other's bytes as bytes.
+ */
+export const FLAG_BYTES = 4;
+
+/** The most seconds memcached reads as relative; larger numbers are Unix times. */
+export const RELATIVE_TTL_LIMIT = 60 * 60 * 24 * 30;
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+/**
+ * Converts a value to bytes, rejecting values larger than `maxValueSize`.
+ *
+ * @throws {MemcachedError} `INVALID_VALUE` for a value that is not a string or `Uint8Array`,
+ * `VALUE_TOO_LARGE` over the limit.
+ */
+export function valueBytes(value: Value, maxValueSize: number): Uint8Array {
+  let bytes: Uint8Array;
+  if (typeof value === "string") bytes = utf8Encoder.encode(value);
+  else if (value instanceof Uint8Array) bytes = value;
+  else {
+    throw new MemcachedError(
+      "INVALID_VALUE",
+      `Cannot store value: expected a string or Uint8Array, got ${typeof value}`,
+    );
+  }
+  if (bytes.length > maxValueSize) {
+    throw new MemcachedError(
+      "VALUE_TOO_LARGE",
+      `Cannot store value: ${bytes.length} bytes is over the ${maxValueSize}-byte maxValueSize`,
+    );
+  }
+  return bytes;
+}
+
+/** Client flags recording a value's type. */
+export function typeFlags(value: Value): number {
+  return typeof value === "string" ? FLAG_STRING : FLAG_BYTES;
+}
+
+/** Decodes a value by its client flags: 0 is text; anything else is returned as bytes. */
+export function decodeAuto(r: Response): Value {
+  return r.flags === FLAG_STRING ? utf8Decoder.decode(r.value) : r.value!;
+}
+
+/** Decodes a value as UTF-8 text whatever its flags. */
+export function decodeString(r: Response): Value {
+  return utf8Decoder.decode(r.value);
+}
+
+/** Returns a value's bytes whatever its flags. */
+export function decodeBytes(r: Response): Value {
+  return r.value!;
+}
+
+/**
+ * Converts a TTL to the number memcached expects.
+ *
+ * @param ttl Seconds (integer, at least 0) or a `Date`.
+ * @param now The current time in milliseconds since the epoch.
+ * @returns 0 (never expire), seconds up to 30 days, or an absolute Unix time.
+ * @throws {MemcachedError} `INVALID_TTL` for negative, fractional, NaN or unsendable TTLs.
+ */
+export function wireTtl(ttl: Ttl, now: number): number {
+  if (ttl instanceof Date) {
+    const ms = ttl.getTime();
+    if (Number.isNaN(ms)) throw new MemcachedError("INVALID_TTL", "Cannot use TTL: invalid Date");
+    const unix = Math.ceil(ms / 1000);
+    if (unix <= RELATIVE_TTL_LIMIT) {
+      throw new MemcachedError(
+        "INVALID_TTL",
+        `Cannot use TTL: ${ttl.toISOString()} is too early to send as a Unix time`,
+      );
+    }
+    return unix;
+  }
+  if (typeof ttl !== "number" || !Number.isSafeInteger(ttl) || ttl < 0) {
+    throw new MemcachedError(
+      "INVALID_TTL",
+      `Cannot use TTL: ${String(ttl)} is not a whole number of seconds (0 or more) or a Date`,
+    );
+  }
+  if (ttl <= RELATIVE_TTL_LIMIT) return ttl;
+  return Math.floor(now / 1000) + ttl;
+}
+
+const MAX_U64 = (1n << 64n) - 1n;
+
+/**
+ * Converts an `incr`/`decr` delta or initial value to a 64-bit unsigned bigint.
+ *
+ * @throws {MemcachedError} `INVALID_DELTA` unless it is an integer in 0..2^64-1 (a number must
+ * also be a safe integer, so no precision is lost silently).
+ */
+export function u64(what: string, n: number | bigint): bigint {
+  if (typeof n === "bigint") {
+    if (n >= 0n && n <= MAX_U64) return n;
+  } else if (typeof n === "number" && Number.isSafeInteger(n) && n >= 0) {
+    return BigInt(n);
+  }
+  throw new MemcachedError(
+    "INVALID_DELTA",
+    `Cannot use ${what}: ${String(n)} is not an integer in 0..2^64-1 ` +
+      "(use a bigint above 2^53)",
+  );
+}
