@@ -1,0 +1,392 @@
+// @ts-self-types="./harness.d.mts"
+// Shared scenario runner for every JavaScript client in the benchmark (Mica on Deno and Bun,
+// and the npm peers on Node and Bun). Keeping one implementation guarantees that every client
+// is measured with exactly the same loops, warm-up, key layout and statistics.
+//
+// Plain JavaScript (typed by harness.d.mts) so that Node 20 can load it without a TypeScript
+// loader. It uses only APIs that exist in all three runtimes.
+
+/** Ops per scenario in full mode; `--quick` divides every count by 10. */
+export const FULL = {
+  warmup: 2_000,
+  a: 20_000,
+  b: 200_000,
+  c: 200_000,
+  d: 2_000,
+  eSets: 500,
+  eGets: 2_000,
+  f: 1_000_000,
+  fSampleEvery: 100_000,
+};
+
+export const CONCURRENCY = 64;
+export const LARGE_CONCURRENCY = 8;
+export const SMALL_VALUE_BYTES = 100;
+export const LARGE_VALUE_BYTES = 256 * 1024;
+export const MANY_KEYS = 100;
+/** Distinct keys used by the 64-in-flight scenarios (b, c) and the soak (f). */
+export const KEYSPACE = 1_000;
+/** Distinct keys used by the large-value scenario (e). */
+export const LARGE_KEYSPACE = 16;
+
+const now = () => performance.now();
+
+/**
+ * Parses `--server host:port --prefix p --scenarios a,b --quick --label x`.
+ * Environment variables MICA_BENCH_SERVER / _PREFIX / _SCENARIOS / _QUICK are fallbacks.
+ */
+export function parseArgs(argv, env) {
+  const get = (name) => {
+    const i = argv.indexOf(`--${name}`);
+    if (i >= 0 && i + 1 < argv.length) return argv[i + 1];
+    const eq = argv.find((a) => a.startsWith(`--${name}=`));
+    return eq === undefined ? undefined : eq.slice(name.length + 3);
+  };
+  const server = get("server") ?? env.MICA_BENCH_SERVER ?? "127.0.0.1:11211";
+  const colon = server.lastIndexOf(":");
+  const host = colon > 0 ? server.slice(0, colon) : server;
+  const port = colon > 0 ? Number(server.slice(colon + 1)) : 11211;
+  const scenarios = (get("scenarios") ?? env.MICA_BENCH_SCENARIOS ?? "a,b,c,d,e")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  const quick = argv.includes("--quick") || env.MICA_BENCH_QUICK === "1";
+  const prefix = get("prefix") ?? env.MICA_BENCH_PREFIX ?? "bench";
+  const timeLimitS = Number(get("time-limit") ?? env.MICA_BENCH_TIME_LIMIT ?? (quick ? 60 : 180));
+  return { server, host, port, scenarios, quick, prefix, timeLimitS };
+}
+
+/** Scales the op counts for quick mode. */
+export function counts(quick) {
+  if (!quick) return { ...FULL };
+  const out = {};
+  for (const [k, v] of Object.entries(FULL)) out[k] = Math.max(1, Math.floor(v / 10));
+  return out;
+}
+
+/** ASCII value of the given byte length (same bytes as a string or as a Uint8Array). */
+export function asciiString(n, seed = 0) {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  let s = "";
+  for (let i = 0; i < n; i++) s += alphabet[(i + seed) % alphabet.length];
+  return s;
+}
+
+export function asciiBytes(n) {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = 97 + (i % 26);
+  return out;
+}
+
+/** Byte/char length of whatever a client returned (string, Buffer, Uint8Array). */
+export function valueLength(v) {
+  if (v === undefined || v === null) return -1;
+  if (typeof v === "string") return v.length;
+  if (typeof v.byteLength === "number") return v.byteLength;
+  if (typeof v.length === "number") return v.length;
+  return -1;
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
+  return sorted[rank];
+}
+
+const round = (x, digits = 1) => {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+};
+
+class Deadline {
+  constructor(seconds, what) {
+    this.at = now() + seconds * 1000;
+    this.what = what;
+  }
+  check() {
+    if (now() > this.at) throw new Error(`time limit exceeded in ${this.what}`);
+  }
+}
+
+/**
+ * Runs `total` calls of `op(i)` keeping `concurrency` of them outstanding: `concurrency`
+ * async workers each loop `await op(i)` while a shared counter is below `total`.
+ */
+export async function parallel(total, concurrency, op, deadline) {
+  let next = 0;
+  const worker = async () => {
+    try {
+      while (next < total) {
+        const i = next++;
+        await op(i);
+        if ((i & 1023) === 0) deadline.check();
+      }
+    } catch (err) {
+      next = total; // stop the other workers too
+      throw err;
+    }
+  };
+  const workers = [];
+  for (let w = 0; w < Math.min(concurrency, total); w++) workers.push(worker());
+  await Promise.all(workers);
+}
+
+async function expectValue(client, key, expectedLength, what) {
+  const v = await client.get(key);
+  const len = valueLength(v);
+  if (len !== expectedLength) {
+    throw new Error(`${what}: get(${key}) returned length ${len}, expected ${expectedLength}`);
+  }
+}
+
+async function populate(client, keys, value, deadline) {
+  await parallel(keys.length, CONCURRENCY, (i) => client.set(keys[i], value), deadline);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios. Each returns a plain JSON-able object.
+
+/** a) sequential get: 1 in flight, 100-byte value; ops/s and latency percentiles (µs). */
+async function scenarioA(client, cfg, n) {
+  const deadline = new Deadline(cfg.timeLimitS, "a");
+  const key = `${cfg.prefix}:a`;
+  await client.set(key, asciiString(SMALL_VALUE_BYTES));
+  await expectValue(client, key, SMALL_VALUE_BYTES, "a");
+  for (let i = 0; i < n.warmup; i++) await client.get(key);
+  const lat = new Float64Array(n.a);
+  let misses = 0;
+  const t0 = now();
+  for (let i = 0; i < n.a; i++) {
+    const s = now();
+    const v = await client.get(key);
+    lat[i] = now() - s;
+    if (v === undefined || v === null) misses++;
+    if ((i & 1023) === 0) deadline.check();
+  }
+  const seconds = (now() - t0) / 1000;
+  if (misses > 0) throw new Error(`a: ${misses} unexpected misses`);
+  const sorted = lat.slice().sort();
+  let sum = 0;
+  for (let i = 0; i < lat.length; i++) sum += lat[i];
+  return {
+    ops: n.a,
+    seconds: round(seconds, 3),
+    opsPerSec: Math.round(n.a / seconds),
+    p50Us: round(percentile(sorted, 0.5) * 1000),
+    p99Us: round(percentile(sorted, 0.99) * 1000),
+    p999Us: round(percentile(sorted, 0.999) * 1000),
+    meanUs: round((sum / lat.length) * 1000),
+  };
+}
+
+/** b) get, 64 in flight, 100-byte values. */
+async function scenarioB(client, cfg, n) {
+  const deadline = new Deadline(cfg.timeLimitS, "b");
+  const keys = Array.from({ length: KEYSPACE }, (_, i) => `${cfg.prefix}:b:${i}`);
+  await populate(client, keys, asciiString(SMALL_VALUE_BYTES), deadline);
+  await expectValue(client, keys[KEYSPACE - 1], SMALL_VALUE_BYTES, "b");
+  await parallel(n.warmup, CONCURRENCY, (i) => client.get(keys[i % KEYSPACE]), deadline);
+  let misses = 0;
+  const t0 = now();
+  await parallel(n.b, CONCURRENCY, async (i) => {
+    const v = await client.get(keys[i % KEYSPACE]);
+    if (v === undefined || v === null) misses++;
+  }, deadline);
+  const seconds = (now() - t0) / 1000;
+  if (misses > 0) throw new Error(`b: ${misses} unexpected misses`);
+  return {
+    ops: n.b,
+    concurrency: CONCURRENCY,
+    seconds: round(seconds, 3),
+    opsPerSec: Math.round(n.b / seconds),
+  };
+}
+
+/** c) set, 64 in flight, 100-byte values. */
+async function scenarioC(client, cfg, n) {
+  const deadline = new Deadline(cfg.timeLimitS, "c");
+  const keys = Array.from({ length: KEYSPACE }, (_, i) => `${cfg.prefix}:c:${i}`);
+  const value = asciiString(SMALL_VALUE_BYTES);
+  await parallel(n.warmup, CONCURRENCY, (i) => client.set(keys[i % KEYSPACE], value), deadline);
+  const t0 = now();
+  await parallel(n.c, CONCURRENCY, (i) => client.set(keys[i % KEYSPACE], value), deadline);
+  const seconds = (now() - t0) / 1000;
+  await expectValue(client, keys[KEYSPACE - 1], SMALL_VALUE_BYTES, "c");
+  return {
+    ops: n.c,
+    concurrency: CONCURRENCY,
+    seconds: round(seconds, 3),
+    opsPerSec: Math.round(n.c / seconds),
+  };
+}
+
+/** d) getMany of 100 keys (100-byte values), one batch in flight. */
+async function scenarioD(client, cfg, n) {
+  const deadline = new Deadline(cfg.timeLimitS, "d");
+  const keys = Array.from({ length: MANY_KEYS }, (_, i) => `${cfg.prefix}:d:${i}`);
+  await populate(client, keys, asciiString(SMALL_VALUE_BYTES), deadline);
+  const first = await client.getMany(keys);
+  if (first !== MANY_KEYS) throw new Error(`d: getMany returned ${first} hits, expected 100`);
+  const warm = Math.max(1, Math.floor(n.warmup / MANY_KEYS));
+  for (let i = 0; i < warm; i++) await client.getMany(keys);
+  let short = 0;
+  const t0 = now();
+  for (let i = 0; i < n.d; i++) {
+    if ((await client.getMany(keys)) !== MANY_KEYS) short++;
+    if ((i & 63) === 0) deadline.check();
+  }
+  const seconds = (now() - t0) / 1000;
+  if (short > 0) throw new Error(`d: ${short} batches with missing keys`);
+  return {
+    batches: n.d,
+    keysPerBatch: MANY_KEYS,
+    method: client.getManyMethod,
+    seconds: round(seconds, 3),
+    batchesPerSec: Math.round(n.d / seconds),
+    keysPerSec: Math.round((n.d * MANY_KEYS) / seconds),
+  };
+}
+
+/** e) 256 KiB values: 500 sets then 2,000 gets, 8 in flight; MB/s (1 MB = 10^6 bytes). */
+async function scenarioE(client, cfg, n) {
+  const deadline = new Deadline(cfg.timeLimitS, "e");
+  const keys = Array.from({ length: LARGE_KEYSPACE }, (_, i) => `${cfg.prefix}:e:${i}`);
+  const value = client.makeLargeValue(asciiBytes(LARGE_VALUE_BYTES));
+  const warm = Math.max(LARGE_KEYSPACE, Math.floor(n.warmup / 20));
+  await parallel(
+    warm,
+    LARGE_CONCURRENCY,
+    (i) => client.set(keys[i % LARGE_KEYSPACE], value),
+    deadline,
+  );
+  await parallel(warm, LARGE_CONCURRENCY, (i) => client.get(keys[i % LARGE_KEYSPACE]), deadline);
+  await expectValue(client, keys[0], LARGE_VALUE_BYTES, "e");
+
+  const t0 = now();
+  await parallel(
+    n.eSets,
+    LARGE_CONCURRENCY,
+    (i) => client.set(keys[i % LARGE_KEYSPACE], value),
+    deadline,
+  );
+  const setSeconds = (now() - t0) / 1000;
+
+  let bad = 0;
+  const t1 = now();
+  await parallel(n.eGets, LARGE_CONCURRENCY, async (i) => {
+    const v = await client.get(keys[i % LARGE_KEYSPACE]);
+    if (valueLength(v) !== LARGE_VALUE_BYTES) bad++;
+  }, deadline);
+  const getSeconds = (now() - t1) / 1000;
+  if (bad > 0) throw new Error(`e: ${bad} gets returned a wrong length`);
+  const mb = LARGE_VALUE_BYTES / 1e6;
+  return {
+    sets: n.eSets,
+    gets: n.eGets,
+    concurrency: LARGE_CONCURRENCY,
+    valueBytes: LARGE_VALUE_BYTES,
+    setSeconds: round(setSeconds, 3),
+    getSeconds: round(getSeconds, 3),
+    setMBps: round((n.eSets * mb) / setSeconds),
+    getMBps: round((n.eGets * mb) / getSeconds),
+    setOpsPerSec: Math.round(n.eSets / setSeconds),
+    getOpsPerSec: Math.round(n.eGets / getSeconds),
+  };
+}
+
+/**
+ * f) soak: 1,000,000 gets at 64 in flight, run as 10 chunks of 100k; between chunks (nothing
+ * in flight) the process forces a full GC and samples RSS and heap. Needs `client.memory()`.
+ */
+async function scenarioF(client, cfg, n) {
+  if (typeof client.memory !== "function") throw new Error("f: client has no memory() hook");
+  const deadline = new Deadline(cfg.timeLimitS * 3, "f");
+  const keys = Array.from({ length: KEYSPACE }, (_, i) => `${cfg.prefix}:f:${i}`);
+  await populate(client, keys, asciiString(SMALL_VALUE_BYTES), deadline);
+  await parallel(n.warmup, CONCURRENCY, (i) => client.get(keys[i % KEYSPACE]), deadline);
+
+  const samples = [];
+  const sample = async (ops) => {
+    // Let pending socket callbacks and timers drain before collecting.
+    await new Promise((r) => setTimeout(r, 10));
+    const m = await client.memory();
+    samples.push({ ops, ...m });
+  };
+
+  let misses = 0;
+  await sample(0);
+  const t0 = now();
+  for (let done = 0; done < n.f; done += n.fSampleEvery) {
+    const chunk = Math.min(n.fSampleEvery, n.f - done);
+    await parallel(chunk, CONCURRENCY, async (i) => {
+      const v = await client.get(keys[(done + i) % KEYSPACE]);
+      if (v === undefined || v === null) misses++;
+    }, deadline);
+    await sample(done + chunk);
+  }
+  const seconds = (now() - t0) / 1000;
+  if (misses > 0) throw new Error(`f: ${misses} unexpected misses`);
+
+  const at = (ops) => samples.find((s) => s.ops === ops);
+  const s200 = at(2 * n.fSampleEvery);
+  const s500 = at(5 * n.fSampleEvery);
+  const sEnd = samples[samples.length - 1];
+  const heapGrowth = sEnd.heapUsed - s200.heapUsed;
+  const limit = 1_000_000;
+  return {
+    ops: n.f,
+    concurrency: CONCURRENCY,
+    seconds: round(seconds, 3),
+    opsPerSec: Math.round(n.f / seconds),
+    heapSource: client.heapSource,
+    samples,
+    heapGrowthBytes: heapGrowth,
+    heapGrowthFromOps: s200.ops,
+    heapGrowthToOps: sEnd.ops,
+    heapGrowthLimitBytes: limit,
+    rssMidBytes: s500.rss,
+    rssEndBytes: sEnd.rss,
+    rssMidToEndBytes: sEnd.rss - s500.rss,
+    pass: heapGrowth < limit,
+  };
+}
+
+const SCENARIOS = {
+  a: scenarioA,
+  b: scenarioB,
+  c: scenarioC,
+  d: scenarioD,
+  e: scenarioE,
+  f: scenarioF,
+};
+
+/**
+ * Runs the requested scenarios against `client` and returns `{ [scenario]: result | {error} }`.
+ * A failing scenario does not stop the others.
+ */
+export async function runScenarios(client, cfg, log = (msg) => console.error(msg)) {
+  const n = counts(cfg.quick);
+  const results = {};
+  for (const name of cfg.scenarios) {
+    const fn = SCENARIOS[name];
+    if (fn === undefined) {
+      results[name] = { error: `unknown scenario ${name}` };
+      continue;
+    }
+    const t0 = now();
+    try {
+      results[name] = await fn(client, cfg, n);
+      log(`  ${client.name}: ${name} done in ${((now() - t0) / 1000).toFixed(1)}s`);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      results[name] = { error: msg };
+      log(`  ${client.name}: ${name} FAILED: ${msg}`);
+    }
+  }
+  return results;
+}
+
+/** Prints the one JSON object the orchestrator reads (always the last stdout line). */
+export function emit(obj) {
+  console.log(JSON.stringify(obj));
+}

@@ -1,0 +1,833 @@
+// Benchmark orchestrator (run by Node through bench/run.sh).
+//
+// Starts ONE local memcached on a free loopback port, runs every client process one after
+// another against it (Mica on Deno and Bun, the npm peers on Node/Bun/Deno, libmemcached in C,
+// memcslap as a reference), prints a Markdown report and writes JSON into bench/results/.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const BENCH = path.join(ROOT, "bench");
+const BIN = path.join(ROOT, "node_modules", ".bin");
+
+const USAGE = `usage: bash bench/run.sh [options]
+
+  --quick               10x fewer ops everywhere (smoke test)
+  --only LIST           comma-separated client selectors; a selector matches a client id
+                        (e.g. mica-deno, memjs-node, libmemcached-c, memcslap), a library
+                        (mica, memjs, memcache-client, memcached, libmemcached), a runtime
+                        (deno, bun, node, c) or a group (peers = npm peers, soak)
+  --skip LIST           same selectors, excluded
+  --scenarios LIST      subset of a,b,c,d,e,f (default: all; f is the Mica-only soak)
+  --no-soak             same as --skip soak
+  --pin-cpu N           run memcached and every client under 'taskset -c N' (see README)
+  --no-pinned-a         skip the second, CPU-pinned pass of scenario a (see README)
+  --strict              exit 1 if a Mica scenario failed or the soak verdict failed
+  --help                this text
+
+Client ids: mica-deno mica-bun memjs-node memcache-client-node memcached-node memjs-bun
+  memcache-client-bun memcached-bun memjs-deno memcache-client-deno memcached-deno
+  libmemcached-c memcslap mica-deno-soak mica-bun-soak
+`;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+function parseOptions(argv) {
+  const opts = {
+    quick: false,
+    only: [],
+    skip: [],
+    scenarios: ["a", "b", "c", "d", "e", "f"],
+    pinCpu: undefined,
+    pinnedA: true,
+    strict: false,
+  };
+  const list = (v) => (v ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split(/=(.*)/s, 2);
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case "--quick":
+        opts.quick = true;
+        break;
+      case "--only":
+        opts.only.push(...list(value()));
+        break;
+      case "--skip":
+        opts.skip.push(...list(value()));
+        break;
+      case "--no-soak":
+        opts.skip.push("soak");
+        break;
+      case "--scenarios":
+        opts.scenarios = list(value());
+        break;
+      case "--pin-cpu":
+        opts.pinCpu = String(Number(value()));
+        break;
+      case "--no-pinned-a":
+        opts.pinnedA = false;
+        break;
+      case "--strict":
+        opts.strict = true;
+        break;
+      case "--help":
+      case "-h":
+        opts.help = true;
+        break;
+      default:
+        throw new Error(`unknown option ${argv[i]} (try --help)`);
+    }
+  }
+  for (const s of opts.scenarios) {
+    if (!"abcdef".includes(s) || s.length !== 1) throw new Error(`unknown scenario ${s}`);
+  }
+  return opts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+const which = (cmd) => {
+  const r = spawnSync("sh", ["-c", `command -v "${cmd}"`], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+};
+
+function firstLine(cmd, args) {
+  try {
+    const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 20_000 });
+    const text = `${r.stdout ?? ""}${r.stderr ?? ""}`.trim();
+    return r.status === 0 && text ? text.split("\n")[0].trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function localBin(name) {
+  const p = path.join(BIN, name);
+  try {
+    readFileSync(p, { flag: "r" });
+    return p;
+  } catch {
+    return which(name);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Sends one ASCII command and returns the reply (bounded by a 2 s timeout). */
+function memcachedCommand(port, command, terminator) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: "127.0.0.1", port });
+    let buf = "";
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error("timeout"));
+    }, 2000);
+    sock.on("connect", () => sock.write(`${command}\r\n`));
+    sock.on("data", (d) => {
+      buf += d.toString("latin1");
+      if (buf.includes(terminator)) {
+        clearTimeout(timer);
+        sock.end();
+        resolve(buf);
+      }
+    });
+    sock.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+function withPin(cmd, pinCpu) {
+  return pinCpu === undefined ? cmd : ["taskset", "-c", pinCpu, ...cmd];
+}
+
+/**
+ * Runs one client process; resolves to { json, stderr, code, seconds, error }.
+ * Bounded: killed (whole process group) after `timeoutS`.
+ */
+function runProcess(cmd, { timeoutS, label, env }) {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn(cmd[0], cmd.slice(1), {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    let stdout = "";
+    let stderr = "";
+    let timedOut = false;
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => {
+      stderr += d;
+      for (const line of String(d).split("\n")) {
+        if (line.trim()) process.stderr.write(`    [${label}] ${line}\n`);
+      }
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    }, timeoutS * 1000);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      resolve({ error: `spawn failed: ${e.message}`, stdout, stderr, seconds: 0 });
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      const seconds = (performance.now() - t0) / 1000;
+      const lines = stdout.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("{"));
+      let json;
+      for (let i = lines.length - 1; i >= 0 && json === undefined; i--) {
+        try {
+          json = JSON.parse(lines[i]);
+        } catch { /* keep looking */ }
+      }
+      let error;
+      if (timedOut) error = `killed after ${timeoutS}s time limit`;
+      else if (json === undefined) {
+        // deno-lint-ignore no-control-regex
+        const lines = stderr.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim());
+        const hint = lines.find((l) => /error/i.test(l)) ?? lines.filter(Boolean).at(-1);
+        error = `exit ${code ?? signal}, no JSON result${hint ? `: ${hint}` : ""}`;
+      } else if (json.error) error = json.error;
+      resolve({ json, error, code, seconds, stdout, stderr });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+function clientTable(tools, opts, buildDir) {
+  const { node, deno, bun } = tools;
+  const peers = ["memjs", "memcache-client", "memcached"];
+  const clients = [];
+  const mica = (rt, cmd) => ({
+    id: `mica-${rt}`,
+    library: "mica",
+    display: "Mica",
+    runtime: rt,
+    tags: ["mica", rt],
+    cmd,
+  });
+  if (deno) {
+    clients.push(
+      mica("deno", [deno, "run", "--allow-all", "--v8-flags=--expose-gc", "bench/mica.ts"]),
+    );
+  }
+  if (bun) clients.push(mica("bun", [bun, "bench/mica.ts"]));
+  const runtimes = [["node", node, []], ["bun", bun, []], ["deno", deno, ["run", "--allow-all"]]];
+  for (const [rt, exe, pre] of runtimes) {
+    if (!exe) continue;
+    for (const lib of peers) {
+      clients.push({
+        id: `${lib}-${rt}`,
+        library: lib,
+        display: lib === "memcached" ? "memcached (3rd-Eden)" : lib,
+        runtime: rt,
+        tags: [lib, rt, "peers"],
+        cmd: [exe, ...pre, `bench/peers/${lib}.mjs`],
+      });
+    }
+  }
+  clients.push({
+    id: "libmemcached-c",
+    library: "libmemcached",
+    display: "libmemcached (C)",
+    runtime: "c",
+    tags: ["libmemcached", "c"],
+    native: path.join(buildDir, "libmc_bench"),
+  });
+  clients.push({
+    id: "memcslap",
+    library: "memcslap",
+    display: "memcslap",
+    runtime: "c",
+    tags: ["memcslap", "c"],
+    memcslap: true,
+  });
+  for (const rt of ["deno", "bun"]) {
+    const m = clients.find((c) => c.id === `mica-${rt}`);
+    if (m) {
+      clients.push({ ...m, id: `mica-${rt}-soak`, tags: [...m.tags, "soak"], soak: true });
+    }
+  }
+  const matches = (c, sel) => c.id === sel || c.tags.includes(sel);
+  return clients.filter((c) =>
+    (opts.only.length === 0 || opts.only.some((s) => matches(c, s))) &&
+    !opts.skip.some((s) => matches(c, s))
+  );
+}
+
+function buildNative(buildDir) {
+  const gcc = which("gcc") ?? which("cc");
+  if (!gcc) return "gcc not found";
+  const r = spawnSync(gcc, [
+    "-O2",
+    "-o",
+    path.join(buildDir, "libmc_bench"),
+    path.join(BENCH, "c", "libmc_bench.c"),
+    "-lmemcached",
+    "-lpthread",
+  ], { encoding: "utf8", timeout: 120_000 });
+  if (r.status !== 0) {
+    return `compile failed (is libmemcached-dev installed?): ${
+      (r.stderr || "").trim().slice(0, 300)
+    }`;
+  }
+  return undefined;
+}
+
+/** memcslap: `--concurrency=64` threads, each its own connection, `execute-number` per thread. */
+async function runMemcslap(port, opts) {
+  const exe = which("memcslap") ?? which("memslap");
+  if (!exe) return { error: "memcslap not found (apt-get install libmemcached-tools)" };
+  const total = opts.quick ? 20_000 : 200_000;
+  const threads = 64;
+  const perThread = Math.floor(total / threads);
+  const out = { tool: path.basename(exe), version: firstLine(exe, ["--version"]), results: {} };
+  for (const test of ["get", "set"]) {
+    const args = [
+      `--servers=127.0.0.1:${port}`,
+      `--concurrency=${threads}`,
+      `--execute-number=${perThread}`,
+      `--test=${test}`,
+      "--tcp-nodelay",
+    ];
+    const r = await runProcess(withPin([exe, ...args], opts.pinCpu), {
+      timeoutS: opts.quick ? 60 : 300,
+      label: `memcslap ${test}`,
+    });
+    const text = `${r.stdout}\n${r.stderr}`;
+    const m = text.match(
+      new RegExp(`Time to ${test}\\s+(\\d+) keys by\\s+(\\d+) threads:\\s+([\\d.]+) seconds`),
+    );
+    if (!m) {
+      out.results[test] = { error: r.error ?? "could not parse memcslap output" };
+      continue;
+    }
+    const ops = Number(m[1]);
+    const seconds = Number(m[3]);
+    out.results[test] = {
+      command: `memcslap ${args.join(" ")}`,
+      ops,
+      threads: Number(m[2]),
+      seconds,
+      opsPerSec: Math.round(ops / seconds),
+    };
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+const METRICS = [
+  { key: "a.opsPerSec", title: "a: get seq ops/s", better: "higher" },
+  { key: "a.p50Us", title: "a: p50 µs", better: "lower" },
+  { key: "a.p99Us", title: "a: p99 µs", better: "lower" },
+  { key: "ap.opsPerSec", title: "a pinned: ops/s", better: "higher" },
+  { key: "ap.p50Us", title: "a pinned: p50 µs", better: "lower" },
+  { key: "ap.p99Us", title: "a pinned: p99 µs", better: "lower" },
+  { key: "b.opsPerSec", title: "b: get ×64 ops/s", better: "higher" },
+  { key: "c.opsPerSec", title: "c: set ×64 ops/s", better: "higher" },
+  { key: "d.batchesPerSec", title: "d: getMany(100) batches/s", better: "higher" },
+  { key: "d.keysPerSec", title: "d: keys/s", better: "higher" },
+  { key: "e.setMBps", title: "e: 256K set MB/s", better: "higher" },
+  { key: "e.getMBps", title: "e: 256K get MB/s", better: "higher" },
+];
+
+function metric(entry, key) {
+  const [scenario, field] = key.split(".");
+  const v = entry?.json?.results?.[scenario]?.[field];
+  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+}
+
+function fmt(v) {
+  if (v === undefined) return "n/a";
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString("en-US");
+  if (Math.abs(v) >= 100) return v.toFixed(0);
+  return v.toFixed(1);
+}
+
+/** > 1 means Mica is better (throughput: mica/peer, latency: peer/mica). */
+function ratio(m, micaValue, peerValue) {
+  if (micaValue === undefined || peerValue === undefined || micaValue <= 0 || peerValue <= 0) {
+    return undefined;
+  }
+  return m.better === "higher" ? micaValue / peerValue : peerValue / micaValue;
+}
+
+const fmtRatio = (r) => (r === undefined ? "n/a" : `${r.toFixed(2)}×`);
+const mb = (bytes) => (bytes / 1048576).toFixed(2);
+
+function table(header, rows) {
+  const lines = [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`];
+  for (const r of rows) lines.push(`| ${r.join(" | ")} |`);
+  return lines.join("\n");
+}
+
+function report(run) {
+  const out = [];
+  const { versions, entries, opts } = run;
+  const nonSoak = entries.filter((e) => !e.client.soak && !e.client.memcslap);
+  const label = (e) =>
+    e.client.runtime === "c" ? e.client.display : `${e.client.display} (${e.client.runtime})`;
+
+  out.push(`# Mica benchmark — ${run.date}${opts.quick ? " — QUICK MODE (10× fewer ops)" : ""}`);
+  out.push("");
+  out.push(
+    `memcached ${versions.memcached ?? "?"} (\`${run.memcachedArgs.join(" ")}\`) · ` +
+      `node ${versions.node} · deno ${versions.deno ?? "n/a"} · bun ${versions.bun ?? "n/a"} · ` +
+      `libmemcached ${versions.libmemcached ?? "n/a"} (${versions.gcc ?? "gcc ?"})`,
+  );
+  out.push("");
+  out.push(
+    `Host: ${versions.cpu} × ${versions.cores} cores, ${versions.os}.` +
+      (opts.pinCpu !== undefined ? ` Everything pinned to CPU ${opts.pinCpu}.` : ""),
+  );
+  out.push("");
+
+  // 1. Absolute numbers
+  out.push("## Absolute numbers");
+  out.push("");
+  const absRows = nonSoak.map((e) => [
+    label(e),
+    ...METRICS.map((m) => {
+      const [scenario] = m.key.split(".");
+      const results = Object.values(e.json?.results ?? {});
+      const allFailed = results.length > 0 && results.every((r) => r?.error);
+      if ((e.error && !e.json?.results) || allFailed) return "n/a";
+      if (e.json?.results?.[scenario]?.error) return "err";
+      return fmt(metric(e, m.key));
+    }),
+  ]);
+  out.push(table(["client (runtime)", ...METRICS.map((m) => m.title)], absRows));
+  out.push("");
+
+  // 2. Mica vs best npm peer (same runtime, and best on Node)
+  const peersOn = (rt) =>
+    nonSoak.filter((e) => e.client.tags.includes("peers") && e.client.runtime === rt);
+  const best = (m, candidates) => {
+    let bestEntry;
+    let bestValue;
+    for (const e of candidates) {
+      const v = metric(e, m.key);
+      if (v === undefined) continue;
+      const better = bestValue === undefined ||
+        (m.better === "higher" ? v > bestValue : v < bestValue);
+      if (better) {
+        bestEntry = e;
+        bestValue = v;
+      }
+    }
+    return { entry: bestEntry, value: bestValue };
+  };
+  const micaOn = (rt) => nonSoak.find((e) => e.client.id === `mica-${rt}`);
+  const micaRuntimes = ["deno", "bun"].filter((rt) => micaOn(rt));
+  if (micaRuntimes.length > 0) {
+    out.push("## Mica vs the best npm peer");
+    out.push("");
+    out.push(
+      "Ratio > 1 means Mica is better (throughput: Mica ÷ peer; latency: peer ÷ Mica). " +
+        '"Same runtime" compares with the npm peers run on that runtime; "Node" with the peers ' +
+        "on their home runtime.",
+    );
+    out.push("");
+    const cEntry = nonSoak.find((e) => e.client.id === "libmemcached-c");
+    for (const rt of micaRuntimes) {
+      out.push(`### Mica on ${rt}`);
+      out.push("");
+      const header = [
+        "metric",
+        `Mica (${rt})`,
+        `best npm peer on ${rt}`,
+        "×",
+        "best npm peer on node",
+        "×",
+        "libmemcached (C)",
+        "×",
+      ];
+      const rows = METRICS.map((m) => {
+        const mv = metric(micaOn(rt), m.key);
+        const same = best(m, peersOn(rt));
+        const nodeBest = best(m, peersOn("node"));
+        const cv = metric(cEntry, m.key);
+        return [
+          m.title,
+          fmt(mv),
+          same.entry ? `${fmt(same.value)} (${same.entry.client.library})` : "n/a",
+          fmtRatio(ratio(m, mv, same.value)),
+          nodeBest.entry ? `${fmt(nodeBest.value)} (${nodeBest.entry.client.library})` : "n/a",
+          fmtRatio(ratio(m, mv, nodeBest.value)),
+          fmt(cv),
+          fmtRatio(ratio(m, mv, cv)),
+        ];
+      });
+      out.push(table(header, rows));
+      out.push("");
+    }
+
+    // 3. Mica vs each peer
+    out.push("## Mica vs each peer");
+    out.push("");
+    out.push(
+      `Each cell: ${micaRuntimes.map((rt) => `Mica-${rt}`).join(" / ")} relative to that peer ` +
+        "(> 1 = Mica better).",
+    );
+    out.push("");
+    const others = nonSoak.filter((e) => e.client.library !== "mica");
+    out.push(table(
+      ["peer (runtime)", ...METRICS.map((m) => m.title)],
+      others.map((e) => [
+        label(e),
+        ...METRICS.map((m) =>
+          micaRuntimes
+            .map((rt) => fmtRatio(ratio(m, metric(micaOn(rt), m.key), metric(e, m.key))))
+            .join(" / ")
+        ),
+      ]),
+    ));
+    out.push("");
+  }
+
+  // memcslap reference
+  const slap = entries.find((e) => e.client.memcslap);
+  if (slap) {
+    out.push("## memcslap reference (libmemcached's load generator)");
+    out.push("");
+    out.push(
+      "64 threads, each with its own connection doing blocking requests; keys and value sizes " +
+        "are memcslap's own (not 100 bytes), so this is only a sanity reference for b/c.",
+    );
+    out.push("");
+    const rows = ["get", "set"].map((t) => {
+      const r = slap.memcslap?.results?.[t];
+      return [
+        t,
+        r?.threads ?? "n/a",
+        fmt(r?.ops),
+        r?.seconds ?? "n/a",
+        fmt(r?.opsPerSec),
+        r?.error ?? "",
+      ];
+    });
+    out.push(table(["test", "threads", "ops", "seconds", "ops/s", "note"], rows));
+    out.push("");
+  }
+
+  // Soak
+  const soaks = entries.filter((e) => e.client.soak);
+  if (soaks.length > 0) {
+    out.push("## Soak (Mica): gets at 64 in flight, memory after forced GC");
+    out.push("");
+    const series = soaks.map((e) => ({ e, f: e.json?.results?.f }));
+    const opsList = series.find((s) => s.f?.samples)?.f.samples.map((s) => s.ops) ?? [];
+    const header = ["ops"];
+    for (const { e } of series) {
+      const rt = e.client.runtime;
+      header.push(`${rt} RSS MiB`, `${rt} heapUsed MiB`, `${rt} heapTotal MiB`);
+      if (e.client.runtime === "bun") header.push("bun JSC heapSize MiB");
+    }
+    const rows = opsList.map((ops) => {
+      const row = [ops.toLocaleString("en-US")];
+      for (const { e, f } of series) {
+        const s = f?.samples?.find((x) => x.ops === ops);
+        row.push(
+          s ? mb(s.rss) : "n/a",
+          s ? mb(s.heapUsed) : "n/a",
+          s?.heapTotal !== undefined ? mb(s.heapTotal) : "n/a",
+        );
+        if (e.client.runtime === "bun") {
+          row.push(s?.jscHeapSize !== undefined ? mb(s.jscHeapSize) : "n/a");
+        }
+      }
+      return row;
+    });
+    if (rows.length > 0) out.push(table(header, rows));
+    out.push("");
+    for (const { e, f } of series) {
+      if (!f || f.error || e.error) {
+        out.push(
+          `- **Soak verdict (${e.client.runtime}): n/a** — ${f?.error ?? e.error ?? "no result"}`,
+        );
+        continue;
+      }
+      const growth = f.heapGrowthBytes;
+      out.push(
+        `- **Soak verdict (${e.client.runtime}): ${f.pass ? "PASS" : "FAIL"}** — heap growth ` +
+          `${f.heapGrowthFromOps.toLocaleString("en-US")} → ${
+            f.heapGrowthToOps.toLocaleString("en-US")
+          } ops: ` +
+          `${growth >= 0 ? "+" : ""}${(growth / 1e6).toFixed(3)} MB (limit < 1 MB); ` +
+          `RSS at ${(f.heapGrowthToOps / 2).toLocaleString("en-US")}: ${
+            mb(f.rssMidBytes)
+          } MiB, at ` +
+          `${f.heapGrowthToOps.toLocaleString("en-US")}: ${mb(f.rssEndBytes)} MiB ` +
+          `(${f.rssMidToEndBytes >= 0 ? "+" : ""}${mb(f.rssMidToEndBytes)} MiB); ` +
+          `${fmt(f.opsPerSec)} ops/s`,
+      );
+    }
+    out.push("");
+  }
+
+  // Notes
+  out.push("## Notes");
+  out.push("");
+  for (const e of entries) {
+    if (e.client.memcslap) continue;
+    const bits = [];
+    if (e.error) bits.push(`**n/a: ${e.error}**`);
+    const failed = Object.entries(e.json?.results ?? {}).filter(([, r]) => r?.error);
+    const distinct = new Set(failed.map(([, r]) => r.error));
+    const scenarioName = (k) => (k === "ap" ? "a-pinned" : k);
+    if (failed.length > 1 && distinct.size === 1) {
+      const names = failed.map(([k]) => scenarioName(k)).join(",");
+      bits.push(`**n/a: scenarios ${names} failed: ${[...distinct][0]}**`);
+    } else {
+      for (const [k, r] of failed) bits.push(`**scenario ${scenarioName(k)} failed: ${r.error}**`);
+    }
+    if (e.json?.getManyMethod && !e.client.soak) bits.push(`getMany = ${e.json.getManyMethod}`);
+    if (e.json?.config) bits.push(`config ${JSON.stringify(e.json.config)}`);
+    if (e.json?.libraryVersion) bits.push(`version ${e.json.libraryVersion}`);
+    bits.push(`${e.seconds?.toFixed(1) ?? "?"} s wall`);
+    out.push(`- ${label(e)}${e.client.soak ? " soak" : ""}: ${bits.join("; ")}`);
+  }
+  out.push(
+    "- libmemcached (C): b/c use 64 threads × 1 connection each, e uses 8 threads × 1 " +
+      "connection each (its blocking API cannot keep several requests outstanding on one " +
+      "connection); a/d use one connection. MB = 10^6 bytes.",
+  );
+  return out.join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main() {
+  const opts = parseOptions(process.argv.slice(2));
+  if (opts.help) {
+    console.log(USAGE);
+    return 0;
+  }
+
+  const memcachedExe = which("memcached");
+  if (!memcachedExe) throw new Error("memcached not found (apt-get install -y memcached)");
+  const tools = { node: process.execPath, deno: localBin("deno"), bun: localBin("bun") };
+
+  const versions = {
+    node: process.version.replace(/^v/, ""),
+    deno: tools.deno ? firstLine(tools.deno, ["--version"])?.split(" ")[1] : undefined,
+    bun: tools.bun ? firstLine(tools.bun, ["--version"]) : undefined,
+    memcached: firstLine(memcachedExe, ["-V"])?.split(" ")[1],
+    gcc: firstLine("gcc", ["--version"]),
+    cpu: (() => {
+      try {
+        return readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/)?.[1] ??
+          os.cpus()[0]?.model;
+      } catch {
+        return os.cpus()[0]?.model;
+      }
+    })(),
+    cores: os.cpus().length,
+    os: `${os.type()} ${os.release()}`,
+  };
+
+  const buildDir = mkdtempSync(path.join(os.tmpdir(), "mica-bench-"));
+  const clients = clientTable(tools, opts, buildDir);
+  const mainScenarios = opts.scenarios.filter((s) => s !== "f");
+  const runSoak = opts.scenarios.includes("f");
+
+  const port = await freePort();
+  const memcachedArgs = [
+    "memcached",
+    "-l",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-t",
+    "2",
+    "-m",
+    "1024",
+    ...(process.getuid?.() === 0 ? ["-u", "root"] : []),
+  ];
+  process.stderr.write(`starting ${memcachedArgs.join(" ")}\n`);
+  const server = spawn(
+    withPin([memcachedExe, ...memcachedArgs.slice(1)], opts.pinCpu)[0],
+    withPin([memcachedExe, ...memcachedArgs.slice(1)], opts.pinCpu).slice(1),
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  let serverExited = false;
+  server.on("exit", () => (serverExited = true));
+  const stopServer = async () => {
+    if (serverExited) return;
+    server.kill("SIGTERM");
+    for (let i = 0; i < 50 && !serverExited; i++) await sleep(100);
+    if (!serverExited) server.kill("SIGKILL");
+  };
+  const onSignal = () => {
+    server.kill("SIGKILL");
+    process.exit(130);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const entries = [];
+  let exitCode = 0;
+  try {
+    let ready = false;
+    for (let i = 0; i < 50 && !ready && !serverExited; i++) {
+      try {
+        const v = await memcachedCommand(port, "version", "\r\n");
+        ready = v.startsWith("VERSION");
+      } catch {
+        await sleep(100);
+      }
+    }
+    if (!ready) throw new Error("memcached did not start");
+
+    if (clients.some((c) => c.native)) {
+      const err = buildNative(buildDir);
+      if (err) { for (const c of clients) if (c.native) c.buildError = err; }
+    }
+
+    const runId = `${process.pid}`;
+    const timeoutS = opts.quick ? 180 : 900;
+    const runClient = (c, scenarios, pinCpu, prefix) => {
+      const cmd = c.native
+        ? [c.native, "127.0.0.1", String(port), prefix, scenarios.join(","), opts.quick ? "1" : "0"]
+        : [
+          ...c.cmd,
+          "--server",
+          `127.0.0.1:${port}`,
+          "--prefix",
+          prefix,
+          "--scenarios",
+          scenarios.join(","),
+          ...(opts.quick ? ["--quick"] : []),
+        ];
+      return runProcess(withPin(cmd, pinCpu), { timeoutS, label: c.id });
+    };
+
+    for (const c of clients) {
+      const scenarios = c.soak ? (runSoak ? ["f"] : []) : mainScenarios;
+      if (scenarios.length === 0) continue;
+      process.stderr.write(`\n== ${c.id}\n`);
+      if (c.memcslap) {
+        if (!mainScenarios.some((s) => s === "b" || s === "c")) continue;
+        const slap = await runMemcslap(port, opts);
+        entries.push({ client: c, memcslap: slap, error: slap.error });
+        continue;
+      }
+      if (c.buildError) {
+        entries.push({ client: c, error: c.buildError });
+        continue;
+      }
+      const result = await runClient(c, scenarios, opts.pinCpu, `mb-${runId}-${c.id}`);
+      if (result.error) process.stderr.write(`    [${c.id}] n/a: ${result.error}\n`);
+      entries.push({ client: c, json: result.json, error: result.error, seconds: result.seconds });
+    }
+
+    // Second pass for scenario a with memcached and the client on the same CPU: on small VMs a
+    // cross-CPU wake-up costs tens of µs and hides the client's own per-request cost.
+    const taskset = which("taskset");
+    if (opts.pinnedA && opts.pinCpu === undefined && mainScenarios.includes("a") && taskset) {
+      const all = `0-${os.cpus().length - 1}`;
+      const pin = (cpus) =>
+        spawnSync(taskset, ["-a", "-p", "-c", cpus, String(server.pid)], { stdio: "ignore" });
+      pin("0");
+      try {
+        for (const e of entries) {
+          if (e.client.soak || e.client.memcslap || !e.json?.results) continue;
+          process.stderr.write(`\n== ${e.client.id} (scenario a, pinned to CPU 0)\n`);
+          const r = await runClient(e.client, ["a"], "0", `mb-${runId}-${e.client.id}-pinned`);
+          e.json.results.ap = r.json?.results?.a ?? { error: r.error ?? "no result" };
+        }
+      } finally {
+        pin(all);
+      }
+    }
+  } finally {
+    await stopServer();
+    rmSync(buildDir, { recursive: true, force: true });
+  }
+
+  const date = new Date().toISOString();
+  const versionsFull = {
+    ...versions,
+    libmemcached: entries.find((e) => e.client.id === "libmemcached-c")?.json?.libraryVersion,
+  };
+  const run = { date, opts, versions: versionsFull, memcachedArgs, entries };
+  const markdown = report(run);
+  console.log(markdown);
+
+  const resultsDir = path.join(BENCH, "results");
+  mkdirSync(resultsDir, { recursive: true });
+  const json = {
+    date,
+    quick: opts.quick,
+    options: opts,
+    versions: versionsFull,
+    memcached: memcachedArgs.join(" "),
+    clients: entries.map((e) => ({
+      id: e.client.id,
+      library: e.client.library,
+      runtime: e.client.runtime,
+      soak: Boolean(e.client.soak),
+      seconds: e.seconds,
+      error: e.error,
+      output: e.json ?? e.memcslap,
+    })),
+    markdown,
+  };
+  const stamp = date.replace(/[:.]/g, "-");
+  const file = path.join(resultsDir, `bench-${stamp}${opts.quick ? "-quick" : ""}.json`);
+  writeFileSync(file, JSON.stringify(json, null, 2) + "\n");
+  writeFileSync(path.join(resultsDir, "latest.json"), JSON.stringify(json, null, 2) + "\n");
+  writeFileSync(path.join(resultsDir, "latest.md"), markdown + "\n");
+  process.stderr.write(
+    `\nresults: ${path.relative(ROOT, file)} (also bench/results/latest.json, latest.md)\n`,
+  );
+
+  if (opts.strict) {
+    for (const e of entries.filter((x) => x.client.library === "mica")) {
+      const results = e.json?.results ?? {};
+      const failed = e.error || Object.values(results).some((r) => r?.error) ||
+        (e.client.soak && results.f?.pass !== true);
+      if (failed) exitCode = 1;
+    }
+  }
+  return exitCode;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`bench: ${err instanceof Error ? err.message : err}`);
+    process.exit(2);
+  },
+);
