@@ -14,6 +14,7 @@
 
 import { MemcachedError } from "./errors.ts";
 import { ByteWriter, ResponseDecoder } from "./protocol/mod.ts";
+import { Deque } from "./deque.ts";
 import { type Request, State } from "./request.ts";
 import type { Connector, Endpoint, Transport, TransportHandlers } from "./transport.ts";
 
@@ -48,10 +49,10 @@ export class Connection implements TransportHandlers {
   #transport: Transport | undefined = undefined;
   #decoder: ResponseDecoder;
   #writer = new ByteWriter();
-  #queue: (Request | undefined)[] = [];
-  #qHead = 0;
-  #inflight: (Request | undefined)[] = [];
-  #iHead = 0;
+  /** Requests not yet written, in call order. */
+  #queue = new Deque<Request>();
+  /** Requests written and not yet answered, in write order (the order replies come in). */
+  #inflight = new Deque<Request>();
   #nextOpaque = 1;
   #scheduled = false;
   #blocked = false;
@@ -71,7 +72,11 @@ export class Connection implements TransportHandlers {
     this.endpoint = endpoint;
     this.#options = options;
     this.#onClose = onClose;
-    this.#decoder = new ResponseDecoder({ maxValueSize: options.maxValueSize });
+    this.#decoder = new ResponseDecoder({
+      maxValueSize: options.maxValueSize,
+      // Every reply is handled before the next chunk is fed, so values need no copy here.
+      copyValues: false,
+    });
   }
 
   /**
@@ -149,10 +154,10 @@ export class Connection implements TransportHandlers {
   /** What the connection holds now. */
   counters(): ConnectionCounters {
     let queued = 0;
-    for (let i = this.#qHead; i < this.#queue.length; i++) {
-      if (this.#queue[i]?.state === State.Queued) queued++;
+    for (let i = 0; i < this.#queue.length; i++) {
+      if (this.#queue.at(i)?.state === State.Queued) queued++;
     }
-    return { inFlight: this.#inflight.length - this.#iHead, queued };
+    return { inFlight: this.#inflight.length, queued };
   }
 
   /** Resolves when the transport and every operation on it are finished. */
@@ -170,7 +175,7 @@ export class Connection implements TransportHandlers {
       request.reject(closedError(request.command));
       return;
     }
-    if (this.#queue.length - this.#qHead >= this.#options.maxQueued) {
+    if (this.#queue.length >= this.#options.maxQueued) {
       request.state = State.Finished;
       request.reject(
         new MemcachedError(
@@ -213,9 +218,9 @@ export class Connection implements TransportHandlers {
     const w = this.#writer;
     const queue = this.#queue;
     const max = this.#options.maxInFlight;
-    while (this.#qHead < queue.length && this.#inflight.length - this.#iHead < max) {
-      const request = queue[this.#qHead]!;
-      queue[this.#qHead++] = undefined;
+    const inflight = this.#inflight;
+    while (queue.length > 0 && inflight.length < max) {
+      const request = queue.shift()!;
       if (request.state !== State.Queued) continue;
       let opaque = 0;
       if (request.opaqueCount > 0) {
@@ -233,11 +238,7 @@ export class Connection implements TransportHandlers {
         continue;
       }
       request.state = State.Written;
-      this.#inflight.push(request);
-    }
-    if (this.#qHead === queue.length) {
-      queue.length = 0;
-      this.#qHead = 0;
+      inflight.push(request);
     }
     if (w.length === 0) return;
     for (const chunk of w.take()) {
@@ -255,7 +256,7 @@ export class Connection implements TransportHandlers {
       for (;;) {
         const r = decoder.next();
         if (r === undefined) break;
-        const request = inflight[this.#iHead];
+        const request = inflight.peek();
         if (request === undefined) {
           throw new MemcachedError(
             "PROTOCOL_ERROR",
@@ -263,7 +264,7 @@ export class Connection implements TransportHandlers {
           );
         }
         if (request.handle(r)) {
-          inflight[this.#iHead++] = undefined;
+          inflight.shift();
           request.state = State.Finished;
         }
       }
@@ -277,11 +278,7 @@ export class Connection implements TransportHandlers {
       );
       return;
     }
-    if (this.#iHead === inflight.length) {
-      inflight.length = 0;
-      this.#iHead = 0;
-    }
-    if (this.#qHead < this.#queue.length) this.#flush();
+    if (this.#queue.length > 0) this.#flush();
   }
 
   /** Transport handler: the transport can take more bytes. */
@@ -312,15 +309,15 @@ export class Connection implements TransportHandlers {
     this.#timerAt = Infinity;
     const now = Date.now();
     let next = Infinity;
-    for (let i = this.#qHead; i < this.#queue.length; i++) {
-      const request = this.#queue[i]!;
+    for (let i = 0; i < this.#queue.length; i++) {
+      const request = this.#queue.at(i)!;
       if (request.state !== State.Queued) continue;
       if (request.deadline <= now) this.#giveUp(request, timeoutError(request));
       else if (request.deadline < next) next = request.deadline;
     }
     let overdue = false;
-    for (let i = this.#iHead; i < this.#inflight.length; i++) {
-      const request = this.#inflight[i]!;
+    for (let i = 0; i < this.#inflight.length; i++) {
+      const request = this.#inflight.at(i)!;
       if (request.deadline <= now) {
         overdue = true;
         this.#giveUp(request, timeoutError(request));
@@ -351,14 +348,8 @@ export class Connection implements TransportHandlers {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = -Infinity;
-    const queue = this.#queue;
-    const inflight = this.#inflight;
-    this.#queue = [];
-    this.#inflight = [];
-    for (let i = this.#qHead; i < queue.length; i++) finish(queue[i], error);
-    for (let i = this.#iHead; i < inflight.length; i++) finish(inflight[i], error);
-    this.#qHead = 0;
-    this.#iHead = 0;
+    for (const request of this.#queue.clear()) finish(request, error);
+    for (const request of this.#inflight.clear()) finish(request, error);
     this.#transport?.destroy();
     this.#onClose(this, error);
   }
@@ -367,8 +358,9 @@ export class Connection implements TransportHandlers {
   pending(): Promise<unknown>[] {
     const out: Promise<unknown>[] = [];
     for (const list of [this.#queue, this.#inflight]) {
-      for (const request of list) {
-        if (request !== undefined && !request.settled) out.push(request.promise);
+      for (let i = 0; i < list.length; i++) {
+        const request = list.at(i)!;
+        if (!request.settled) out.push(request.promise);
       }
     }
     return out;
