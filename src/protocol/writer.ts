@@ -42,7 +42,8 @@ export class ByteWriter {
 
   #reserve(n: number): void {
     if (this.#pos + n <= this.#buf.length) return;
-    let cap = this.#buf.length * 2;
+    // At least 64, so a writer created with a capacity of 0 grows instead of looping forever.
+    let cap = Math.max(this.#buf.length * 2, 64);
     while (cap < this.#pos + n) cap *= 2;
     const next = new Uint8Array(cap);
     next.set(this.#buf.subarray(0, this.#pos));
@@ -86,11 +87,19 @@ export class ByteWriter {
    * @param n A non-negative safe integer.
    */
   uint(n: number): void {
-    if (n < 10) {
-      this.byte(48 + n);
-      return;
-    }
-    this.ascii(String(n));
+    // Digits are written straight into the buffer: `String(n)` would allocate a string per
+    // request (and fill V8's number-to-string cache with ever-new opaque tokens).
+    let digits = 1;
+    for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++;
+    this.#reserve(digits);
+    const buf = this.#buf;
+    let p = this.#pos + digits;
+    this.#pos = p;
+    do {
+      const q = Math.floor(n / 10);
+      buf[--p] = 48 + (n - q * 10);
+      n = q;
+    } while (n > 0);
   }
 
   /**
