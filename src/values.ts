@@ -65,9 +65,14 @@ export function typeFlags(value: Value): number {
   return typeof value === "string" ? FLAG_STRING : FLAG_BYTES;
 }
 
+/** A reply's value as bytes the caller owns (a borrowed view is copied). */
+function ownBytes(r: Response): Uint8Array {
+  return r.borrowed ? r.value!.slice() : r.value!;
+}
+
 /** Decodes a value by its client flags: 0 is text; anything else is returned as bytes. */
 export function decodeAuto(r: Response): Value {
-  return r.flags === FLAG_STRING ? utf8Decoder.decode(r.value) : r.value!;
+  return r.flags === FLAG_STRING ? utf8Decoder.decode(r.value) : ownBytes(r);
 }
 
 /** Decodes a value as UTF-8 text whatever its flags. */
@@ -77,7 +82,7 @@ export function decodeString(r: Response): Value {
 
 /** Returns a value's bytes whatever its flags. */
 export function decodeBytes(r: Response): Value {
-  return r.value!;
+  return ownBytes(r);
 }
 
 /**

@@ -38,6 +38,12 @@ export interface Response {
   opaque: number;
   /** The value of a `VA` reply. */
   value: Uint8Array | undefined;
+  /**
+   * Whether `value` is a view into the decoder's receive buffer (only when the decoder was made
+   * with `copyValues: false`): it is then valid only until the next `feed()`, and a caller that
+   * keeps it must copy it.
+   */
+  borrowed: boolean;
   /** Client flags (`f`); 0 when absent. */
   flags: number;
   /** The CAS token (`c`). */
@@ -64,6 +70,13 @@ export interface DecoderOptions {
    * @default {1048576}
    */
   maxValueSize?: number;
+  /**
+   * Copy each value that arrived whole into its own buffer. With `false`, such a value is a
+   * view into the receive buffer (`borrowed: true`), valid until the next `feed()`: this saves
+   * an allocation per reply for a caller that consumes each response before feeding more.
+   * @default {true}
+   */
+  copyValues?: boolean;
 }
 
 const CR = 13;
@@ -85,6 +98,7 @@ function newResponse(status: ResponseStatus): Response {
     status,
     opaque: -1,
     value: undefined,
+    borrowed: false,
     flags: 0,
     cas: undefined,
     ttl: undefined,
@@ -144,6 +158,7 @@ export class ResponseDecoder {
   #scan = 0;
   #maxLine: number;
   #maxValue: number;
+  #copy: boolean;
   /** A `VA` header whose value is still arriving. */
   #pending: Response | undefined = undefined;
   #value: Uint8Array | undefined = undefined;
@@ -158,6 +173,7 @@ export class ResponseDecoder {
   constructor(options: DecoderOptions = {}) {
     this.#maxLine = options.maxLineLength ?? 8192;
     this.#maxValue = options.maxValueSize ?? 1024 * 1024;
+    this.#copy = options.copyValues ?? true;
     this.#buf = new Uint8Array(Math.max(4096, Math.min(this.#maxLine * 2, 65536)));
   }
 
@@ -378,7 +394,11 @@ export class ResponseDecoder {
     // Value: copy at once when it is all here, else stream the rest straight into its buffer.
     const avail = this.#end - this.#start;
     if (avail >= size + 2) {
-      r.value = this.#buf.slice(this.#start, this.#start + size);
+      if (this.#copy) r.value = this.#buf.slice(this.#start, this.#start + size);
+      else {
+        r.value = this.#buf.subarray(this.#start, this.#start + size);
+        r.borrowed = true;
+      }
       this.#start += size;
       this.#scan = this.#start;
       this.#pending = r;
