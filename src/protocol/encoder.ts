@@ -189,7 +189,8 @@ export function encodeMetaSet(
   opaque: number,
 ): void {
   const mode = options.mode ?? "set";
-  const modeLetter = MODE_LETTER[mode];
+  // Own keys only: an inherited name such as "constructor" must not pass as a mode.
+  const modeLetter = Object.hasOwn(MODE_LETTER, mode) ? MODE_LETTER[mode] : undefined;
   if (modeLetter === undefined) throw argError("ms", `unknown mode ${String(mode)}`);
   if (options.ttl !== undefined) checkTtl(options.ttl);
   if (options.flags !== undefined) checkU32("client flags", options.flags);
