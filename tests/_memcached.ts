@@ -1,0 +1,443 @@
+/**
+ * Runs real memcached processes from tests, under Deno and Bun alike.
+ *
+ * Everything here uses `node:` modules only (`node:child_process`, `node:net`, `node:fs`), which
+ * both runtimes provide. A server started and stopped inside one test leaves no timer, socket,
+ * pipe or child process behind, so the test passes `deno test --sanitize-ops
+ * --sanitize-resources`; a server that is not stopped fails it, which is the point.
+ *
+ * Each server gets its own free loopback port (or unix socket in a fresh temp directory), runs
+ * `/usr/bin/memcached -U 0 -t 2 -m 64 -u root` and is ready when it answers `stats` with its
+ * own pid (so a foreign server that already holds the port is never mistaken for it).
+ *
+ * @example Start a server for one test
+ * ```ts ignore
+ * import assert from "node:assert/strict";
+ * import { test } from "./_harness.ts";
+ * import { rawCommand, startMemcached } from "./_memcached.ts";
+ *
+ * test("memcached answers a meta no-op", async () => {
+ *   await using server = await startMemcached();
+ *   assert.equal(await rawCommand(server, ""), "");
+ * });
+ * ```
+ *
+ * @module
+ */
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createConnection, createServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Buffer } from "node:buffer";
+import process from "node:process";
+
+/** Path of the memcached binary (Debian package `memcached`). */
+export const MEMCACHED_BIN = "/usr/bin/memcached";
+
+/** Options of {@linkcode startMemcached} and {@linkcode withMemcached}. */
+export interface StartMemcachedOptions {
+  /**
+   * Listen on a unix socket in a fresh temp directory instead of TCP. memcached then turns its
+   * network listener off: connect through {@linkcode MemcachedServer.socketPath}.
+   *
+   * @default {false}
+   */
+  unixSocket?: boolean;
+  /**
+   * Extra memcached arguments, appended after the defaults (so `["-m", "8"]` overrides `-m 64`).
+   *
+   * @default {[]}
+   */
+  args?: string[];
+  /**
+   * TCP port to listen on. Without it a free loopback port is picked, and picked again if
+   * memcached cannot bind it.
+   *
+   * @default {undefined}
+   */
+  port?: number;
+}
+
+/** A running (or stopped) memcached process started by {@linkcode startMemcached}. */
+export interface MemcachedServer {
+  /** Always the loopback address. */
+  readonly host: "127.0.0.1";
+  /** The TCP port (reserved but not listened on when {@linkcode socketPath} is set). */
+  readonly port: number;
+  /** `"127.0.0.1:PORT"`. */
+  readonly address: string;
+  /** The unix socket path, when started with `unixSocket: true`. */
+  readonly socketPath?: string;
+  /** The process id of the current memcached process (changes on {@linkcode restart}). */
+  readonly pid: number;
+  /**
+   * Stops memcached with `SIGKILL` (a test server holds nothing worth a graceful shutdown, and
+   * memcached only notices `SIGTERM` once a second), then waits for exit and removes the temp
+   * directory. Resolves
+   * also when the process is already gone (for example after `kill("SIGKILL")`). Idempotent.
+   */
+  stop(): Promise<void>;
+  /** Sends a signal to the memcached process; does nothing once it has exited. */
+  kill(signal: NodeJS.Signals): void;
+  /** Resolves when the memcached process has exited (at once if it already has). */
+  waitExit(): Promise<void>;
+  /**
+   * Starts memcached again on the same port (and socket path) and waits until it accepts
+   * connections. A still-running process is stopped first.
+   */
+  restart(): Promise<void>;
+  /** Same as {@linkcode stop}. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const HOST = "127.0.0.1";
+const READY_TIMEOUT_MS = 5_000;
+const READY_POLL_MS = 20;
+const KILL_AFTER_MS = 2_000;
+const PORT_ATTEMPTS = 5;
+const STDERR_LIMIT = 8_192;
+
+/** Processes not yet exited; killed when the test process exits so none outlive a crash. */
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function killLeftovers(): void {
+  for (const child of live) {
+    if (child.pid !== undefined) {
+      try {
+        process.kill(child.pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+}
+
+/**
+ * Starts a memcached process and waits until it accepts connections.
+ *
+ * @param options Unix socket, extra arguments or a fixed port.
+ * @returns The running server; stop it (or `await using` it) before the test ends.
+ * @throws {Error} If memcached exits early or does not accept connections within 5 s.
+ */
+export async function startMemcached(
+  options: StartMemcachedOptions = {},
+): Promise<MemcachedServer> {
+  const socketDir = options.unixSocket === true
+    ? mkdtempSync(join(tmpdir(), "mica-memcached-"))
+    : undefined;
+  const extraArgs = options.args ?? [];
+  let lastError: unknown;
+  const attempts = options.port === undefined ? PORT_ATTEMPTS : 1;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    let port: number;
+    try {
+      port = options.port ?? await pickFreePort();
+    } catch (error) {
+      lastError = error;
+      continue;
+    }
+    const server = new MemcachedProcess(port, socketDir, extraArgs);
+    try {
+      await server.restart();
+      return server;
+    } catch (error) {
+      lastError = error;
+      await server.stopProcess();
+      if (!server.lostPortRace) break;
+    }
+  }
+  if (socketDir !== undefined) rmSync(socketDir, { recursive: true, force: true });
+  throw new Error(`Cannot start memcached: ${describe(lastError)}`, { cause: lastError });
+}
+
+/**
+ * Runs `fn` with a fresh memcached server and always stops the server afterwards.
+ *
+ * @param fn The code that uses the server.
+ * @param options As for {@linkcode startMemcached}.
+ */
+export async function withMemcached(
+  fn: (server: MemcachedServer) => Promise<void>,
+  options: StartMemcachedOptions = {},
+): Promise<void> {
+  const server = await startMemcached(options);
+  try {
+    await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * Counts this process's open file descriptors (entries of `/proc/self/fd`, Linux only). Used
+ * by Bun tests, which have no resource sanitizer, to check that nothing leaked.
+ *
+ * @returns The number of open descriptors, including the one used to read the directory.
+ */
+export function openFdCount(): number {
+  return readdirSync("/proc/self/fd").length;
+}
+
+/**
+ * Waits until at most `atMost` file descriptors are open, for leak checks under Bun, which
+ * closes some descriptors (sockets, child pipes) a little after `destroy()` or exit.
+ *
+ * @param atMost The count to wait for, usually {@linkcode openFdCount} taken before the work.
+ * @param timeout Milliseconds to wait at most.
+ * @returns The last count seen: `<= atMost` unless the timeout passed first.
+ */
+export async function settledFdCount(atMost: number, timeout = 2_000): Promise<number> {
+  const deadline = Date.now() + timeout;
+  let count = openFdCount();
+  while (count > atMost && Date.now() < deadline) {
+    await sleep(READY_POLL_MS);
+    count = openFdCount();
+  }
+  return count;
+}
+
+/** Options of {@linkcode rawCommand}. */
+export interface RawCommandOptions {
+  /**
+   * Milliseconds to wait for the whole reply.
+   *
+   * @default {5_000}
+   */
+  timeout?: number;
+}
+
+/**
+ * Talks to memcached without the client under test: opens a plain socket, writes `bytes`
+ * followed by `mn\r\n`, reads until the reply ends with `MN\r\n` and closes the socket.
+ *
+ * A reply whose data ends in `MN\r\n` exactly at a read boundary would be cut short there;
+ * avoid values that end in `\r\nMN` in raw commands.
+ *
+ * @param server The server to talk to (its unix socket if it has one, else TCP).
+ * @param bytes Commands to send, each ending in `\r\n` (UTF-8 encoded).
+ * @param options Reply timeout.
+ * @returns Everything memcached answered before `MN\r\n`, decoded as UTF-8.
+ * @throws {Error} If the connection fails or closes, or the reply does not end in time.
+ */
+export async function rawCommand(
+  server: MemcachedServer,
+  bytes: string,
+  options: RawCommandOptions = {},
+): Promise<string> {
+  const reply = await exchange(server, `${bytes}mn\r\n`, "MN\r\n", options.timeout ?? 5_000);
+  return reply.slice(0, -"MN\r\n".length);
+}
+
+/** Where to connect: the unix socket if there is one, else TCP. */
+interface Target {
+  readonly host: string;
+  readonly port: number;
+  readonly socketPath?: string | undefined;
+}
+
+/** Writes `payload` on a fresh connection and reads until the reply ends with `terminator`. */
+function exchange(
+  target: Target,
+  payload: string,
+  terminator: string,
+  timeout: number,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let tail = "";
+    let settled = false;
+    const socket: Socket = target.socketPath === undefined
+      ? createConnection({ host: target.host, port: target.port })
+      : createConnection({ path: target.socketPath });
+    const finish = (error: Error | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const reply = Buffer.concat(chunks).toString("utf8");
+      if (error === undefined) {
+        resolve(reply);
+      } else {
+        reject(new Error(`${error.message}; received ${JSON.stringify(reply)}`, { cause: error }));
+      }
+    };
+    const timer = setTimeout(
+      () =>
+        finish(
+          new Error(`Cannot read reply: no ${JSON.stringify(terminator)} within ${timeout} ms`),
+        ),
+      timeout,
+    );
+    socket.on("data", (chunk: Buffer) => {
+      chunks.push(chunk);
+      tail = (tail + chunk.toString("latin1")).slice(-terminator.length);
+      if (tail === terminator) finish(undefined);
+    });
+    socket.once("error", (error) => finish(new Error(`Cannot read reply: ${error.message}`)));
+    socket.once("close", () => finish(new Error("Cannot read reply: connection closed")));
+    socket.write(payload);
+  });
+}
+
+/** One memcached process slot: a fixed port and socket path, restartable. */
+class MemcachedProcess implements MemcachedServer {
+  readonly host = HOST;
+  readonly port: number;
+  readonly address: string;
+  readonly socketPath?: string;
+  readonly #socketDir: string | undefined;
+  readonly #args: string[];
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
+  #running = false;
+  #stderr = "";
+
+  constructor(port: number, socketDir: string | undefined, extraArgs: readonly string[]) {
+    this.port = port;
+    this.address = `${HOST}:${port}`;
+    this.#socketDir = socketDir;
+    const args = ["-l", HOST, "-p", String(port), "-U", "0", "-t", "2", "-m", "64", "-u", "root"];
+    if (socketDir !== undefined) {
+      this.socketPath = join(socketDir, "memcached.sock");
+      args.push("-s", this.socketPath, "-a", "0600");
+    }
+    this.#args = [...args, ...extraArgs];
+  }
+
+  /** True when memcached failed because its port was taken (so another port may work). */
+  get lostPortRace(): boolean {
+    return /Address already in use/.test(this.#stderr);
+  }
+
+  get pid(): number {
+    return this.#child?.pid ?? -1;
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    // Not ChildProcess.kill(): under Deno it closes the stdio pipes and ignores later calls,
+    // so SIGSTOP followed by SIGCONT would be lost.
+    const pid = this.#child?.pid;
+    if (this.#running && pid !== undefined) process.kill(pid, signal);
+  }
+
+  waitExit(): Promise<void> {
+    return this.#exited;
+  }
+
+  async stop(): Promise<void> {
+    await this.stopProcess();
+    if (this.#socketDir !== undefined) rmSync(this.#socketDir, { recursive: true, force: true });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  async restart(): Promise<void> {
+    await this.stopProcess();
+    if (this.#socketDir !== undefined) mkdirSync(this.#socketDir, { recursive: true });
+    this.#spawn();
+    await this.#waitReady();
+  }
+
+  /** Ends the process (KILL; a second KILL after 2 s should the first be lost) and waits. */
+  async stopProcess(): Promise<void> {
+    if (!this.#running) return this.#exited;
+    this.kill("SIGKILL");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const killLater = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.kill("SIGKILL");
+        resolve();
+      }, KILL_AFTER_MS);
+    });
+    try {
+      await Promise.race([this.#exited, killLater]);
+      await this.#exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #spawn(): void {
+    this.#stderr = "";
+    const child = spawn(MEMCACHED_BIN, this.#args, { stdio: ["ignore", "ignore", "pipe"] });
+    this.#child = child;
+    this.#running = true;
+    live.add(child);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.once("exit", killLeftovers);
+    }
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (text: string) => {
+      if (this.#stderr.length < STDERR_LIMIT) this.#stderr += text;
+    });
+    // "close" fires after the process exited and its stderr pipe closed, so nothing is left open.
+    this.#exited = new Promise<void>((resolve) => {
+      child.once("close", () => {
+        live.delete(child);
+        this.#running = false;
+        resolve();
+      });
+      child.once("error", (error) => {
+        this.#stderr += `spawn failed: ${error.message}`;
+        if (child.pid === undefined) {
+          live.delete(child);
+          this.#running = false;
+          resolve();
+        }
+      });
+    });
+  }
+
+  async #waitReady(): Promise<void> {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (!this.#running) {
+        throw new Error(
+          `memcached ${this.#args.join(" ")} exited before it was ready: ${this.#stderr.trim()}`,
+        );
+      }
+      if (await this.#isServing()) return;
+      await sleep(READY_POLL_MS);
+    }
+    throw new Error(
+      `memcached ${this.#args.join(" ")} was not ready within ${READY_TIMEOUT_MS} ms`,
+    );
+  }
+
+  /** True when our process answers `stats` (not another server that owns the port). */
+  async #isServing(): Promise<boolean> {
+    try {
+      const stats = await exchange(this, "stats\r\n", "END\r\n", READY_TIMEOUT_MS);
+      return `\r\n${stats}`.includes(`\r\nSTAT pid ${this.pid}\r\n`);
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** Binds `127.0.0.1:0`, reads the port the kernel chose, and releases it. */
+function pickFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, HOST, () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => port > 0 ? resolve(port) : reject(new Error("no port assigned")));
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
