@@ -79,12 +79,26 @@ export interface DecoderOptions {
   copyValues?: boolean;
 }
 
+/** The most lines a `stats` reply may have (memcached's largest groups have a few thousand). */
+const MAX_STATS = 100_000;
+
 const CR = 13;
 const LF = 10;
 const SP = 32;
 
 function protocolError(reason: string): MemcachedError {
   return new MemcachedError("PROTOCOL_ERROR", `Cannot decode reply: ${reason}`);
+}
+
+function limit(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new MemcachedError(
+      "INVALID_ARGUMENT",
+      `Cannot create decoder: ${name} must be a positive integer, got ${value}`,
+    );
+  }
+  return value;
 }
 
 function latin1(buf: Uint8Array, from: number, to: number): string {
@@ -171,13 +185,16 @@ export class ResponseDecoder {
    * @param options Line and value size limits.
    */
   constructor(options: DecoderOptions = {}) {
-    this.#maxLine = options.maxLineLength ?? 8192;
-    this.#maxValue = options.maxValueSize ?? 1024 * 1024;
+    this.#maxLine = limit("maxLineLength", options.maxLineLength, 8192);
+    this.#maxValue = limit("maxValueSize", options.maxValueSize, 1024 * 1024);
     this.#copy = options.copyValues ?? true;
     this.#buf = new Uint8Array(Math.max(4096, Math.min(this.#maxLine * 2, 65536)));
   }
 
-  /** Bytes received but not yet returned as part of a response. */
+  /**
+   * Bytes held for replies not yet returned: the unparsed receive buffer plus the part of a
+   * streaming value received so far (the header line of that value is already parsed).
+   */
   get buffered(): number {
     return this.#end - this.#start + this.#filled;
   }
@@ -207,7 +224,7 @@ export class ResponseDecoder {
     if (live + n <= this.#buf.length && this.#start > 0) {
       this.#buf.copyWithin(0, this.#start, this.#end);
     } else {
-      let cap = this.#buf.length * 2;
+      let cap = Math.max(this.#buf.length * 2, 64);
       while (cap < live + n) cap *= 2;
       const next = new Uint8Array(cap);
       next.set(this.#buf.subarray(this.#start, this.#end));
@@ -298,6 +315,9 @@ export class ResponseDecoder {
       const line = latin1(buf, from + 5, to);
       const sp = line.indexOf(" ");
       this.#stats ??= new Map();
+      if (this.#stats.size >= MAX_STATS) {
+        throw protocolError(`a stats reply has more than ${MAX_STATS} lines`);
+      }
       if (sp < 0) this.#stats.set(line, "");
       else this.#stats.set(line.slice(0, sp), line.slice(sp + 1));
       return undefined;

@@ -106,6 +106,12 @@ function keyAndOpaque(w: ByteWriter, key: WireKey, base64: boolean): void {
   if (base64) w.ascii(" b");
 }
 
+function checkOpaque(opaque: number): void {
+  if (opaque !== -1 && !(Number.isInteger(opaque) && opaque >= 0 && opaque <= MAX_U32)) {
+    throw argError("opaque token", `${opaque} is not -1 or an integer in 0..4294967295`);
+  }
+}
+
 function opaqueFlag(w: ByteWriter, opaque: number): void {
   if (opaque < 0) return;
   w.ascii(" O");
@@ -138,6 +144,7 @@ export function encodeMetaGet(
   opaque: number,
 ): void {
   if (options.touch !== undefined) checkTtl(options.touch);
+  checkOpaque(opaque);
   w.ascii("mg");
   keyAndOpaque(w, key, base64);
   if (options.value) w.ascii(" v");
@@ -195,6 +202,7 @@ export function encodeMetaSet(
   if (options.ttl !== undefined) checkTtl(options.ttl);
   if (options.flags !== undefined) checkU32("client flags", options.flags);
   if (options.cas !== undefined) checkU64("CAS token", options.cas);
+  checkOpaque(opaque);
   w.ascii("ms");
   keyAndOpaque(w, key, base64);
   w.byte(32);
@@ -246,6 +254,7 @@ export function encodeMetaDelete(
   opaque: number,
 ): void {
   if (options.cas !== undefined) checkU64("CAS token", options.cas);
+  checkOpaque(opaque);
   w.ascii("md");
   keyAndOpaque(w, key, base64);
   if (options.cas !== undefined) {
@@ -284,10 +293,14 @@ export function encodeMetaArithmetic(
   opaque: number,
 ): void {
   const delta = options.delta ?? 1n;
+  if (options.mode !== undefined && options.mode !== "incr" && options.mode !== "decr") {
+    throw argError("ma", `unknown mode ${String(options.mode)}`);
+  }
   checkU64("delta", delta);
   if (options.initial !== undefined) checkU64("initial value", options.initial);
   if (options.autoCreateTtl !== undefined) checkTtl(options.autoCreateTtl);
   if (options.ttl !== undefined) checkTtl(options.ttl);
+  checkOpaque(opaque);
   w.ascii("ma");
   keyAndOpaque(w, key, base64);
   if (options.mode === "decr") w.ascii(" MD");

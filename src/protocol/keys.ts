@@ -94,6 +94,10 @@ export function keyBytes(key: string | Uint8Array): Uint8Array {
 export function encodeKey(key: string | Uint8Array, base64: boolean): WireKey {
   if (typeof key === "string") {
     if (key.length === 0) throw keyError("the key is empty");
+    if (!key.isWellFormed()) {
+      // A lone surrogate would be sent as U+FFFD and collide with another key.
+      throw keyError("the key holds a lone UTF-16 surrogate");
+    }
     if (!base64) {
       let ascii = true;
       for (let i = 0; i < key.length; i++) {

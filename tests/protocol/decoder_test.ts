@@ -1,0 +1,1021 @@
+import assert from "node:assert/strict";
+import { test } from "../_harness.ts";
+import { MemcachedError } from "../../src/errors.ts";
+import {
+  type DecoderOptions,
+  type Response,
+  ResponseDecoder,
+  type ResponseStatus,
+} from "../../src/protocol/mod.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+const MiB = 1024 * 1024;
+const MAX_U64 = (1n << 64n) - 1n;
+
+function latin1(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+function concat(parts: readonly (Uint8Array | string)[]): Uint8Array {
+  const arrays = parts.map((part) => typeof part === "string" ? latin1(part) : part);
+  let size = 0;
+  for (const a of arrays) size += a.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const a of arrays) {
+    out.set(a, at);
+    at += a.length;
+  }
+  return out;
+}
+
+/** A response as the decoder builds it: every field not given has its empty value. */
+function reply(status: ResponseStatus, fields: Partial<Response> = {}): Response {
+  return {
+    status,
+    opaque: -1,
+    value: undefined,
+    borrowed: false,
+    flags: 0,
+    cas: undefined,
+    ttl: undefined,
+    key: undefined,
+    message: "",
+    stats: undefined,
+    ...fields,
+  };
+}
+
+/** Pseudo-random bytes, with CR and LF sprinkled in so values never look like lines. */
+function noise(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = i % 97 === 0 ? 13 : i % 89 === 0 ? 10 : x & 0xff;
+  }
+  return out;
+}
+
+/** Takes responses until the decoder needs more bytes. */
+function drain(d: ResponseDecoder, into: Response[] = []): Response[] {
+  for (let r = d.next(); r !== undefined; r = d.next()) into.push(r);
+  return into;
+}
+
+/**
+ * Compares responses field by field. Large values are compared with a byte loop, which reports
+ * the first difference instead of printing a megabyte.
+ */
+function assertResponses(
+  actual: readonly Response[],
+  expected: readonly Response[],
+  why: string,
+): void {
+  assert.equal(actual.length, expected.length, `${why}: number of responses`);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    if (e.value !== undefined && e.value.length > 4096) {
+      const { value: av, ...aRest } = a;
+      const { value: ev, ...eRest } = e;
+      assert.deepStrictEqual(aRest, eRest, `${why}: response ${i}`);
+      assert.ok(av instanceof Uint8Array, `${why}: response ${i} has a value`);
+      assert.equal(av.length, ev!.length, `${why}: response ${i} value length`);
+      for (let j = 0; j < ev!.length; j++) {
+        if (av[j] !== ev![j]) assert.fail(`${why}: response ${i} value differs at byte ${j}`);
+      }
+    } else {
+      assert.deepStrictEqual(a, e, `${why}: response ${i}`);
+    }
+  }
+}
+
+/** Feeds a copy of `chunk` and then scribbles over the copy, so the decoder must keep its own. */
+function feedCopy(d: ResponseDecoder, chunk: Uint8Array): void {
+  const copy = chunk.slice();
+  d.feed(copy);
+  copy.fill(0x5a);
+}
+
+/**
+ * Replies fed after a case: `head` goes in the same chunk, `rest` arrives later. The first
+ * `early` responses are complete within `head`.
+ */
+interface Trailer {
+  head: string;
+  rest: string;
+  early: number;
+  expected: Response[];
+}
+
+const TRAILERS: Trailer[] = [
+  { head: "EN\r\n", rest: "", early: 1, expected: [reply("EN")] },
+  {
+    head: "VA 3",
+    rest: " O7\r\nxyz\r\n",
+    early: 0,
+    expected: [reply("VA", { opaque: 7, value: latin1("xyz") })],
+  },
+  {
+    head: "V",
+    rest: "A 0\r\n\r\n",
+    early: 0,
+    expected: [reply("VA", { value: new Uint8Array(0) })],
+  },
+  { head: "HD O1\r", rest: "\n", early: 0, expected: [reply("HD", { opaque: 1 })] },
+  {
+    head: "STAT pid 1\r\nST",
+    rest: "AT uptime 2\r\nEND\r\n",
+    early: 0,
+    expected: [reply("STATS", { stats: new Map([["pid", "1"], ["uptime", "2"]]) })],
+  },
+  {
+    head: "MN\r\nVA 2 f",
+    rest: "3\r\nhi\r\n",
+    early: 1,
+    expected: [reply("MN"), reply("VA", { flags: 3, value: latin1("hi") })],
+  },
+];
+
+/** A decoding case: consecutive replies, each with the response it must decode to. */
+interface Case {
+  replies: Array<[Uint8Array | string, Response]>;
+  options?: DecoderOptions;
+}
+
+/** Positions to split a case at: all of them for small cases, a spread for large ones. */
+function splitPoints(length: number, ends: readonly number[]): number[] {
+  if (length <= 8192) return Array.from({ length: length + 1 }, (_, i) => i);
+  const points = new Set<number>();
+  for (let i = 0; i <= 32; i++) {
+    points.add(i);
+    points.add(length - i);
+  }
+  for (const end of ends) for (let i = -3; i <= 3; i++) points.add(end + i);
+  for (let i = 0; i < length; i += 65_521) points.add(i);
+  return [...points].filter((p) => p >= 0 && p <= length).sort((a, b) => a - b);
+}
+
+/**
+ * Decodes a case every way the issue asks for: (1) whole; (2) one byte at a time, calling next()
+ * after every byte, where each response must appear exactly when its last byte arrives;
+ * (3) followed by bytes of further replies in the same chunk, which must stay buffered and
+ * decode afterwards; (4) split into two chunks at every position; and (5) in chunks of a few
+ * fixed sizes. Every chunk is a copy that is overwritten once fed.
+ */
+function checkCase(c: Case): void {
+  const bytes = concat(c.replies.map(([b]) => b));
+  const expected = c.replies.map(([, r]) => r);
+  const ends: number[] = [];
+  let total = 0;
+  for (const [b] of c.replies) {
+    total += b.length;
+    ends.push(total);
+  }
+  const decoder = () => new ResponseDecoder(c.options);
+
+  // (1) Whole.
+  {
+    const d = decoder();
+    assert.equal(d.buffered, 0);
+    feedCopy(d, bytes);
+    assert.equal(d.buffered, bytes.length, "whole: everything is buffered before next()");
+    assertResponses(drain(d), expected, "whole");
+    assert.equal(d.buffered, 0, "whole: nothing is left over");
+    assert.equal(d.next(), undefined);
+  }
+
+  // (2) Byte by byte, through one scratch byte that is reused for every feed.
+  {
+    const d = decoder();
+    const scratch = new Uint8Array(1);
+    const got: Response[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < bytes.length; i++) {
+      scratch[0] = bytes[i]!;
+      d.feed(scratch);
+      for (let r = d.next(); r !== undefined; r = d.next()) {
+        got.push(r);
+        at.push(i + 1);
+      }
+    }
+    assertResponses(got, expected, "byte by byte");
+    assert.deepEqual(at, ends, "byte by byte: each response appears when its last byte arrives");
+    assert.equal(d.buffered, 0, "byte by byte: nothing is left over");
+  }
+
+  // (3) With trailing bytes of the next replies in the same chunk.
+  for (const trailer of TRAILERS) {
+    const why = `with trailing ${JSON.stringify(trailer.head)}`;
+    const d = decoder();
+    feedCopy(d, concat([bytes, trailer.head]));
+    const got: Response[] = [];
+    for (let i = 0; i < expected.length; i++) {
+      const r = d.next();
+      assert.ok(r !== undefined, `${why}: response ${i} is complete`);
+      got.push(r);
+    }
+    assertResponses(got, expected, why);
+    assert.equal(d.buffered, trailer.head.length, `${why}: the trailing bytes stay buffered`);
+    const early = drain(d);
+    assert.equal(early.length, trailer.early, `${why}: only complete replies decode early`);
+    feedCopy(d, latin1(trailer.rest));
+    assertResponses(drain(d, early), trailer.expected, `${why}: the next replies`);
+    assert.equal(d.buffered, 0, `${why}: nothing is left over`);
+  }
+
+  // (4) Split into two chunks at every position.
+  for (const cut of splitPoints(bytes.length, ends)) {
+    const d = decoder();
+    feedCopy(d, bytes.subarray(0, cut));
+    const got = drain(d);
+    feedCopy(d, bytes.subarray(cut));
+    assertResponses(drain(d, got), expected, `split at ${cut}`);
+    assert.equal(d.buffered, 0, `split at ${cut}: nothing is left over`);
+  }
+
+  // (5) In chunks of fixed sizes.
+  for (const size of [2, 3, 7, 4096, 65_536]) {
+    const d = decoder();
+    const got: Response[] = [];
+    for (let i = 0; i < bytes.length; i += size) {
+      feedCopy(d, bytes.subarray(i, i + size));
+      drain(d, got);
+    }
+    assertResponses(got, expected, `in ${size}-byte chunks`);
+    assert.equal(d.buffered, 0, `in ${size}-byte chunks: nothing is left over`);
+  }
+}
+
+function assertProtocolError(error: unknown, why: string): asserts error is MemcachedError {
+  assert.ok(error instanceof MemcachedError, `${why}: expected a MemcachedError, got ${error}`);
+  assert.equal(error.code, "PROTOCOL_ERROR", why);
+}
+
+/**
+ * Feeds `chunks`, calling next() after each, until next() throws. Returns the responses decoded
+ * before the error and the error, then checks that the decoder stays failed.
+ */
+function failOn(d: ResponseDecoder, chunks: Iterable<Uint8Array>, why: string): Response[] {
+  const got: Response[] = [];
+  let error: unknown;
+  let threw = false;
+  for (const chunk of chunks) {
+    feedCopy(d, chunk);
+    try {
+      drain(d, got);
+    } catch (e) {
+      error = e;
+      threw = true;
+      break;
+    }
+  }
+  assert.ok(threw, `${why}: next() throws once every byte is in`);
+  assertProtocolError(error, why);
+  // The decoder stays failed: the same error again, even after valid bytes arrive.
+  assert.throws(() => d.next(), (e: unknown) => e === error, `${why}: next() throws again`);
+  d.feed(latin1("EN\r\nHD\r\n"));
+  assert.throws(() => d.next(), (e: unknown) => e === error, `${why}: still failed after feed`);
+  return got;
+}
+
+/** An error case: the replies decoded before the bad bytes, then the bad bytes. */
+interface ErrorCase {
+  bytes: string | Uint8Array;
+  before?: Response[];
+  options?: DecoderOptions;
+}
+
+/** Checks that a case fails whole, byte by byte and split at every position. */
+function checkError(c: ErrorCase): void {
+  const bytes = typeof c.bytes === "string" ? latin1(c.bytes) : c.bytes;
+  const before = c.before ?? [];
+  const decoder = () => new ResponseDecoder(c.options);
+  assertResponses(failOn(decoder(), [bytes], "whole"), before, "whole");
+  const single = function* () {
+    for (let i = 0; i < bytes.length; i++) yield bytes.subarray(i, i + 1);
+  };
+  assertResponses(failOn(decoder(), single(), "byte by byte"), before, "byte by byte");
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const why = `split at ${cut}`;
+    const got = failOn(decoder(), [bytes.subarray(0, cut), bytes.subarray(cut)], why);
+    assertResponses(got, before, why);
+  }
+}
+
+/**
+ * Counts the bytes copied by `Uint8Array` methods (`set`, `copyWithin`, `slice`) while `fn`
+ * runs: a count, not a timing, so it proves linear copying on any machine.
+ */
+function countCopiedBytes(fn: () => void): number {
+  const proto = Uint8Array.prototype;
+  const names = ["set", "copyWithin", "slice"] as const;
+  const own = names.map((name) => Object.getOwnPropertyDescriptor(proto, name));
+  const { set, copyWithin, slice } = proto;
+  let copied = 0;
+  const patch = (name: string, value: unknown) =>
+    Object.defineProperty(proto, name, { value, configurable: true, writable: true });
+  patch("set", function (this: Uint8Array, source: ArrayLike<number>, offset?: number) {
+    copied += source.length;
+    return set.call(this, source, offset);
+  });
+  patch("copyWithin", function (this: Uint8Array, target: number, start: number, end?: number) {
+    copied += Math.max(0, (end ?? this.length) - start);
+    return copyWithin.call(this, target, start, end);
+  });
+  patch("slice", function (this: Uint8Array, start?: number, end?: number) {
+    const out = slice.call(this, start, end);
+    copied += out.length;
+    return out;
+  });
+  try {
+    fn();
+  } finally {
+    names.forEach((name, i) => {
+      const descriptor = own[i];
+      if (descriptor === undefined) delete (proto as unknown as Record<string, unknown>)[name];
+      else Object.defineProperty(proto, name, descriptor);
+    });
+  }
+  return copied;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every status, decoded whole, byte by byte, with trailing bytes and split anywhere
+
+test("ResponseDecoder decodes a VA reply with a 0-byte value", () => {
+  checkCase({ replies: [["VA 0\r\n\r\n", reply("VA", { value: new Uint8Array(0) })]] });
+  checkCase({
+    replies: [["VA 0 O4\r\n\r\n", reply("VA", { opaque: 4, value: new Uint8Array(0) })]],
+  });
+});
+
+test("ResponseDecoder decodes a VA reply with a 1-byte value", () => {
+  checkCase({ replies: [["VA 1 O3\r\nx\r\n", reply("VA", { opaque: 3, value: latin1("x") })]] });
+});
+
+test("ResponseDecoder decodes a VA reply with flags, CAS, TTL -1 and opaque", () => {
+  checkCase({
+    replies: [[
+      "VA 3 f5 c1 t-1 O13\r\nbar\r\n",
+      reply("VA", { value: latin1("bar"), flags: 5, cas: 1n, ttl: -1, opaque: 13 }),
+    ]],
+  });
+});
+
+test("ResponseDecoder decodes a numeric remaining TTL", () => {
+  checkCase({ replies: [["VA 2 t30\r\nhi\r\n", reply("VA", { ttl: 30, value: latin1("hi") })]] });
+  checkCase({ replies: [["HD t0\r\n", reply("HD", { ttl: 0 })]] });
+  checkCase({ replies: [["HD t2592000\r\n", reply("HD", { ttl: 2_592_000 })]] });
+});
+
+test("ResponseDecoder decodes client flags up to 2^32-1", () => {
+  checkCase({ replies: [["HD f0\r\n", reply("HD", { flags: 0 })]] });
+  checkCase({ replies: [["HD f4294967295\r\n", reply("HD", { flags: 4_294_967_295 })]] });
+});
+
+test("ResponseDecoder frames a value by its length, not by a CRLF inside it", () => {
+  const value = latin1("\r\nEN\r\n\0\xff");
+  checkCase({
+    replies: [[concat(["VA 8 f1\r\n", value, "\r\n"]), reply("VA", { flags: 1, value })]],
+  });
+  const lines = latin1("VA 2\r\nhi\r\nEND\r\n");
+  checkCase({ replies: [[concat(["VA 15\r\n", lines, "\r\n"]), reply("VA", { value: lines })]] });
+});
+
+test("ResponseDecoder decodes every byte value inside a value", () => {
+  const value = new Uint8Array(256);
+  for (let i = 0; i < 256; i++) value[i] = i;
+  checkCase({
+    replies: [[concat(["VA 256 O1\r\n", value, "\r\n"]), reply("VA", { opaque: 1, value })]],
+  });
+});
+
+test("ResponseDecoder decodes a 1 MiB value streamed in 64 KiB chunks", () => {
+  const value = noise(MiB, 99);
+  const bytes = concat(["VA 1048576 f2 O77\r\n", value, "\r\n"]);
+  const d = new ResponseDecoder();
+  const got: Response[] = [];
+  for (let i = 0; i < bytes.length; i += 65_536) {
+    feedCopy(d, bytes.subarray(i, i + 65_536));
+    drain(d, got);
+    if (i + 65_536 < bytes.length) assert.equal(got.length, 0, `no response after ${i} bytes`);
+  }
+  assertResponses(got, [reply("VA", { flags: 2, opaque: 77, value })], "64 KiB chunks");
+  assert.equal(d.buffered, 0);
+});
+
+test("ResponseDecoder decodes a 1 MiB value whole, byte by byte, with trailing bytes and split", () => {
+  const value = noise(MiB, 7);
+  checkCase({
+    replies: [
+      [concat(["VA 1048576 O1\r\n", value, "\r\n"]), reply("VA", { opaque: 1, value })],
+      ["HD O2\r\n", reply("HD", { opaque: 2 })],
+    ],
+  });
+});
+
+test("ResponseDecoder decodes a value of exactly maxValueSize", () => {
+  checkCase({
+    options: { maxValueSize: 10 },
+    replies: [["VA 10\r\n0123456789\r\n", reply("VA", { value: latin1("0123456789") })]],
+  });
+});
+
+test("ResponseDecoder decodes HD", () => {
+  checkCase({ replies: [["HD O12\r\n", reply("HD", { opaque: 12 })]] });
+  checkCase({ replies: [["HD\r\n", reply("HD")]] });
+});
+
+test("ResponseDecoder decodes EN", () => {
+  checkCase({ replies: [["EN O14\r\n", reply("EN", { opaque: 14 })]] });
+  checkCase({ replies: [["EN\r\n", reply("EN")]] });
+});
+
+test("ResponseDecoder decodes NF, NS, EX and MN", () => {
+  checkCase({ replies: [["NF O1\r\n", reply("NF", { opaque: 1 })]] });
+  checkCase({ replies: [["NF O9\r\n", reply("NF", { opaque: 9 })]] });
+  checkCase({ replies: [["NS\r\n", reply("NS")]] });
+  checkCase({ replies: [["NS O2\r\n", reply("NS", { opaque: 2 })]] });
+  checkCase({ replies: [["EX O3\r\n", reply("EX", { opaque: 3 })]] });
+  checkCase({ replies: [["EX\r\n", reply("EX")]] });
+  checkCase({ replies: [["MN\r\n", reply("MN")]] });
+});
+
+test("ResponseDecoder decodes OK and RESET", () => {
+  checkCase({ replies: [["OK\r\n", reply("OK")]] });
+  checkCase({ replies: [["RESET\r\n", reply("RESET")]] });
+});
+
+test("ResponseDecoder decodes VERSION with the version as its message", () => {
+  checkCase({ replies: [["VERSION 1.6.18\r\n", reply("VERSION", { message: "1.6.18" })]] });
+});
+
+test("ResponseDecoder decodes a STAT block into one STATS response", () => {
+  const block = "STAT 1:chunk_size 96\r\nSTAT 1:chunks_per_page 10922\r\n" +
+    "STAT active_slabs 1\r\nSTAT libevent 2.1.12-stable\r\nSTAT total_malloced 1048576\r\nEND\r\n";
+  const stats = new Map([
+    ["1:chunk_size", "96"],
+    ["1:chunks_per_page", "10922"],
+    ["active_slabs", "1"],
+    ["libevent", "2.1.12-stable"],
+    ["total_malloced", "1048576"],
+  ]);
+  checkCase({ replies: [[block, reply("STATS", { stats })]] });
+});
+
+test("ResponseDecoder keeps the spaces inside a statistic's value", () => {
+  checkCase({
+    replies: [[
+      "STAT version 1.6.18\r\nSTAT args -m 64 -t 2\r\nEND\r\n",
+      reply("STATS", { stats: new Map([["version", "1.6.18"], ["args", "-m 64 -t 2"]]) }),
+    ]],
+  });
+});
+
+test("ResponseDecoder decodes a bare END as empty statistics", () => {
+  checkCase({ replies: [["END\r\n", reply("STATS", { stats: new Map() })]] });
+});
+
+test("ResponseDecoder decodes ERROR", () => {
+  checkCase({ replies: [["ERROR\r\n", reply("ERROR")]] });
+  checkCase({
+    replies: [["ERROR unknown command\r\n", reply("ERROR", { message: "unknown command" })]],
+  });
+});
+
+test("ResponseDecoder decodes CLIENT_ERROR with its message", () => {
+  checkCase({
+    replies: [[
+      "CLIENT_ERROR invalid mode for ms M token\r\n",
+      reply("CLIENT_ERROR", { message: "invalid mode for ms M token" }),
+    ]],
+  });
+  checkCase({ replies: [["CLIENT_ERROR\r\n", reply("CLIENT_ERROR")]] });
+});
+
+test("ResponseDecoder decodes SERVER_ERROR with its message", () => {
+  checkCase({
+    replies: [[
+      "SERVER_ERROR out of memory storing object\r\n",
+      reply("SERVER_ERROR", { message: "out of memory storing object" }),
+    ]],
+  });
+});
+
+test("ResponseDecoder decodes the k flag, and ignores b, for a base64 key", () => {
+  checkCase({
+    replies: [["VA 1 kZm9v b\r\nx\r\n", reply("VA", { key: "Zm9v", value: latin1("x") })]],
+  });
+  checkCase({ replies: [["HD kfoo O2\r\n", reply("HD", { key: "foo", opaque: 2 })]] });
+});
+
+test("ResponseDecoder ignores flags it does not act on", () => {
+  checkCase({
+    replies: [[
+      "VA 2 W X Z s2 h0 l45 O5\r\nok\r\n",
+      reply("VA", { opaque: 5, value: latin1("ok") }),
+    ]],
+  });
+  checkCase({ replies: [["HD W Z O6\r\n", reply("HD", { opaque: 6 })]] });
+  checkCase({ replies: [["EN X h1\r\n", reply("EN")]] });
+});
+
+test("ResponseDecoder decodes a CAS token above 2^53 as an exact bigint", () => {
+  checkCase({
+    replies: [["HD c9007199254740993\r\n", reply("HD", { cas: 9_007_199_254_740_993n })]],
+  });
+  checkCase({
+    replies: [["HD c1234567890123456789\r\n", reply("HD", { cas: 1_234_567_890_123_456_789n })]],
+  });
+  checkCase({ replies: [["HD c0\r\n", reply("HD", { cas: 0n })]] });
+});
+
+test("ResponseDecoder decodes a CAS token of exactly 2^64-1", () => {
+  checkCase({
+    replies: [[
+      "VA 1 c18446744073709551615 O8\r\nz\r\n",
+      reply("VA", { cas: MAX_U64, opaque: 8, value: latin1("z") }),
+    ]],
+  });
+});
+
+test("ResponseDecoder decodes the value of an arithmetic reply", () => {
+  checkCase({
+    replies: [[
+      "VA 20 O2\r\n18446744073709551614\r\n",
+      reply("VA", { opaque: 2, value: latin1("18446744073709551614") }),
+    ]],
+  });
+});
+
+test("ResponseDecoder decodes many replies in one chunk in order", () => {
+  const stats = new Map([["pid", "42"]]);
+  checkCase({
+    replies: [
+      ["HD O15\r\n", reply("HD", { opaque: 15 })],
+      ["EN O16\r\n", reply("EN", { opaque: 16 })],
+      ["VA 3 f5 O17\r\nbar\r\n", reply("VA", { flags: 5, opaque: 17, value: latin1("bar") })],
+      ["VA 0 O18\r\n\r\n", reply("VA", { opaque: 18, value: new Uint8Array(0) })],
+      ["NF O19\r\n", reply("NF", { opaque: 19 })],
+      ["STAT pid 42\r\nEND\r\n", reply("STATS", { stats })],
+      ["END\r\n", reply("STATS", { stats: new Map() })],
+      ["VERSION 1.6.18\r\n", reply("VERSION", { message: "1.6.18" })],
+      ["OK\r\n", reply("OK")],
+      ["CLIENT_ERROR bad data chunk\r\n", reply("CLIENT_ERROR", { message: "bad data chunk" })],
+      ["VA 2\r\n\r\n\r\n", reply("VA", { value: latin1("\r\n") })],
+      ["MN\r\n", reply("MN")],
+    ],
+  });
+});
+
+test("ResponseDecoder decodes a pipeline of 1,000 replies in one chunk", () => {
+  const parts: string[] = [];
+  const expected: Response[] = [];
+  for (let i = 0; i < 1000; i++) {
+    if (i % 3 === 0) {
+      parts.push(`VA ${String(i).length} O${i}\r\n${i}\r\n`);
+      expected.push(reply("VA", { opaque: i, value: latin1(String(i)) }));
+    } else {
+      parts.push(`HD O${i}\r\n`);
+      expected.push(reply("HD", { opaque: i }));
+    }
+  }
+  const d = new ResponseDecoder();
+  d.feed(latin1(parts.join("")));
+  assertResponses(drain(d), expected, "one chunk");
+  assert.equal(d.buffered, 0);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Incremental behaviour
+
+test("ResponseDecoder.next() returns undefined on a fresh decoder", () => {
+  const d = new ResponseDecoder();
+  assert.equal(d.next(), undefined);
+  assert.equal(d.buffered, 0);
+  d.feed(new Uint8Array(0));
+  assert.equal(d.next(), undefined);
+  assert.equal(d.buffered, 0);
+});
+
+test("ResponseDecoder.next() returns undefined until a value's CRLF arrives", () => {
+  const d = new ResponseDecoder();
+  d.feed(latin1("VA 3 O1\r\n"));
+  assert.equal(d.next(), undefined);
+  d.feed(latin1("bar"));
+  assert.equal(d.next(), undefined);
+  d.feed(latin1("\r"));
+  assert.equal(d.next(), undefined);
+  d.feed(latin1("\n"));
+  assert.deepStrictEqual(d.next(), reply("VA", { opaque: 1, value: latin1("bar") }));
+  assert.equal(d.next(), undefined);
+});
+
+test("ResponseDecoder.next() returns undefined until a line's LF arrives", () => {
+  const d = new ResponseDecoder();
+  for (const part of ["H", "D", " ", "O", "1", "\r"]) {
+    d.feed(latin1(part));
+    assert.equal(d.next(), undefined, `after ${JSON.stringify(part)}`);
+  }
+  d.feed(latin1("\n"));
+  assert.deepStrictEqual(d.next(), reply("HD", { opaque: 1 }));
+});
+
+test("ResponseDecoder.next() returns undefined until a STAT block's END arrives", () => {
+  const d = new ResponseDecoder();
+  d.feed(latin1("STAT a 1\r\nSTAT b 2\r\n"));
+  assert.equal(d.next(), undefined);
+  d.feed(latin1("EN"));
+  assert.equal(d.next(), undefined);
+  d.feed(latin1("D\r\n"));
+  assert.deepStrictEqual(d.next(), reply("STATS", { stats: new Map([["a", "1"], ["b", "2"]]) }));
+});
+
+test("ResponseDecoder.buffered counts bytes fed but not yet decoded", () => {
+  const d = new ResponseDecoder();
+  assert.equal(d.buffered, 0);
+  d.feed(latin1("EN\r\nHD"));
+  assert.equal(d.buffered, 6);
+  assert.deepStrictEqual(d.next(), reply("EN"));
+  assert.equal(d.buffered, 2);
+  assert.equal(d.next(), undefined);
+  assert.equal(d.buffered, 2);
+  d.feed(latin1(" O3\r\nVA 4\r\n"));
+  assert.equal(d.buffered, 13);
+  assert.deepStrictEqual(d.next(), reply("HD", { opaque: 3 }));
+  assert.equal(d.buffered, 6);
+  assert.equal(d.next(), undefined);
+  d.feed(latin1("ab"));
+  assert.equal(d.next(), undefined);
+  d.feed(latin1("cd\r\nMN\r\n"));
+  assert.deepStrictEqual(d.next(), reply("VA", { value: latin1("abcd") }));
+  assert.equal(d.buffered, 4);
+  assert.deepStrictEqual(d.next(), reply("MN"));
+  assert.equal(d.buffered, 0);
+});
+
+test("ResponseDecoder.buffered counts the value bytes of a VA reply still arriving", () => {
+  const d = new ResponseDecoder();
+  d.feed(latin1("VA 10\r\n"));
+  assert.equal(d.next(), undefined);
+  const atHeader = d.buffered;
+  d.feed(latin1("0123"));
+  assert.equal(d.next(), undefined);
+  assert.equal(d.buffered, atHeader + 4);
+  d.feed(latin1("456789\r"));
+  assert.equal(d.next(), undefined);
+  assert.equal(d.buffered, atHeader + 11);
+  d.feed(latin1("\n"));
+  assert.ok(d.next() !== undefined);
+  assert.equal(d.buffered, 0);
+});
+
+test("ResponseDecoder.feed() copies its chunk, so reusing the chunk's buffer is safe", () => {
+  const d = new ResponseDecoder();
+  const chunk = new Uint8Array(64);
+  const put = (s: string): Uint8Array => {
+    chunk.fill(0x21);
+    chunk.set(latin1(s));
+    return chunk.subarray(0, s.length);
+  };
+  // A whole value in one chunk, overwritten before next() is called.
+  d.feed(put("VA 5 kkey1 O1\r\nfirst\r\n"));
+  put("VA 5 kXXXX O9\r\nXXXXX\r\n");
+  // A value split across chunks that all reuse the same buffer.
+  d.feed(put("VA 6 O2\r\nsec"));
+  const first = d.next();
+  assert.equal(d.next(), undefined);
+  d.feed(put("ond\r\nSERVER_ERROR oops\r\n"));
+  const second = d.next();
+  // A message, and statistics, decoded from the reused buffer.
+  const error = d.next();
+  d.feed(put("STAT x 1\r\n"));
+  assert.equal(d.next(), undefined);
+  d.feed(put("END\r\n"));
+  const stats = d.next();
+  put("!".repeat(64));
+  assert.deepStrictEqual(first, reply("VA", { key: "key1", opaque: 1, value: latin1("first") }));
+  assert.deepStrictEqual(second, reply("VA", { opaque: 2, value: latin1("second") }));
+  assert.deepStrictEqual(error, reply("SERVER_ERROR", { message: "oops" }));
+  assert.deepStrictEqual(stats, reply("STATS", { stats: new Map([["x", "1"]]) }));
+});
+
+test("ResponseDecoder returns values that later feeds do not change or pin", () => {
+  const d = new ResponseDecoder();
+  d.feed(latin1("VA 3\r\nabc\r\nVA 3\r\n"));
+  const first = d.next();
+  assert.ok(first?.value !== undefined);
+  // The value owns its bytes: it is not a view into the decoder's receive buffer.
+  assert.equal(first.value.byteOffset, 0);
+  assert.equal(first.value.buffer.byteLength, 3);
+  d.feed(latin1("de"));
+  assert.equal(d.next(), undefined);
+  d.feed(latin1("f\r\n"));
+  const second = d.next();
+  // Refill the receive buffer many times over so any shared memory would be overwritten.
+  const filler = latin1("HD O1\r\n".repeat(20_000));
+  d.feed(filler);
+  assert.equal(drain(d).length, 20_000);
+  assert.deepStrictEqual(first.value, latin1("abc"));
+  assert.deepStrictEqual(second?.value, latin1("def"));
+  assert.equal(second?.value?.buffer.byteLength, 3);
+});
+
+test("ResponseDecoder decodes 100,000 one-byte chunks of a long line under the cap", () => {
+  const message = "x".repeat(100_000 - "SERVER_ERROR \r\n".length);
+  const bytes = latin1(`SERVER_ERROR ${message}\r\n`);
+  assert.equal(bytes.length, 100_000);
+  const d = new ResponseDecoder({ maxLineLength: 200_000 });
+  const one = new Uint8Array(1);
+  let got: Response | undefined;
+  const copied = countCopiedBytes(() => {
+    for (let i = 0; i < bytes.length; i++) {
+      one[0] = bytes[i]!;
+      d.feed(one);
+      const r = d.next();
+      if (r !== undefined) {
+        assert.equal(i, bytes.length - 1, "the reply appears only with its last byte");
+        got = r;
+      }
+    }
+  });
+  assert.deepStrictEqual(got, reply("SERVER_ERROR", { message }));
+  // Each byte is copied in once; growing the buffer by doubling adds at most as much again.
+  assert.ok(copied <= 3 * bytes.length, `copied ${copied} bytes for a ${bytes.length}-byte line`);
+});
+
+test("ResponseDecoder copies a 1 MiB value fed in 4 KiB chunks a bounded number of times", () => {
+  const value = noise(MiB, 3);
+  const bytes = concat(["VA 1048576 O5\r\n", value, "\r\n"]);
+  const chunks: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; i += 4096) chunks.push(bytes.subarray(i, i + 4096));
+  const d = new ResponseDecoder();
+  const got: Response[] = [];
+  const copied = countCopiedBytes(() => {
+    for (const chunk of chunks) {
+      d.feed(chunk);
+      drain(d, got);
+    }
+  });
+  assertResponses(got, [reply("VA", { opaque: 5, value })], "4 KiB chunks");
+  // Linear: each byte lands in the value about once. Re-concatenating the buffer on every
+  // chunk would copy about 256 × 1 MiB / 2 = 128 MiB.
+  assert.ok(copied <= 2 * bytes.length, `copied ${copied} bytes for ${bytes.length} bytes fed`);
+});
+
+test("ResponseDecoder copies many small replies a bounded number of times", () => {
+  const reply1 = "VA 5 f1 O1\r\nhello\r\n";
+  const bytes = latin1(reply1.repeat(10_000));
+  const d = new ResponseDecoder();
+  let count = 0;
+  const copied = countCopiedBytes(() => {
+    for (let i = 0; i < bytes.length; i += 1000) {
+      d.feed(bytes.subarray(i, i + 1000));
+      count += drain(d).length;
+    }
+  });
+  assert.equal(count, 10_000);
+  assert.ok(copied <= 3 * bytes.length, `copied ${copied} bytes for ${bytes.length} bytes fed`);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Protocol errors: thrown as PROTOCOL_ERROR, and the decoder stays failed
+
+test("ResponseDecoder fails on a line that ends in LF without CR", () => {
+  checkError({ bytes: "HD\n" });
+  checkError({ bytes: "\n" });
+  checkError({ bytes: "HD O1\r\nEN\n", before: [reply("HD", { opaque: 1 })] });
+  checkError({ bytes: "STAT a 1\nEND\r\n" });
+});
+
+test("ResponseDecoder fails on an unknown reply word", () => {
+  for (const bytes of ["BOGUS\r\n", "STORED\r\n", "VALUE foo 0 3\r\nbar\r\nEND\r\n", "hd\r\n"]) {
+    checkError({ bytes });
+  }
+  for (const bytes of ["HDX\r\n", "VAX 1\r\n", "ENDS\r\n", "VERSIONS\r\n", "ERRORS\r\n", "\r\n"]) {
+    checkError({ bytes });
+  }
+  checkError({ bytes: "H\r\n" });
+  checkError({ bytes: "MN\r\nNOPE\r\n", before: [reply("MN")] });
+});
+
+test("ResponseDecoder fails on a VA reply without a numeric size", () => {
+  for (const bytes of ["VA\r\n", "VA x\r\n", "VA -1\r\n", "VA 3x\r\nabc\r\n", "VA  3\r\nabc\r\n"]) {
+    checkError({ bytes });
+  }
+  checkError({ bytes: "VA 1234567890123456\r\n" });
+});
+
+test("ResponseDecoder fails on a VA reply over maxValueSize", () => {
+  checkError({ bytes: "VA 11\r\n01234567890\r\n", options: { maxValueSize: 10 } });
+  checkError({ bytes: "VA 1048577 O1\r\n" });
+  checkError({ bytes: "HD\r\nVA 99999999\r\n", before: [reply("HD")] });
+});
+
+test("ResponseDecoder fails on a value not followed by CRLF", () => {
+  checkError({ bytes: "VA 3\r\nabcd\r\n" });
+  checkError({ bytes: "VA 3\r\nabc\n\r" });
+  checkError({ bytes: "VA 3\r\nabc\rX" });
+  checkError({ bytes: "VA 0\r\nXY" });
+  checkError({ bytes: "VA 2\r\nab\n\r\n" });
+});
+
+test("ResponseDecoder fails once an unfinished line exceeds maxLineLength", () => {
+  const cap = 16;
+  const line = "SERVER_ERROR " + "x".repeat(40);
+  const d = new ResponseDecoder({ maxLineLength: cap });
+  for (let i = 0; i < cap; i++) {
+    d.feed(latin1(line[i]!));
+    assert.equal(d.next(), undefined, `${i + 1} bytes buffered`);
+  }
+  assert.equal(d.buffered, cap);
+  d.feed(latin1(line[cap]!));
+  let error: unknown;
+  assert.throws(() => d.next(), (e: unknown) => {
+    error = e;
+    return true;
+  });
+  assertProtocolError(error, "one byte over the cap");
+  assert.throws(() => d.next(), (e: unknown) => e === error);
+});
+
+test("ResponseDecoder fails on an unfinished line over the default cap of 8192 bytes", () => {
+  const d = new ResponseDecoder();
+  d.feed(latin1("VERSION " + "x".repeat(8184)));
+  assert.equal(d.buffered, 8192);
+  assert.equal(d.next(), undefined);
+  d.feed(latin1("x"));
+  assert.throws(
+    () => d.next(),
+    (e: unknown) => e instanceof MemcachedError && e.code === "PROTOCOL_ERROR",
+  );
+  // A huge chunk with no LF fails at once rather than waiting for more.
+  const big = new ResponseDecoder();
+  big.feed(new Uint8Array(100_000).fill(0x78));
+  assert.throws(
+    () => big.next(),
+    (e: unknown) => e instanceof MemcachedError && e.code === "PROTOCOL_ERROR",
+  );
+});
+
+test("ResponseDecoder accepts a line of exactly maxLineLength bytes and rejects one more", () => {
+  const cap = 32;
+  const fits = `SERVER_ERROR ${"x".repeat(cap - 15)}\r\n`;
+  assert.equal(fits.length, cap);
+  checkCase({
+    options: { maxLineLength: cap },
+    replies: [[fits, reply("SERVER_ERROR", { message: "x".repeat(cap - 15) })]],
+  });
+  checkError({
+    bytes: `SERVER_ERROR ${"x".repeat(cap - 14)}\r\n`,
+    options: { maxLineLength: cap },
+  });
+  checkError({
+    bytes: `HD O1\r\nSERVER_ERROR ${"x".repeat(cap - 14)}\r\n`,
+    before: [reply("HD", { opaque: 1 })],
+    options: { maxLineLength: cap },
+  });
+});
+
+test("ResponseDecoder fails on a malformed opaque token", () => {
+  for (
+    const bytes of [
+      "HD O\r\n",
+      "HD Ox\r\n",
+      "HD O-1\r\n",
+      "HD O1.5\r\n",
+      "EN O1234567890123456\r\n",
+    ]
+  ) {
+    checkError({ bytes });
+  }
+});
+
+test("ResponseDecoder fails on malformed client flags", () => {
+  for (
+    const bytes of [
+      "HD f\r\n",
+      "HD f-1\r\n",
+      "HD fabc\r\n",
+      "HD f4294967296\r\n",
+      "VA 1 f1x\r\nz\r\n",
+    ]
+  ) {
+    checkError({ bytes });
+  }
+});
+
+test("ResponseDecoder fails on a malformed CAS token", () => {
+  const bad = [
+    "HD c\r\n",
+    "HD c-1\r\n",
+    "HD c1e3\r\n",
+    "HD c18446744073709551616\r\n",
+    "HD c99999999999999999999\r\n",
+    "HD c123456789012345678901\r\n",
+    "HD c1234567890123456x\r\n",
+  ];
+  for (const bytes of bad) checkError({ bytes });
+});
+
+test("ResponseDecoder fails on a malformed TTL", () => {
+  for (const bytes of ["HD t\r\n", "HD t-2\r\n", "HD t-\r\n", "HD tx\r\n", "HD t-10\r\n"]) {
+    checkError({ bytes });
+  }
+});
+
+test("ResponseDecoder fails on a STAT block interrupted by another reply", () => {
+  checkError({ bytes: "STAT pid 1\r\nHD\r\n" });
+  checkError({ bytes: "STAT pid 1\r\nVA 1\r\nx\r\n" });
+  checkError({ bytes: "STAT pid 1\r\nEND X\r\n" });
+  checkError({ bytes: "STAT pid 1\r\nERROR\r\n" });
+  checkError({ bytes: "EN\r\nSTAT pid 1\r\nMN\r\n", before: [reply("EN")] });
+});
+
+test("ResponseDecoder keeps decoding replies that came before the error", () => {
+  const d = new ResponseDecoder();
+  d.feed(latin1("HD O1\r\nEN O2\r\nGARBAGE\r\nHD O3\r\n"));
+  assert.deepStrictEqual(d.next(), reply("HD", { opaque: 1 }));
+  assert.deepStrictEqual(d.next(), reply("EN", { opaque: 2 }));
+  assert.throws(
+    () => d.next(),
+    (e: unknown) => e instanceof MemcachedError && e.code === "PROTOCOL_ERROR",
+  );
+  assert.throws(
+    () => d.next(),
+    (e: unknown) => e instanceof MemcachedError && e.code === "PROTOCOL_ERROR",
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// copyValues: false
+
+test("ResponseDecoder with copyValues false lends whole values until the next feed", () => {
+  const d = new ResponseDecoder({ copyValues: false });
+  d.feed(latin1("VA 3 O1\r\nabc\r\nVA 2 O2\r\nde\r\nHD\r\n"));
+  const [first, second, third] = drain(d);
+  assert.deepStrictEqual(first, reply("VA", { opaque: 1, value: latin1("abc"), borrowed: true }));
+  assert.deepStrictEqual(second, reply("VA", { opaque: 2, value: latin1("de"), borrowed: true }));
+  assert.deepStrictEqual(third, reply("HD"));
+  // A borrowed value is a view into the receive buffer, not a buffer of its own.
+  assert.ok(first?.value !== undefined);
+  assert.ok(first.value.buffer.byteLength > first.value.length);
+});
+
+test("ResponseDecoder with copyValues false gives streamed values their own buffer", () => {
+  const d = new ResponseDecoder({ copyValues: false });
+  d.feed(latin1("VA 5 O1\r\nab"));
+  assert.equal(d.next(), undefined);
+  d.feed(latin1("cde\r\n"));
+  const r = d.next();
+  assert.deepStrictEqual(r, reply("VA", { opaque: 1, value: latin1("abcde") }));
+  assert.equal(r?.value?.buffer.byteLength, 5);
+});
+
+test("ResponseDecoder with copyValues false decodes the same replies as with copies", () => {
+  const bytes = latin1("VA 3 f1 O1\r\nabc\r\nEN O2\r\nVA 0\r\n\r\nSTAT a 1\r\nEND\r\nMN\r\n");
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const copied = new ResponseDecoder();
+    const lent = new ResponseDecoder({ copyValues: false });
+    const a: Response[] = [];
+    const b: Response[] = [];
+    for (const chunk of [bytes.subarray(0, cut), bytes.subarray(cut)]) {
+      copied.feed(chunk);
+      lent.feed(chunk);
+      drain(copied, a);
+      // Take what a borrowed value holds before the next feed, as a caller must.
+      for (const r of drain(lent)) b.push({ ...r, value: r.value?.slice(), borrowed: false });
+    }
+    assertResponses(b, a, `split at ${cut}`);
+  }
+});
+
+test("new ResponseDecoder() rejects limits that are not positive integers", () => {
+  for (const bad of [0, -1, NaN, 1.5, Infinity]) {
+    assert.throws(() => new ResponseDecoder({ maxLineLength: bad }), /maxLineLength/);
+    assert.throws(() => new ResponseDecoder({ maxValueSize: bad }), /maxValueSize/);
+  }
+});
+
+test("ResponseDecoder.next() raises PROTOCOL_ERROR when a stats reply never ends", () => {
+  const d = new ResponseDecoder();
+  let error: unknown;
+  try {
+    for (let i = 0; i < 100_001; i++) {
+      d.feed(latin1(`STAT s${i} 1\r\n`));
+      assert.equal(d.next(), undefined);
+    }
+  } catch (e) {
+    error = e;
+  }
+  assertProtocolError(error, "endless STAT block");
+});

@@ -1,0 +1,257 @@
+import assert from "node:assert/strict";
+import { test } from "../_harness.ts";
+import { ByteWriter } from "../../src/protocol/mod.ts";
+
+/** The size from which `ByteWriter.bytes()` passes an array through instead of copying it. */
+const LARGE = 16 * 1024;
+
+function latin1(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const chunk of chunks) size += chunk.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+function text(chunks: readonly Uint8Array[]): string {
+  let s = "";
+  for (const byte of concat(chunks)) s += String.fromCharCode(byte);
+  return s;
+}
+
+function filled(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+}
+
+test("ByteWriter.ascii() writes each character as one byte", () => {
+  const w = new ByteWriter();
+  w.ascii("mg foo v");
+  w.ascii("");
+  w.ascii(" O1");
+  assert.equal(w.length, 11);
+  assert.equal(text(w.take()), "mg foo v O1");
+});
+
+test("ByteWriter.ascii() writes latin1 text byte for byte", () => {
+  const w = new ByteWriter();
+  w.ascii("\x00\x7f\x80\xc3\xa9\xff");
+  assert.deepEqual(concat(w.take()), new Uint8Array([0x00, 0x7f, 0x80, 0xc3, 0xa9, 0xff]));
+});
+
+test("ByteWriter.byte() writes single bytes from 0 to 255", () => {
+  const w = new ByteWriter();
+  w.byte(0);
+  w.byte(32);
+  w.byte(255);
+  assert.equal(w.length, 3);
+  assert.deepEqual(concat(w.take()), new Uint8Array([0, 32, 255]));
+});
+
+test("ByteWriter.crlf() writes CR then LF", () => {
+  const w = new ByteWriter();
+  w.crlf();
+  assert.equal(w.length, 2);
+  assert.deepEqual(concat(w.take()), new Uint8Array([13, 10]));
+});
+
+test("ByteWriter.uint() writes non-negative integers in decimal", () => {
+  const numbers = [0, 1, 9, 10, 11, 99, 100, 4_294_967_295, Number.MAX_SAFE_INTEGER];
+  for (const n of numbers) {
+    const w = new ByteWriter();
+    w.uint(n);
+    assert.equal(text(w.take()), String(n), `uint(${n})`);
+  }
+});
+
+test("ByteWriter.uint() writes every digit around each power of ten", () => {
+  const w = new ByteWriter();
+  let expected = "";
+  for (let k = 1; k <= 15; k++) {
+    for (const n of [10 ** k - 1, 10 ** k, 10 ** k + 1]) {
+      w.uint(n);
+      w.byte(32);
+      expected += `${n} `;
+    }
+  }
+  for (const n of [2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 2, 2 ** 53 - 1]) {
+    w.uint(n);
+    w.byte(32);
+    expected += `${n} `;
+  }
+  assert.equal(text(w.take()), expected);
+});
+
+test("ByteWriter.uint() grows the buffer when the digits do not fit", () => {
+  const w = new ByteWriter(4);
+  w.ascii("abc");
+  w.uint(9_007_199_254_740_991);
+  w.uint(7);
+  assert.equal(w.length, 3 + 16 + 1);
+  assert.equal(text(w.take()), "abc90071992547409917");
+});
+
+test("ByteWriter.bytes() copies arrays under 16 KiB into the scratch buffer", () => {
+  const w = new ByteWriter();
+  const small = filled(LARGE - 1, 7);
+  const original = small.slice();
+  w.ascii("ab");
+  w.bytes(small);
+  w.ascii("cd");
+  assert.equal(w.length, LARGE + 3);
+  small.fill(0);
+  const chunks = w.take();
+  assert.equal(chunks.length, 1, "everything is packed into one chunk");
+  assert.notEqual(chunks[0], small);
+  assert.deepEqual(concat(chunks), concat([latin1("ab"), original, latin1("cd")]));
+});
+
+test("ByteWriter.bytes() passes arrays of 16 KiB or more through as their own chunk", () => {
+  for (const size of [LARGE, LARGE + 1, 1024 * 1024]) {
+    const w = new ByteWriter();
+    const large = filled(size, 3);
+    w.ascii("ms k ");
+    w.uint(size);
+    w.crlf();
+    w.bytes(large);
+    w.crlf();
+    assert.equal(w.length, 5 + String(size).length + 2 + size + 2);
+    const chunks = w.take();
+    assert.equal(chunks.length, 3, `size ${size}`);
+    assert.equal(chunks[1], large, "the large array is the same object, not a copy");
+    assert.equal(text(chunks.slice(0, 1)), `ms k ${size}\r\n`);
+    assert.equal(text(chunks.slice(2)), "\r\n");
+  }
+});
+
+test("ByteWriter.bytes() of a large array first needs no scratch chunk before it", () => {
+  const w = new ByteWriter();
+  const large = filled(LARGE, 1);
+  w.bytes(large);
+  const chunks = w.take();
+  assert.equal(chunks.length, 1);
+  assert.equal(chunks[0], large);
+});
+
+test("ByteWriter.bytes() keeps large arrays in order between small writes", () => {
+  const w = new ByteWriter();
+  const a = filled(LARGE, 1);
+  const b = filled(LARGE * 2, 2);
+  w.ascii("1");
+  w.bytes(a);
+  w.bytes(b);
+  w.ascii("2");
+  w.bytes(latin1("345"));
+  const chunks = w.take();
+  assert.equal(chunks.length, 4);
+  assert.equal(chunks[1], a);
+  assert.equal(chunks[2], b);
+  assert.equal(text(chunks.slice(0, 1)), "1");
+  assert.equal(text(chunks.slice(3)), "2345");
+});
+
+test("ByteWriter.bytes() of an empty array writes nothing", () => {
+  const w = new ByteWriter();
+  w.bytes(new Uint8Array(0));
+  assert.equal(w.length, 0);
+  assert.deepEqual(w.take(), []);
+});
+
+test("ByteWriter.take() returns an empty list when nothing was written", () => {
+  const w = new ByteWriter();
+  assert.deepEqual(w.take(), []);
+  assert.equal(w.length, 0);
+});
+
+test("ByteWriter.take() empties the writer", () => {
+  const w = new ByteWriter();
+  w.ascii("mn");
+  w.crlf();
+  w.bytes(filled(LARGE, 0));
+  assert.equal(w.length, LARGE + 4);
+  assert.equal(w.take().length, 2);
+  assert.equal(w.length, 0);
+  assert.deepEqual(w.take(), []);
+  w.ascii("version");
+  w.crlf();
+  assert.equal(w.length, 9);
+  assert.equal(text(w.take()), "version\r\n");
+});
+
+test("ByteWriter.take() hands out chunks that later writes do not change", () => {
+  const w = new ByteWriter(8);
+  w.ascii("first");
+  const [first] = w.take();
+  w.ascii("SECOND-AND-LONGER");
+  const [second] = w.take();
+  assert.equal(text(first === undefined ? [] : [first]), "first");
+  assert.equal(text(second === undefined ? [] : [second]), "SECOND-AND-LONGER");
+});
+
+test("ByteWriter grows past its initial capacity without losing bytes", () => {
+  const w = new ByteWriter(4);
+  let expected = "";
+  for (let i = 0; i < 1000; i++) {
+    const s = `mg key${i} v O${i}`;
+    w.ascii(s);
+    w.crlf();
+    w.byte(0x21);
+    w.uint(i);
+    expected += `${s}\r\n!${i}`;
+  }
+  w.bytes(latin1("tail"));
+  expected += "tail";
+  assert.equal(w.length, expected.length);
+  const chunks = w.take();
+  assert.equal(chunks.length, 1);
+  assert.equal(text(chunks), expected);
+});
+
+test("ByteWriter grows when one write is larger than twice its capacity", () => {
+  const w = new ByteWriter(2);
+  const s = "x".repeat(100);
+  w.ascii(s);
+  w.bytes(filled(1000, 5));
+  assert.equal(w.length, 1100);
+  assert.deepEqual(concat(w.take()), concat([latin1(s), filled(1000, 5)]));
+});
+
+test("ByteWriter with an initial capacity of 0 grows on the first write", async () => {
+  // Before the fix, #reserve() doubled a capacity of 0 forever, so the first write never
+  // returned. The writes run in a worker so that such a regression fails here within a bound.
+  const worker = new Worker(new URL("./_zero_capacity_worker.ts", import.meta.url).href, {
+    type: "module",
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const reply = await new Promise<unknown>((resolve, reject) => {
+      worker.onmessage = (event: MessageEvent) => resolve(event.data);
+      worker.onerror = (event: ErrorEvent) => {
+        event.preventDefault();
+        reject(new Error(`the worker failed: ${event.message}`));
+      };
+      timer = setTimeout(
+        () => reject(new Error("ByteWriter(0) did not finish its first writes within 20 s")),
+        20_000,
+      );
+    });
+    assert.deepEqual(reply, {
+      length: 10,
+      chunks: [Array.from(latin1("mn\r\n!12345"))],
+    });
+  } finally {
+    clearTimeout(timer);
+    worker.terminate();
+  }
+});
