@@ -188,6 +188,17 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return value;
 }
 
+function flag(name: string, value: boolean | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") {
+    throw new MemcachedError(
+      "INVALID_ARGUMENT",
+      `Cannot use option ${name}: ${String(value)} is not a boolean`,
+    );
+  }
+  return value;
+}
+
 function defaultConnector(): Connector {
   const g = globalThis as Record<string, unknown>;
   if (g.Bun !== undefined) return bunConnector;
@@ -201,11 +212,22 @@ function defaultConnector(): Connector {
 const mapAuto: ValueMapper<Value> = decodeAuto;
 const mapString: ValueMapper<Value> = decodeString;
 const mapBytes: ValueMapper<Value> = decodeBytes;
-const itemMappers: Record<string, ValueMapper<Item>> = {
-  auto: (r) => ({ value: decodeAuto(r), cas: r.cas ?? 0n, flags: r.flags }),
-  string: (r) => ({ value: decodeString(r), cas: r.cas ?? 0n, flags: r.flags }),
-  bytes: (r) => ({ value: decodeBytes(r), cas: r.cas ?? 0n, flags: r.flags }),
-};
+const itemAuto: ValueMapper<Item> = (r) => ({ value: decodeAuto(r), cas: r.cas!, flags: r.flags });
+const itemString: ValueMapper<Item> = (r) => ({
+  value: decodeString(r),
+  cas: r.cas!,
+  flags: r.flags,
+});
+const itemBytes: ValueMapper<Item> = (r) => ({
+  value: decodeBytes(r),
+  cas: r.cas!,
+  flags: r.flags,
+});
+
+function itemMapper(as: GetOptions["as"]): ValueMapper<Item> {
+  const map = valueMapper(as);
+  return map === mapString ? itemString : map === mapBytes ? itemBytes : itemAuto;
+}
 
 function valueMapper(as: GetOptions["as"]): ValueMapper<Value> {
   if (as === undefined || as === "auto") return mapAuto;
@@ -277,15 +299,16 @@ export class Client implements AsyncDisposable, Disposable {
     );
     this.#closeTimeout = positive("closeTimeout", options.closeTimeout, DEFAULTS.closeTimeout);
     this.#maxValueSize = positive("maxValueSize", options.maxValueSize, DEFAULTS.maxValueSize);
-    this.#base64 = options.base64Keys ?? DEFAULTS.base64Keys;
-    this.#defaultTtl = wireTtl(options.defaultTtl ?? DEFAULTS.defaultTtl, 0);
+    this.#base64 = flag("base64Keys", options.base64Keys, DEFAULTS.base64Keys);
+    this.#defaultTtl = options.defaultTtl ?? DEFAULTS.defaultTtl;
+    wireTtl(this.#defaultTtl, 0); // validates; converted at each store, as it may be relative
     this.#connector = options.connector ?? defaultConnector();
     this.#connectionOptions = {
       maxInFlight: positive("maxInFlight", options.maxInFlight, DEFAULTS.maxInFlight),
       maxQueued: positive("maxQueued", options.maxQueued, DEFAULTS.maxQueued),
       stallTimeout: this.#timeout,
       maxValueSize: this.#maxValueSize,
-      noDelay: options.noDelay ?? DEFAULTS.noDelay,
+      noDelay: flag("noDelay", options.noDelay, DEFAULTS.noDelay),
     };
   }
 
@@ -432,7 +455,7 @@ export class Client implements AsyncDisposable, Disposable {
           this.#deadline(options),
           this.#key(key),
           this.#base64,
-          itemMappers[options?.as ?? "auto"] ?? (valueMapper(options?.as) as never),
+          itemMapper(options?.as),
           GETS,
         ),
         options?.signal,
@@ -464,6 +487,7 @@ export class Client implements AsyncDisposable, Disposable {
       const wire = list.map((key) => this.#key(key));
       const map = valueMapper(options?.as);
       const deadline = this.#deadline(options);
+      if (this.#closed) throw this.#closedError("getMany");
       if (list.length === 0) return Promise.resolve(new Map());
       return this.#submit(
         new BatchGetRequest<K, Value>(deadline, list, wire, this.#base64, map),
@@ -485,7 +509,7 @@ export class Client implements AsyncDisposable, Disposable {
     try {
       const wireKey = this.#key(key);
       const data = valueBytes(value, this.#maxValueSize);
-      const ttl = options?.ttl === undefined ? this.#defaultTtl : wireTtl(options.ttl, Date.now());
+      const ttl = wireTtl(options?.ttl ?? this.#defaultTtl, Date.now());
       const flags = options?.flags ?? typeFlags(value);
       if (!Number.isInteger(flags) || flags < 0 || flags > 0xffff_ffff) {
         throw new MemcachedError(

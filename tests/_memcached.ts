@@ -231,6 +231,17 @@ export async function rawCommand(
   return reply.slice(0, -"MN\r\n".length);
 }
 
+/** The server's general statistics, read with {@linkcode rawCommand} (not the client under test). */
+export async function rawStats(server: MemcachedServer): Promise<Map<string, string>> {
+  const reply = await rawCommand(server, "stats\r\n");
+  const stats = new Map<string, string>();
+  for (const line of reply.split("\r\n")) {
+    const match = /^STAT (\S+) (.*)$/.exec(line);
+    if (match) stats.set(match[1]!, match[2]!);
+  }
+  return stats;
+}
+
 /** Where to connect: the unix socket if there is one, else TCP. */
 interface Target {
   readonly host: string;
@@ -421,8 +432,11 @@ class MemcachedProcess implements MemcachedServer {
   }
 }
 
-/** Binds `127.0.0.1:0`, reads the port the kernel chose, and releases it. */
-function pickFreePort(): Promise<number> {
+/**
+ * Binds `127.0.0.1:0`, reads the port the kernel chose, and releases it: a loopback port that
+ * nothing listens on (until someone binds it).
+ */
+export function pickFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);

@@ -73,6 +73,12 @@ export interface MetaArithmeticOptions {
 }
 
 const MAX_U64 = (1n << 64n) - 1n;
+
+/** The return flags of `mg` for every combination of value, flags, cas and ttl (bit 0..3). */
+const GET_FLAGS: readonly string[] = Array.from(
+  { length: 16 },
+  (_, m) => (m & 1 ? " v" : "") + (m & 2 ? " f" : "") + (m & 4 ? " c" : "") + (m & 8 ? " t" : ""),
+);
 const MAX_U32 = 0xffff_ffff;
 
 function argError(what: string, reason: string): MemcachedError {
@@ -100,8 +106,7 @@ function checkTtl(n: number): void {
   }
 }
 
-function keyAndOpaque(w: ByteWriter, key: WireKey, base64: boolean): void {
-  w.byte(32);
+function writeKey(w: ByteWriter, key: WireKey, base64: boolean): void {
   w.ascii(key);
   if (base64) w.ascii(" b");
 }
@@ -145,12 +150,14 @@ export function encodeMetaGet(
 ): void {
   if (options.touch !== undefined) checkTtl(options.touch);
   checkOpaque(opaque);
-  w.ascii("mg");
-  keyAndOpaque(w, key, base64);
-  if (options.value) w.ascii(" v");
-  if (options.flags) w.ascii(" f");
-  if (options.cas) w.ascii(" c");
-  if (options.ttl) w.ascii(" t");
+  w.ascii("mg ");
+  writeKey(w, key, base64);
+  w.ascii(
+    GET_FLAGS[
+      (options.value ? 1 : 0) | (options.flags ? 2 : 0) | (options.cas ? 4 : 0) |
+      (options.ttl ? 8 : 0)
+    ]!,
+  );
   if (options.touch !== undefined) {
     w.ascii(" T");
     w.uint(options.touch);
@@ -203,10 +210,12 @@ export function encodeMetaSet(
   if (options.flags !== undefined) checkU32("client flags", options.flags);
   if (options.cas !== undefined) checkU64("CAS token", options.cas);
   checkOpaque(opaque);
-  w.ascii("ms");
-  keyAndOpaque(w, key, base64);
+  w.ascii("ms ");
+  // The data length must follow the key directly; the `b` flag goes with the other flags.
+  w.ascii(key);
   w.byte(32);
   w.uint(data.length);
+  if (base64) w.ascii(" b");
   if (options.ttl !== undefined) {
     w.ascii(" T");
     w.uint(options.ttl);
@@ -255,8 +264,8 @@ export function encodeMetaDelete(
 ): void {
   if (options.cas !== undefined) checkU64("CAS token", options.cas);
   checkOpaque(opaque);
-  w.ascii("md");
-  keyAndOpaque(w, key, base64);
+  w.ascii("md ");
+  writeKey(w, key, base64);
   if (options.cas !== undefined) {
     w.ascii(" C");
     w.ascii(options.cas.toString());
@@ -301,8 +310,8 @@ export function encodeMetaArithmetic(
   if (options.autoCreateTtl !== undefined) checkTtl(options.autoCreateTtl);
   if (options.ttl !== undefined) checkTtl(options.ttl);
   checkOpaque(opaque);
-  w.ascii("ma");
-  keyAndOpaque(w, key, base64);
+  w.ascii("ma ");
+  writeKey(w, key, base64);
   if (options.mode === "decr") w.ascii(" MD");
   if (delta !== 1n) {
     w.ascii(" D");

@@ -40,9 +40,8 @@ export class ByteWriter {
     return this.#size + this.#pos;
   }
 
-  #reserve(n: number): void {
-    if (this.#pos + n <= this.#buf.length) return;
-    // At least 64, so a writer created with a capacity of 0 grows instead of looping forever.
+  /** Makes room for `n` more bytes. Callers check `pos + n > buf.length` first (hot path). */
+  #grow(n: number): void {
     let cap = Math.max(this.#buf.length * 2, 64);
     while (cap < this.#pos + n) cap *= 2;
     const next = new Uint8Array(cap);
@@ -57,9 +56,9 @@ export class ByteWriter {
    */
   ascii(s: string): void {
     const n = s.length;
-    this.#reserve(n);
-    const buf = this.#buf;
     let p = this.#pos;
+    if (p + n > this.#buf.length) this.#grow(n);
+    const buf = this.#buf;
     for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i);
     this.#pos = p;
   }
@@ -70,13 +69,13 @@ export class ByteWriter {
    * @param b The byte value (0..255).
    */
   byte(b: number): void {
-    this.#reserve(1);
+    if (this.#pos >= this.#buf.length) this.#grow(1);
     this.#buf[this.#pos++] = b;
   }
 
   /** Writes `"\r\n"`. */
   crlf(): void {
-    this.#reserve(2);
+    if (this.#pos + 2 > this.#buf.length) this.#grow(2);
     this.#buf[this.#pos++] = 13;
     this.#buf[this.#pos++] = 10;
   }
@@ -91,7 +90,7 @@ export class ByteWriter {
     // request (and fill V8's number-to-string cache with ever-new opaque tokens).
     let digits = 1;
     for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++;
-    this.#reserve(digits);
+    if (this.#pos + digits > this.#buf.length) this.#grow(digits);
     const buf = this.#buf;
     let p = this.#pos + digits;
     this.#pos = p;
@@ -115,7 +114,7 @@ export class ByteWriter {
       this.#size += bytes.length;
       return;
     }
-    this.#reserve(bytes.length);
+    if (this.#pos + bytes.length > this.#buf.length) this.#grow(bytes.length);
     this.#buf.set(bytes, this.#pos);
     this.#pos += bytes.length;
   }

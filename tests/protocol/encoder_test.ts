@@ -204,9 +204,9 @@ test("encodeMetaSet() writes every option at once in order", () => {
   );
 });
 
-test("encodeMetaSet() writes the b flag after a base64 key", () => {
+test("encodeMetaSet() writes the b flag after the data length, as memcached requires", () => {
   const key = encodeKey(latin1("a b\r\n"), true);
-  assert.equal(set({}, 2, bar, key, true), `ms ${key} b 3 O2\r\nbar\r\n`);
+  assert.equal(set({}, 2, bar, key, true), `ms ${key} 3 b O2\r\nbar\r\n`);
   assert.equal(key, "YSBiDQo=");
 });
 
