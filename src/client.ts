@@ -267,7 +267,6 @@ export class Client implements AsyncDisposable, Disposable {
   #base64: boolean;
   #defaultTtl: number;
   #connection: Connection | undefined = undefined;
-  #opening: Promise<Connection> | undefined = undefined;
   /** Every connection whose socket may still be open, until its transport is done. */
   #connections = new Set<Connection>();
   #lifetime = new AbortController();
@@ -336,38 +335,40 @@ export class Client implements AsyncDisposable, Disposable {
    * await client.open();
    * ```
    */
-  async open(): Promise<void> {
-    await this.#connect();
+  open(): Promise<void> {
+    try {
+      return this.#acquire().opened;
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  #connect(): Promise<Connection> {
-    if (this.#closed) return Promise.reject(this.#closedError("connect"));
+  /**
+   * The current connection, or a new one that starts opening now. Requests can be enqueued on
+   * it at once; they wait in its queue, under their own timeouts and signals, until it opens.
+   */
+  #acquire(): Connection {
+    if (this.#closed) throw this.#closedError("connect");
     const current = this.#connection;
-    if (current !== undefined && current.usable) return Promise.resolve(current);
-    this.#opening ??= Connection.open(
-      this.#connector,
+    if (current !== undefined && current.usable) return current;
+    const connection = new Connection(
       this.#endpoint,
       this.#connectionOptions,
+      (closed) => {
+        if (this.#connection === closed) this.#connection = undefined;
+      },
+    );
+    this.#connection = connection;
+    this.#connections.add(connection);
+    void connection.done.then(() => this.#connections.delete(connection));
+    connection.opened = connection.open(
+      this.#connector,
       this.#connectTimeout,
       this.#lifetime.signal,
-      (connection) => {
-        if (this.#connection === connection) this.#connection = undefined;
-      },
-    ).then((connection) => {
-      this.#opening = undefined;
-      this.#connections.add(connection);
-      void connection.done.then(() => this.#connections.delete(connection));
-      if (this.#closed) {
-        void connection.destroy(this.#closedError("connect"));
-        throw this.#closedError("connect");
-      }
-      this.#connection = connection;
-      return connection;
-    }, (error) => {
-      this.#opening = undefined;
-      throw error;
-    });
-    return this.#opening;
+    );
+    // A failure reaches every queued request and `open()` callers; none is left unobserved.
+    connection.opened.catch(() => {});
+    return connection;
   }
 
   #closedError(command: string): MemcachedError {
@@ -385,15 +386,7 @@ export class Client implements AsyncDisposable, Disposable {
 
   #submit<T>(request: Request<T>, signal: AbortSignal | undefined): Promise<T> {
     if (this.#closed) return Promise.reject(this.#closedError(request.command));
-    const connection = this.#connection;
-    if (connection !== undefined && connection.usable) {
-      connection.enqueue(request, signal);
-    } else {
-      this.#connect().then(
-        (c) => c.enqueue(request, signal),
-        (error) => request.reject(error),
-      );
-    }
+    this.#acquire().enqueue(request, signal);
     return request.promise;
   }
 
@@ -940,7 +933,7 @@ export class Client implements AsyncDisposable, Disposable {
     let queued = 0;
     let connections = 0;
     for (const connection of this.#connections) {
-      if (connection.usable) connections++;
+      if (connection.isOpen) connections++;
       const c = connection.counters();
       inFlight += c.inFlight;
       queued += c.queued;
@@ -994,7 +987,6 @@ export class Client implements AsyncDisposable, Disposable {
       clearTimeout(timer);
     }
     this.destroy();
-    await this.#opening?.catch(() => {});
     await Promise.all([...this.#connections].map((connection) => connection.done));
   }
 

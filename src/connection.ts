@@ -63,8 +63,24 @@ export class Connection implements TransportHandlers {
   #stallSince = -1;
   #stallReads = 0;
   #onClose: (connection: Connection, error: MemcachedError) => void;
+  /** Requests waiting in the queue (not given up). */
+  #waiting = 0;
+  /** Aborts an attempt to open still under way when the connection fails. */
+  #connecting = new AbortController();
+  /** Why the connection failed, once it has. */
+  #failure: MemcachedError | undefined = undefined;
+  #resolveDone!: () => void;
+  /** Resolves once the transport (if it ever opened) and every operation on it are finished. */
+  readonly done: Promise<void>;
+  /** The result of {@linkcode Connection.open}, kept by the owner for `Client.open()`. */
+  opened: Promise<void> = Promise.resolve();
 
-  private constructor(
+  /**
+   * Creates a connection that is not open yet. Requests may be enqueued at once: they wait in
+   * the queue (with their timeouts and signals in force) until {@linkcode Connection.open}
+   * succeeds, or reject with its error.
+   */
+  constructor(
     endpoint: Endpoint,
     options: ConnectionOptions,
     onClose: (connection: Connection, error: MemcachedError) => void,
@@ -77,22 +93,17 @@ export class Connection implements TransportHandlers {
       // Every reply is handled before the next chunk is fed, so values need no copy here.
       copyValues: false,
     });
+    this.done = new Promise((resolve) => this.#resolveDone = resolve);
   }
 
   /**
-   * Opens a connection. Rejects with `CONNECT_TIMEOUT`, `CONNECT_FAILED` or `CLIENT_CLOSED`;
-   * on rejection nothing is left open.
+   * Opens the transport. On failure the connection fails: its queued requests reject with
+   * `CONNECT_TIMEOUT`, `CONNECT_FAILED` or `CLIENT_CLOSED`, and nothing is left open.
+   *
+   * @param signal Aborts the attempt (the client closing).
    */
-  static async open(
-    connector: Connector,
-    endpoint: Endpoint,
-    options: ConnectionOptions,
-    connectTimeout: number,
-    signal: AbortSignal,
-    onClose: (connection: Connection, error: MemcachedError) => void,
-  ): Promise<Connection> {
-    const connection = new Connection(endpoint, options, onClose);
-    const controller = new AbortController();
+  async open(connector: Connector, connectTimeout: number, signal: AbortSignal): Promise<void> {
+    const controller = this.#connecting;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -100,11 +111,11 @@ export class Connection implements TransportHandlers {
     }, connectTimeout);
     const onAbort = () => controller.abort();
     signal.addEventListener("abort", onAbort, { once: true });
-    const where = describe(endpoint);
+    const where = describe(this.endpoint);
     try {
-      const attempt = connector(endpoint, connection, {
+      const attempt = connector(this.endpoint, this, {
         signal: controller.signal,
-        noDelay: options.noDelay,
+        noDelay: this.#options.noDelay,
       });
       // Adapters whose connect cannot be cancelled settle later; the race below must not leave
       // a rejection unobserved, and a late transport closes itself on the aborted signal.
@@ -117,28 +128,30 @@ export class Connection implements TransportHandlers {
           });
         }),
       ]);
-      connection.#transport = transport;
-      if (connection.#closed) {
-        // The socket closed before it was handed over.
+      if (this.#closed) {
+        // Destroyed, or the socket closed, while it was being handed over.
         transport.destroy();
         await transport.done;
-        throw new Error("the connection closed while opening");
+        throw this.#failure;
       }
-      return connection;
+      this.#transport = transport;
+      void transport.done.then(this.#resolveDone);
+      if (this.#queue.length > 0) this.#flush();
     } catch (error) {
-      connection.#closed = true;
-      if (timedOut) {
-        throw new MemcachedError(
-          "CONNECT_TIMEOUT",
-          `Cannot connect to ${where}: no connection within ${connectTimeout} ms`,
-        );
-      }
-      if (signal.aborted) {
-        throw new MemcachedError("CLIENT_CLOSED", `Cannot connect to ${where}: the client closed`);
-      }
-      throw new MemcachedError("CONNECT_FAILED", `Cannot connect to ${where}: ${message(error)}`, {
-        cause: error,
-      });
+      const failure = this.#failure ??
+        (timedOut
+          ? new MemcachedError(
+            "CONNECT_TIMEOUT",
+            `Cannot connect to ${where}: no connection within ${connectTimeout} ms`,
+          )
+          : signal.aborted
+          ? new MemcachedError("CLIENT_CLOSED", `Cannot connect to ${where}: the client closed`)
+          : new MemcachedError("CONNECT_FAILED", `Cannot connect to ${where}: ${message(error)}`, {
+            cause: error,
+          }));
+      this.#fail(failure);
+      this.#resolveDone();
+      throw failure;
     } finally {
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
@@ -146,23 +159,19 @@ export class Connection implements TransportHandlers {
     }
   }
 
-  /** Whether the connection can take requests. */
+  /** Whether the connection can take requests (it is open, or opening). */
   get usable(): boolean {
     return !this.#closed;
   }
 
-  /** What the connection holds now. */
-  counters(): ConnectionCounters {
-    let queued = 0;
-    for (let i = 0; i < this.#queue.length; i++) {
-      if (this.#queue.at(i)?.state === State.Queued) queued++;
-    }
-    return { inFlight: this.#inflight.length, queued };
+  /** Whether the socket is open. */
+  get isOpen(): boolean {
+    return !this.#closed && this.#transport !== undefined;
   }
 
-  /** Resolves when the transport and every operation on it are finished. */
-  get done(): Promise<void> {
-    return this.#transport?.done ?? Promise.resolve();
+  /** What the connection holds now. */
+  counters(): ConnectionCounters {
+    return { inFlight: this.#inflight.length, queued: this.#waiting };
   }
 
   /**
@@ -175,7 +184,7 @@ export class Connection implements TransportHandlers {
       request.reject(closedError(request.command));
       return;
     }
-    if (this.#queue.length >= this.#options.maxQueued) {
+    if (this.#waiting >= this.#options.maxQueued) {
       request.state = State.Finished;
       request.reject(
         new MemcachedError(
@@ -193,7 +202,14 @@ export class Connection implements TransportHandlers {
       }
       request.watch(signal, () => this.#giveUp(request, abortError(request.command, signal)));
     }
+    if (request.deadline <= Date.now()) {
+      // Its time ran out before it reached the connection (for example while connecting).
+      request.state = State.Finished;
+      request.reject(timeoutError(request));
+      return;
+    }
     this.#queue.push(request);
+    this.#waiting++;
     if (request.deadline < this.#timerAt) this.#arm(request.deadline);
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -203,7 +219,18 @@ export class Connection implements TransportHandlers {
 
   /** The caller stops waiting: a queued request is never written; a written one is abandoned. */
   #giveUp(request: Request, error: MemcachedError): void {
-    if (request.state === State.Queued) request.state = State.Finished;
+    if (request.state === State.Queued) {
+      request.state = State.Finished;
+      this.#waiting--;
+    } else if (request.state === State.Written && !request.settled) {
+      // Its reply is still owed. Count it as overdue now, so that a server that never answers
+      // it is detected after `stallTimeout` rather than after the request's own deadline.
+      const now = Date.now();
+      if (request.deadline > now) {
+        request.deadline = now;
+        this.#arm(now);
+      }
+    }
     request.reject(error);
   }
 
@@ -222,6 +249,7 @@ export class Connection implements TransportHandlers {
     while (queue.length > 0 && inflight.length < max) {
       const request = queue.shift()!;
       if (request.state !== State.Queued) continue;
+      this.#waiting--;
       let opaque = 0;
       if (request.opaqueCount > 0) {
         if (this.#nextOpaque + request.opaqueCount > OPAQUE_LIMIT) this.#nextOpaque = 1;
@@ -345,6 +373,9 @@ export class Connection implements TransportHandlers {
   #fail(error: MemcachedError): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#failure = error;
+    this.#waiting = 0;
+    this.#connecting.abort();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = -Infinity;
@@ -369,6 +400,7 @@ export class Connection implements TransportHandlers {
   /** Closes at once: every waiting request rejects with `error`. */
   destroy(error: MemcachedError): Promise<void> {
     this.#fail(error);
+    if (this.#transport === undefined) this.#resolveDone();
     return this.done;
   }
 }

@@ -107,7 +107,8 @@ class BunTransport implements Transport {
       const rest = chunk.length - this.#offset;
       const n = socket.write(chunk, this.#offset, rest);
       if (n < 0) {
-        this.#close(new Error("the socket closed while writing"));
+        // Report the close from the event loop, not from inside the caller's write().
+        queueMicrotask(() => this.#close(new Error("the socket closed while writing")));
         return;
       }
       this.#queued -= n;
