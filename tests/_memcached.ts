@@ -331,7 +331,13 @@ class MemcachedProcess implements MemcachedServer {
     // Not ChildProcess.kill(): under Deno it closes the stdio pipes and ignores later calls,
     // so SIGSTOP followed by SIGCONT would be lost.
     const pid = this.#child?.pid;
-    if (this.#running && pid !== undefined) process.kill(pid, signal);
+    if (!this.#running || pid === undefined) return;
+    try {
+      process.kill(pid, signal);
+    } catch (error) {
+      // The process died and was reaped before its "exit" event reached us.
+      if ((error as { code?: string }).code !== "ESRCH") throw error;
+    }
   }
 
   waitExit(): Promise<void> {
