@@ -26,6 +26,7 @@ import { encodeKey, type MetaGetOptions, type SetMode, type WireKey } from "./pr
 import type { Request } from "./request.ts";
 import type { Connector, Endpoint } from "./transport.ts";
 import {
+  checkValue,
   decodeAuto,
   decodeBytes,
   decodeString,
@@ -34,7 +35,6 @@ import {
   typeFlags,
   u64,
   type Value,
-  valueBytes,
   wireTtl,
 } from "./values.ts";
 
@@ -491,17 +491,17 @@ export class Client implements AsyncDisposable, Disposable {
     }
   }
 
-  #store(
+  #store<T extends boolean | undefined>(
     command: string,
     mode: SetMode,
     key: Key,
     value: Value,
     options: SetOptions | undefined,
     cas: bigint | undefined,
-  ): Promise<boolean> {
+  ): Promise<T> {
     try {
       const wireKey = this.#key(key);
-      const data = valueBytes(value, this.#maxValueSize);
+      const data = checkValue(value, this.#maxValueSize);
       const ttl = wireTtl(options?.ttl ?? this.#defaultTtl, Date.now());
       const flags = options?.flags ?? typeFlags(value);
       if (!Number.isInteger(flags) || flags < 0 || flags > 0xffff_ffff) {
@@ -516,7 +516,7 @@ export class Client implements AsyncDisposable, Disposable {
           `Cannot ${command}: the CAS token must be a bigint from gets()`,
         );
       }
-      const request = new StoreRequest(
+      const request = new StoreRequest<T>(
         command,
         this.#deadline(options),
         wireKey,
@@ -546,8 +546,8 @@ export class Client implements AsyncDisposable, Disposable {
    * await client.set("session:1", new Uint8Array([1, 2, 3]), { ttl: 3600 });
    * ```
    */
-  async set(key: Key, value: Value, options?: SetOptions): Promise<void> {
-    await this.#store("set", "set", key, value, options, undefined);
+  set(key: Key, value: Value, options?: SetOptions): Promise<void> {
+    return this.#store<undefined>("set", "set", key, value, options, undefined);
   }
 
   /**

@@ -111,10 +111,13 @@ export class TouchRequest extends KeyRequest<boolean> {
   }
 }
 
-/** `ms <key> <len> ...`: set, add, replace, append, prepend, cas. Resolves whether it stored. */
-export class StoreRequest extends KeyRequest<boolean> {
+/**
+ * `ms <key> <len> ...`: set, add, replace, append, prepend, cas. Resolves whether it stored
+ * (`set`, which always stores, resolves `undefined`).
+ */
+export class StoreRequest<T extends boolean | undefined = boolean> extends KeyRequest<T> {
   readonly command: string;
-  #data: Uint8Array;
+  #data: Uint8Array | string;
   #options: MetaSetOptions;
 
   constructor(
@@ -122,7 +125,7 @@ export class StoreRequest extends KeyRequest<boolean> {
     deadline: number,
     key: WireKey,
     base64: boolean,
-    data: Uint8Array,
+    data: Uint8Array | string,
     options: MetaSetOptions,
   ) {
     super(deadline, key, base64);
@@ -135,14 +138,20 @@ export class StoreRequest extends KeyRequest<boolean> {
     encodeMetaSet(w, this.key, this.base64, this.#data, this.#options, opaque);
   }
 
-  protected result(r: Response): boolean {
+  protected result(r: Response): T {
     switch (r.status) {
       case "HD":
-        return true;
+        return (this.command === "set" ? undefined : true) as T;
       case "NS": // add on an existing key, replace/append/prepend on a missing one
       case "EX": // CAS token no longer matches
       case "NF": // CAS on a missing key
-        return false;
+        if (this.command === "set") {
+          // A plain set always stores unless the server refuses; the stream is still in step.
+          this.reject(
+            new MemcachedError("SERVER_ERROR", `Cannot set: the server answered ${r.status}`),
+          );
+        }
+        return false as T;
       default:
         throw unexpected(this.command, r);
     }

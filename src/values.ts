@@ -6,7 +6,7 @@
  */
 
 import { MemcachedError } from "./errors.ts";
-import type { Response } from "./protocol/mod.ts";
+import { type Response, utf8Length } from "./protocol/mod.ts";
 
 /** A value Mica stores: text (sent as UTF-8) or bytes. */
 export type Value = string | Uint8Array;
@@ -32,32 +32,34 @@ export const FLAG_BYTES = 4;
 /** The most seconds memcached reads as relative; larger numbers are Unix times. */
 export const RELATIVE_TTL_LIMIT = 60 * 60 * 24 * 30;
 
-const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
 /**
- * Converts a value to bytes, rejecting values larger than `maxValueSize`.
+ * Checks a value's type and size. Strings are not encoded here: the encoder writes them
+ * straight into the output buffer.
  *
  * @throws {MemcachedError} `INVALID_VALUE` for a value that is not a string or `Uint8Array`,
  * `VALUE_TOO_LARGE` over the limit.
  */
-export function valueBytes(value: Value, maxValueSize: number): Uint8Array {
-  let bytes: Uint8Array;
-  if (typeof value === "string") bytes = utf8Encoder.encode(value);
-  else if (value instanceof Uint8Array) bytes = value;
+export function checkValue(value: Value, maxValueSize: number): Value {
+  let size: number;
+  if (typeof value === "string") {
+    // UTF-8 needs at most 3 bytes per UTF-16 unit: count exactly only near the limit.
+    size = value.length * 3 <= maxValueSize ? 0 : utf8Length(value);
+  } else if (value instanceof Uint8Array) size = value.length;
   else {
     throw new MemcachedError(
       "INVALID_VALUE",
       `Cannot store value: expected a string or Uint8Array, got ${typeof value}`,
     );
   }
-  if (bytes.length > maxValueSize) {
+  if (size > maxValueSize) {
     throw new MemcachedError(
       "VALUE_TOO_LARGE",
-      `Cannot store value: ${bytes.length} bytes is over the ${maxValueSize}-byte maxValueSize`,
+      `Cannot store value: ${size} bytes is over the ${maxValueSize}-byte maxValueSize`,
     );
   }
-  return bytes;
+  return value;
 }
 
 /** Client flags recording a value's type. */

@@ -9,7 +9,7 @@
 
 import { MemcachedError } from "../errors.ts";
 import type { WireKey } from "./keys.ts";
-import type { ByteWriter } from "./writer.ts";
+import { type ByteWriter, utf8Length } from "./writer.ts";
 
 /** Options of a meta get (`mg`). */
 export interface MetaGetOptions {
@@ -181,7 +181,7 @@ const MODE_LETTER: Record<SetMode, string> = {
  * @param w The output.
  * @param key A key from `encodeKey`.
  * @param base64 Whether `key` is base64 text.
- * @param data The value bytes (not copied when large).
+ * @param data The value: bytes (not copied when large), or a string written as UTF-8.
  * @param options Mode, TTL, client flags, CAS, invalidate, quiet.
  * @param opaque An opaque token echoed by the server, or -1 for none.
  *
@@ -198,7 +198,7 @@ export function encodeMetaSet(
   w: ByteWriter,
   key: WireKey,
   base64: boolean,
-  data: Uint8Array,
+  data: Uint8Array | string,
   options: MetaSetOptions,
   opaque: number,
 ): void {
@@ -214,7 +214,8 @@ export function encodeMetaSet(
   // The data length must follow the key directly; the `b` flag goes with the other flags.
   w.ascii(key);
   w.byte(32);
-  w.uint(data.length);
+  const size = typeof data === "string" ? utf8Length(data) : data.length;
+  w.uint(size);
   if (base64) w.ascii(" b");
   if (options.ttl !== undefined) {
     w.ascii(" T");
@@ -233,7 +234,8 @@ export function encodeMetaSet(
   if (options.quiet) w.ascii(" q");
   opaqueFlag(w, opaque);
   w.crlf();
-  w.bytes(data);
+  if (typeof data === "string") w.text(data, size);
+  else w.bytes(data);
   w.crlf();
 }
 

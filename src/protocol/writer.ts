@@ -7,6 +7,42 @@
  */
 
 const LARGE = 16 * 1024;
+/** Strings at least this long are encoded natively (`encodeInto`) rather than char by char. */
+const NATIVE_TEXT = 256;
+const utf8 = new TextEncoder();
+
+/**
+ * Returns the length in bytes of a string's UTF-8 encoding, as `TextEncoder` produces it (a
+ * lone surrogate becomes U+FFFD, 3 bytes), without encoding it.
+ *
+ * @param s Any string.
+ * @returns Its UTF-8 byte length.
+ *
+ * @example
+ * ```ts
+ * import { utf8Length } from "@mica/memcached/protocol";
+ *
+ * console.log(utf8Length("héllo")); // 6
+ * ```
+ */
+export function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        i++; // a surrogate pair: 2 UTF-16 units, 4 bytes
+        n += 2;
+        continue;
+      }
+      n += 2;
+    } else n += 2;
+  }
+  return n;
+}
 
 /**
  * Accumulates the bytes of encoded requests.
@@ -99,6 +135,22 @@ export class ByteWriter {
       buf[--p] = 48 + (n - q * 10);
       n = q;
     } while (n > 0);
+  }
+
+  /**
+   * Writes a string as UTF-8.
+   *
+   * @param s The string.
+   * @param byteLength Its UTF-8 length, from {@linkcode utf8Length}.
+   */
+  text(s: string, byteLength: number): void {
+    if (byteLength === s.length && s.length < NATIVE_TEXT) {
+      this.ascii(s);
+      return;
+    }
+    if (this.#pos + byteLength > this.#buf.length) this.#grow(byteLength);
+    const { written } = utf8.encodeInto(s, this.#buf.subarray(this.#pos));
+    this.#pos += written;
   }
 
   /**

@@ -540,3 +540,9 @@ test("encodeMetaArithmetic() rejects an unknown mode with INVALID_ARGUMENT and w
     );
   }
 });
+
+test("encodeMetaSet() writes a string value as UTF-8 framed by its byte length", () => {
+  const w = new ByteWriter();
+  encodeMetaSet(w, "k", false, "héllo €", {}, 4);
+  assert.equal(text(w.take()), "ms k 10 O4\r\nh\xc3\xa9llo \xe2\x82\xac\r\n");
+});

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
-import { ByteWriter } from "../../src/protocol/mod.ts";
+import { ByteWriter, utf8Length } from "../../src/protocol/mod.ts";
 
 /** The size from which `ByteWriter.bytes()` passes an array through instead of copying it. */
 const LARGE = 16 * 1024;
@@ -255,3 +255,47 @@ test("ByteWriter with an initial capacity of 0 grows on the first write", async 
     worker.terminate();
   }
 });
+
+test("utf8Length() agrees with TextEncoder on ASCII, multi-byte, surrogate pairs and lone surrogates", () => {
+  const encoder = new TextEncoder();
+  const cases = [
+    "",
+    "abc",
+    "é",
+    "€uro",
+    "\u{1F600}",
+    "a\uD800b",
+    "\uDC00",
+    "\uD800",
+    "\uD83D\uDE00\uD83D",
+  ];
+  let seed = 7;
+  for (let n = 0; n < 200; n++) {
+    let s = "";
+    for (let i = 0; i < n % 40; i++) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      s += String.fromCharCode(seed % 4 === 0 ? 0xd800 + (seed % 0x800) : seed % 0x3000);
+    }
+    cases.push(s);
+  }
+  for (const s of cases) assert.equal(utf8Length(s), encoder.encode(s).length, JSON.stringify(s));
+});
+
+test("ByteWriter.text() writes exactly what TextEncoder writes, short and long", () => {
+  const encoder = new TextEncoder();
+  for (const s of ["plain ascii", "héllo wörld €", "x".repeat(300), "é".repeat(300), "a\uD800"]) {
+    const w = new ByteWriter();
+    w.text(s, utf8Length(s));
+    assert.deepEqual(concatChunks(w.take()), encoder.encode(s), JSON.stringify(s.slice(0, 20)));
+  }
+});
+
+function concatChunks(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
