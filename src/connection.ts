@@ -269,10 +269,13 @@ export class Connection implements TransportHandlers {
       inflight.push(request);
     }
     if (w.length === 0) return;
-    for (const chunk of w.take()) {
-      if (!transport.write(chunk)) this.#blocked = true;
-    }
+    w.flushTo(this.#write);
   }
+
+  /** Hands a chunk to the transport; it copies what it keeps, so the writer may reuse it. */
+  #write = (chunk: Uint8Array): void => {
+    if (!this.#transport!.write(chunk)) this.#blocked = true;
+  };
 
   /** Transport handler: bytes arrived. */
   data(chunk: Uint8Array): void {

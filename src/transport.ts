@@ -23,8 +23,8 @@ export interface TransportHandlers {
 /** An open byte stream to one server, owned by exactly one connection. */
 export interface Transport {
   /**
-   * Queues bytes for writing, in order, handling partial writes. The transport keeps a
-   * reference until they are written, so the caller must not change them.
+   * Writes bytes, in order, handling partial writes. The caller may reuse `chunk` as soon as
+   * this returns: the transport copies whatever it cannot hand to the socket at once.
    *
    * @returns `false` when the queue is over the high-water mark: stop writing until `drain`.
    */

@@ -92,9 +92,21 @@ class BunTransport implements Transport {
 
   write(chunk: Uint8Array): boolean {
     if (this.#closed) return false;
-    this.#queue.push(chunk);
-    this.#queued += chunk.length;
-    if (this.#queue.length - this.#head === 1) this.#flush();
+    const socket = this.#socket;
+    let written = 0;
+    if (this.#queue.length === this.#head && socket !== undefined) {
+      // Nothing is waiting: hand the bytes to the socket now, and keep only what it refused.
+      written = socket.write(chunk, 0, chunk.length);
+      if (written < 0) {
+        // Report the close from the event loop, not from inside the caller's write().
+        queueMicrotask(() => this.#close(new Error("the socket closed while writing")));
+        return false;
+      }
+      if (written === chunk.length) return !this.#blocked;
+    }
+    const rest = chunk.slice(written);
+    this.#queue.push(rest);
+    this.#queued += rest.length;
     if (this.#queued > HIGH_WATER_MARK) this.#blocked = true;
     return !this.#blocked;
   }

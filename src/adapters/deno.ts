@@ -71,7 +71,8 @@ class DenoTransport implements Transport {
 
   write(chunk: Uint8Array): boolean {
     if (this.#closed) return false;
-    this.#queue.push(chunk);
+    // Deno's write is asynchronous and reads the buffer later, so it gets its own copy.
+    this.#queue.push(chunk.slice());
     this.#queued += chunk.length;
     this.#writing ??= this.#writeLoop();
     if (this.#queued > HIGH_WATER_MARK) this.#blocked = true;

@@ -34,7 +34,7 @@ export type SetMode = "set" | "add" | "replace" | "append" | "prepend";
 export interface MetaSetOptions {
   /** The storage mode. Default `"set"`. */
   mode?: SetMode;
-  /** TTL in seconds or an absolute Unix time; 0 means no expiry (`T`). */
+  /** TTL in seconds or an absolute Unix time; 0 (the default) means no expiry (`T`). */
   ttl?: number;
   /** 32-bit client flags (`F`). */
   flags?: number;
@@ -217,7 +217,8 @@ export function encodeMetaSet(
   const size = typeof data === "string" ? utf8Length(data) : data.length;
   w.uint(size);
   if (base64) w.ascii(" b");
-  if (options.ttl !== undefined) {
+  if (options.ttl) {
+    // T0 (never expire) is memcached's default for a new item, so it is left out.
     w.ascii(" T");
     w.uint(options.ttl);
   }

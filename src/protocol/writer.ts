@@ -8,7 +8,8 @@
 
 const LARGE = 16 * 1024;
 /** Strings at least this long are encoded natively (`encodeInto`) rather than char by char. */
-const NATIVE_TEXT = 256;
+const NATIVE_TEXT = 64;
+const NON_ASCII = /[\u0080-\uffff]/;
 const utf8 = new TextEncoder();
 
 /**
@@ -26,6 +27,8 @@ const utf8 = new TextEncoder();
  * ```
  */
 export function utf8Length(s: string): number {
+  // The regular expression engine scans far faster than a charCodeAt loop.
+  if (!NON_ASCII.test(s)) return s.length;
   let n = s.length;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -190,5 +193,37 @@ export class ByteWriter {
     this.#chunks = [];
     this.#size = 0;
     return chunks;
+  }
+
+  /**
+   * Passes everything written so far to `sink`, in order, and empties the writer. Unlike
+   * {@linkcode ByteWriter.take} it does not copy the last chunk: that one is a view of the
+   * writer's own buffer, valid only until `sink` returns, so `sink` must copy whatever it keeps.
+   *
+   * @param sink Called once per chunk, synchronously.
+   *
+   * @example
+   * ```ts
+   * import { ByteWriter } from "@mica/memcached/protocol";
+   *
+   * const w = new ByteWriter();
+   * w.ascii("mn\r\n");
+   * let sent = 0;
+   * w.flushTo((chunk) => sent += chunk.length);
+   * console.log(sent, w.length); // 4 0
+   * ```
+   */
+  flushTo(sink: (chunk: Uint8Array) => void): void {
+    const chunks = this.#chunks;
+    if (chunks.length > 0) {
+      this.#chunks = [];
+      for (const chunk of chunks) sink(chunk);
+    }
+    if (this.#pos > 0) {
+      const view = this.#buf.subarray(0, this.#pos);
+      this.#pos = 0;
+      sink(view);
+    }
+    this.#size = 0;
   }
 }

@@ -156,12 +156,12 @@ test("encodeMetaGet() rejects a bad touch TTL with INVALID_TTL and writes nothin
 // ms
 
 test("encodeMetaSet() writes the header, the value and CRLF", () => {
-  assert.equal(set({ ttl: 0, flags: 5 }, 12), "ms foo 3 T0 F5 O12\r\nbar\r\n");
+  assert.equal(set({ ttl: 60, flags: 5 }, 12), "ms foo 3 T60 F5 O12\r\nbar\r\n");
   assert.equal(set({}), "ms foo 3\r\nbar\r\n");
 });
 
-test("encodeMetaSet() writes T for every TTL, including T0", () => {
-  assert.equal(set({ ttl: 0 }), "ms foo 3 T0\r\nbar\r\n");
+test("encodeMetaSet() writes T for every TTL but 0, memcached's default of no expiry", () => {
+  assert.equal(set({ ttl: 0 }), "ms foo 3\r\nbar\r\n");
   assert.equal(set({ ttl: 60 }), "ms foo 3 T60\r\nbar\r\n");
 });
 
