@@ -579,7 +579,8 @@ function report(run) {
       }
       const growth = f.heapGrowthBytes;
       out.push(
-        `- **Soak verdict (${e.client.runtime}): ${f.pass ? "PASS" : "FAIL"}** — heap growth ` +
+        `- **Soak verdict (${e.client.runtime}): ${f.pass ? "PASS" : "FAIL"}** — ` +
+          `heap ${f.heapPass ? "PASS" : "FAIL"}, RSS ${f.rssPass ? "PASS" : "FAIL"}; heap growth ` +
           `${f.heapGrowthFromOps.toLocaleString("en-US")} → ${
             f.heapGrowthToOps.toLocaleString("en-US")
           } ops: ` +
@@ -588,7 +589,10 @@ function report(run) {
             mb(f.rssMidBytes)
           } MiB, at ` +
           `${f.heapGrowthToOps.toLocaleString("en-US")}: ${mb(f.rssEndBytes)} MiB ` +
-          `(${f.rssMidToEndBytes >= 0 ? "+" : ""}${mb(f.rssMidToEndBytes)} MiB); ` +
+          `(${f.rssMidToEndBytes >= 0 ? "+" : ""}${mb(f.rssMidToEndBytes)} MiB, limit 2 MiB; ` +
+          `heapTotal over the same span ${f.heapTotalMidToEndBytes >= 0 ? "+" : ""}${
+            mb(f.heapTotalMidToEndBytes)
+          } MiB); ` +
           `${fmt(f.opsPerSec)} ops/s`,
       );
     }
