@@ -32,6 +32,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
 import process from "node:process";
+import { sleep } from "./_util.ts";
 
 /** Path of the memcached binary (Debian package `memcached`). */
 export const MEMCACHED_BIN = "/usr/bin/memcached";
@@ -240,6 +241,15 @@ export async function rawStats(server: MemcachedServer): Promise<Map<string, str
     if (match) stats.set(match[1]!, match[2]!);
   }
   return stats;
+}
+
+/** One numeric general statistic of the server, read with {@linkcode rawStats}. */
+export async function serverStat(server: MemcachedServer, name: string): Promise<number> {
+  const value = (await rawStats(server)).get(name);
+  if (value === undefined || !/^\d+$/.test(value)) {
+    throw new Error(`Cannot read stat ${name}: the server answered ${JSON.stringify(value)}`);
+  }
+  return Number(value);
 }
 
 /** Where to connect: the unix socket if there is one, else TCP. */
@@ -452,10 +462,6 @@ export function pickFreePort(): Promise<number> {
       server.close(() => port > 0 ? resolve(port) : reject(new Error("no port assigned")));
     });
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function describe(error: unknown): string {

@@ -9,57 +9,60 @@
  */
 
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
 import { test } from "./_harness.ts";
-import { type MemcachedServer, pickFreePort, rawCommand, startMemcached } from "./_memcached.ts";
-import { bunConnector } from "../src/adapters/bun.ts";
-import { denoConnector } from "../src/adapters/deno.ts";
+import {
+  type MemcachedServer,
+  pickFreePort,
+  rawCommand,
+  serverStat,
+  startMemcached,
+} from "./_memcached.ts";
+import {
+  assertBytes,
+  assertIdle,
+  concat,
+  IS_BUN,
+  latin1Text,
+  MIB,
+  pattern,
+  runtimeConnector as connector,
+  sleep,
+  utf8,
+} from "./_util.ts";
 import {
   type Endpoint,
   HIGH_WATER_MARK,
   type Transport,
   type TransportHandlers,
 } from "../src/transport.ts";
-import { connect, type Connector, type ServerAddress, type Value } from "../mod.ts";
+import { connect } from "../mod.ts";
 
-const IS_BUN = "Bun" in globalThis;
 const RUNTIME = IS_BUN ? "Bun" : "Deno";
-const connector: Connector = IS_BUN ? bunConnector : denoConnector;
 const NAME = IS_BUN ? "bunConnector" : "denoConnector";
 /** Appended to every test name: the other runtime's adapter cannot run here. */
 const SKIP_NOTE = `(${IS_BUN ? "denoConnector" : "bunConnector"} is skipped under ${RUNTIME})`;
 
-const encoder = new TextEncoder();
-const MIB = 1024 * 1024;
+/** The transports every adapter test runs over. */
+const TRANSPORTS = [
+  { over: "TCP", unixSocket: false },
+  { over: "a unix socket", unixSocket: true },
+] as const;
 
-/** A deterministic byte pattern of `length` bytes that holds CR, LF and every byte value. */
-function pattern(length: number, seed = 0): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = (i * 31 + seed + (i >> 8)) & 0xff;
-  return out;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  return Buffer.concat(parts);
-}
-
-function assertBytes(value: Value | undefined, expected: Uint8Array, what: string): void {
-  assert.ok(value instanceof Uint8Array, `${what}: expected a Uint8Array, got ${typeof value}`);
-  assert.equal(value.length, expected.length, `${what}: length`);
-  assert.ok(Buffer.from(value).equals(Buffer.from(expected)), `${what}: the bytes differ`);
-}
-
-/** The server's `total_connections` statistic, read with a plain socket. */
-async function totalConnections(server: MemcachedServer): Promise<number> {
-  const match = /^STAT total_connections (\d+)\r$/m.exec(await rawCommand(server, "stats\r\n"));
-  assert.ok(match);
-  return Number(match[1]);
+/** Where `server` listens: its unix socket if it has one, else its TCP port. */
+function endpointOf(server: MemcachedServer): Endpoint {
+  return server.socketPath === undefined
+    ? { kind: "tcp", host: server.host, port: server.port }
+    : { kind: "unix", path: server.socketPath };
 }
 
 // --- the client through the adapter ------------------------------------------------------------
 
-/** A small suite of client operations through `connector`, on a server started with -I 2m. */
-async function runClientSuite(address: ServerAddress, server: MemcachedServer): Promise<void> {
+/**
+ * A small suite of client operations through `connector`, on a server started with -I 2m and
+ * reached at its unix socket if it has one, else over TCP.
+ */
+async function runClientSuite(server: MemcachedServer): Promise<void> {
+  const address = server.socketPath ?? server.address;
   await using client = await connect(address, { connector, timeout: 5_000 });
   await client.set("text", "héllo");
   await client.set("bytes", new Uint8Array([0, 13, 10, 255]));
@@ -87,19 +90,8 @@ async function runClientSuite(address: ServerAddress, server: MemcachedServer): 
   for (let i = 0; i < 1_000; i++) {
     if (results[2 * i + 1] !== `v${i}`) assert.fail(`p:${i} read ${String(results[2 * i + 1])}`);
   }
-  assert.deepEqual(client.counters(), { connections: 1, inFlight: 0, queued: 0 });
+  assertIdle(client, 1);
 }
-
-test(`${NAME} runs the client's operations over TCP ${SKIP_NOTE}`, async () => {
-  await using server = await startMemcached({ args: ["-I", "2m"] });
-  await runClientSuite(server.address, server);
-});
-
-test(`${NAME} runs the client's operations over a unix socket ${SKIP_NOTE}`, async () => {
-  await using server = await startMemcached({ unixSocket: true, args: ["-I", "2m"] });
-  assert.ok(server.socketPath !== undefined);
-  await runClientSuite(server.socketPath, server);
-});
 
 // --- the Connector contract, driven directly ---------------------------------------------------
 
@@ -118,7 +110,7 @@ class Recorder implements TransportHandlers {
     // The adapter may reuse the chunk once this returns: keep a copy.
     this.chunks.push(chunk.slice());
     this.received += chunk.length;
-    this.tail = (this.tail + Buffer.from(chunk.subarray(-16)).toString("latin1")).slice(-16);
+    this.tail = (this.tail + latin1Text(chunk.subarray(-16))).slice(-16);
     this.#wake?.();
   }
 
@@ -159,8 +151,8 @@ function open(endpoint: Endpoint, handlers: TransportHandlers): Promise<Transpor
 }
 
 /** Lets every pending callback run, so a late second `closed()` call would be seen. */
-function settle(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 20));
+function callbacksRun(): Promise<void> {
+  return sleep(20);
 }
 
 /**
@@ -172,9 +164,9 @@ async function driveLargeWrite(endpoint: Endpoint): Promise<void> {
   const transport = await open(endpoint, recorder);
   const value = pattern(4 * MIB, 11);
   const request = concat([
-    encoder.encode(`version\r\nms big ${value.length} T0\r\n`),
+    utf8(`version\r\nms big ${value.length} T0\r\n`),
     value,
-    encoder.encode("\r\nmg big v\r\nmn\r\n"),
+    utf8("\r\nmg big v\r\nmn\r\n"),
   ]);
   assert.ok(request.length > HIGH_WATER_MARK);
   const accepted = transport.write(request);
@@ -188,7 +180,7 @@ async function driveLargeWrite(endpoint: Endpoint): Promise<void> {
   if (!accepted) await recorder.until(() => recorder.drains > 0, "drain()");
   assert.equal(recorder.drains, accepted ? 0 : 1, "drain() follows each write() that was refused");
   const reply = recorder.bytes();
-  const head = Buffer.from(reply.subarray(0, 64)).toString("latin1");
+  const head = latin1Text(reply.subarray(0, 64));
   const match = /^VERSION \d+\.\d+\.\d+[^\r]*\r\nHD\r\nVA 4194304\r\n/.exec(head);
   assert.ok(match, `unexpected reply ${JSON.stringify(head)}`);
   const start = match[0].length;
@@ -199,9 +191,9 @@ async function driveLargeWrite(endpoint: Endpoint): Promise<void> {
   assert.equal(recorder.closedCalls, 1);
   assert.equal(recorder.closedError, undefined);
   await transport.done;
-  await settle();
+  await callbacksRun();
   assert.equal(recorder.closedCalls, 1, "closed() is called exactly once");
-  assert.equal(transport.write(encoder.encode("version\r\n")), false, "write() after destroy()");
+  assert.equal(transport.write(utf8("version\r\n")), false, "write() after destroy()");
   transport.destroy();
   assert.equal(recorder.closedCalls, 1, "a second destroy() does not call closed() again");
 }
@@ -217,9 +209,9 @@ async function driveBackpressure(server: MemcachedServer, endpoint: Endpoint): P
   const size = 16 * MIB;
   const piece = pattern(MIB, 3);
   const chunks = [
-    encoder.encode(`ms big ${size} T0\r\n`),
+    utf8(`ms big ${size} T0\r\n`),
     ...Array.from({ length: size / MIB }, () => piece),
-    encoder.encode("\r\nmn\r\n"),
+    utf8("\r\nmn\r\n"),
   ];
   let next = 0;
   let refused = 0;
@@ -248,64 +240,44 @@ async function driveBackpressure(server: MemcachedServer, endpoint: Endpoint): P
   await recorder.until(() => recorder.tail.endsWith("MN\r\n"), "the replies", 10_000);
   await recorder.until(() => recorder.drains >= refused, `drain() number ${refused}`);
   assert.equal(recorder.drains, refused, "one drain() follows each refused write()");
-  assert.equal(Buffer.from(recorder.bytes()).toString("latin1"), "HD\r\nMN\r\n");
+  assert.equal(latin1Text(recorder.bytes()), "HD\r\nMN\r\n");
   transport.destroy();
   await transport.done;
   assert.equal(recorder.closedCalls, 1);
 }
 
-test(`${NAME} writes past the high-water mark, drains and reads every reply over TCP ${SKIP_NOTE}`, async () => {
-  await using server = await startMemcached({ args: ["-I", "5m"] });
-  await driveLargeWrite({ kind: "tcp", host: server.host, port: server.port });
-  assert.equal(await rawCommand(server, "mg big s\r\n"), `HD s${4 * MIB}\r\n`);
-});
+for (const { over, unixSocket } of TRANSPORTS) {
+  test(`${NAME} runs the client's operations over ${over} ${SKIP_NOTE}`, async () => {
+    await using server = await startMemcached({ unixSocket, args: ["-I", "2m"] });
+    await runClientSuite(server);
+  });
 
-test(`${NAME} writes past the high-water mark, drains and reads every reply over a unix socket ${SKIP_NOTE}`, async () => {
-  await using server = await startMemcached({ unixSocket: true, args: ["-I", "5m"] });
-  assert.ok(server.socketPath !== undefined);
-  await driveLargeWrite({ kind: "unix", path: server.socketPath });
-});
+  test(`${NAME} writes past the high-water mark, drains and reads every reply over ${over} ${SKIP_NOTE}`, async () => {
+    await using server = await startMemcached({ unixSocket, args: ["-I", "5m"] });
+    await driveLargeWrite(endpointOf(server));
+    assert.equal(await rawCommand(server, "mg big s\r\n"), `HD s${4 * MIB}\r\n`);
+  });
 
-test(`${NAME} write() returns false under backpressure and drain() resumes it over TCP ${SKIP_NOTE}`, async () => {
-  await using server = await startMemcached({ args: ["-I", "17m"] });
-  await driveBackpressure(server, { kind: "tcp", host: server.host, port: server.port });
-  assert.equal(await rawCommand(server, "mg big s\r\n"), `HD s${16 * MIB}\r\n`);
-});
+  test(`${NAME} write() returns false under backpressure and drain() resumes it over ${over} ${SKIP_NOTE}`, async () => {
+    await using server = await startMemcached({ unixSocket, args: ["-I", "17m"] });
+    await driveBackpressure(server, endpointOf(server));
+    assert.equal(await rawCommand(server, "mg big s\r\n"), `HD s${16 * MIB}\r\n`);
+  });
 
-test(`${NAME} write() returns false under backpressure and drain() resumes it over a unix socket ${SKIP_NOTE}`, async () => {
-  await using server = await startMemcached({ unixSocket: true, args: ["-I", "17m"] });
-  assert.ok(server.socketPath !== undefined);
-  await driveBackpressure(server, { kind: "unix", path: server.socketPath });
-});
-
-test(`${NAME} calls closed() exactly once when the server closes the connection ${SKIP_NOTE}`, async () => {
-  await using server = await startMemcached();
-  for (const endpoint of [{ kind: "tcp", host: server.host, port: server.port }] as const) {
+  test(`${NAME} calls closed() exactly once when the server closes the connection over ${over} ${SKIP_NOTE}`, async () => {
+    await using server = await startMemcached({ unixSocket });
     const recorder = new Recorder();
-    const transport = await open(endpoint, recorder);
-    assert.equal(transport.write(encoder.encode("version\r\nquit\r\n")), true);
+    const transport = await open(endpointOf(server), recorder);
+    assert.equal(transport.write(utf8("version\r\nquit\r\n")), true);
     await recorder.until(() => recorder.closedCalls > 0, "closed() after quit");
-    assert.match(Buffer.from(recorder.bytes()).toString("latin1"), /^VERSION \d+\.\d+\.\d+/);
+    assert.match(latin1Text(recorder.bytes()), /^VERSION \d+\.\d+\.\d+/);
     assert.equal(recorder.closedError, undefined, "the server closing is not an error");
     await transport.done;
     transport.destroy();
-    await settle();
+    await callbacksRun();
     assert.equal(recorder.closedCalls, 1, "closed() is called exactly once");
-  }
-});
-
-test(`${NAME} calls closed() exactly once when a unix socket server closes ${SKIP_NOTE}`, async () => {
-  await using server = await startMemcached({ unixSocket: true });
-  assert.ok(server.socketPath !== undefined);
-  const recorder = new Recorder();
-  const transport = await open({ kind: "unix", path: server.socketPath }, recorder);
-  transport.write(encoder.encode("quit\r\n"));
-  await recorder.until(() => recorder.closedCalls > 0, "closed() after quit");
-  await transport.done;
-  transport.destroy();
-  await settle();
-  assert.equal(recorder.closedCalls, 1, "closed() is called exactly once");
-});
+  });
+}
 
 test(`${NAME} calls closed() exactly once when destroyed with requests in flight ${SKIP_NOTE}`, async () => {
   await using server = await startMemcached();
@@ -315,7 +287,7 @@ test(`${NAME} calls closed() exactly once when destroyed with requests in flight
   transport.destroy();
   transport.destroy();
   await transport.done;
-  await settle();
+  await callbacksRun();
   assert.equal(recorder.closedCalls, 1);
   assert.equal(recorder.closedError, undefined);
   assert.equal(await rawCommand(server, "version\r\n").then((r) => r.startsWith("VERSION")), true);
@@ -324,31 +296,17 @@ test(`${NAME} calls closed() exactly once when destroyed with requests in flight
 test(`${NAME} rejects a refused connection and an aborted signal ${SKIP_NOTE}`, async () => {
   const port = await pickFreePort();
   const recorder = new Recorder();
-  await assert.rejects(
-    connector({ kind: "tcp", host: "127.0.0.1", port }, recorder, {
-      signal: new AbortController().signal,
-      noDelay: true,
-    }),
-  );
-  await assert.rejects(
-    connector({ kind: "unix", path: "/nonexistent/mica-test.sock" }, recorder, {
-      signal: new AbortController().signal,
-      noDelay: true,
-    }),
-  );
+  await assert.rejects(open({ kind: "tcp", host: "127.0.0.1", port }, recorder));
+  await assert.rejects(open({ kind: "unix", path: "/nonexistent/mica-test.sock" }, recorder));
   await using server = await startMemcached();
-  const before = await totalConnections(server);
-  const aborted = new AbortController();
-  aborted.abort(new Error("gave up"));
+  const before = await serverStat(server, "total_connections");
+  const signal = AbortSignal.abort(new Error("gave up"));
   await assert.rejects(
-    connector({ kind: "tcp", host: server.host, port: server.port }, recorder, {
-      signal: aborted.signal,
-      noDelay: true,
-    }),
+    connector(endpointOf(server), recorder, { signal, noDelay: true }),
     /gave up/,
   );
-  await settle();
+  await callbacksRun();
   assert.equal(recorder.received, 0);
   // Only the second raw stats request connected in between.
-  assert.equal(await totalConnections(server), before + 1);
+  assert.equal(await serverStat(server, "total_connections"), before + 1);
 });

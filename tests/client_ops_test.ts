@@ -7,12 +7,11 @@
  */
 
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
 import { test } from "./_harness.ts";
 import { type MemcachedServer, rawCommand, rawStats, startMemcached } from "./_memcached.ts";
+import { assertBytes, assertIdle, MAX_U64, pattern, sleep, utf8, withCode } from "./_util.ts";
 import {
   connect,
-  type ErrorCode,
   FLAG_BYTES,
   FLAG_STRING,
   isMemcachedError,
@@ -20,39 +19,7 @@ import {
   type Value,
 } from "../mod.ts";
 
-const encoder = new TextEncoder();
-const MAX_U64 = (1n << 64n) - 1n;
 const THIRTY_ONE_DAYS = 31 * 24 * 60 * 60;
-
-function bytes(text: string): Uint8Array {
-  return encoder.encode(text);
-}
-
-/** A deterministic byte pattern of `length` bytes that holds CR, LF and every byte value. */
-function pattern(length: number, seed = 0): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = (i * 31 + seed + (i >> 8)) & 0xff;
-  return out;
-}
-
-/** A predicate for `assert.rejects` that checks for a `MemcachedError` with `code`. */
-function withCode(code: ErrorCode): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof MemcachedError, `expected a MemcachedError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return true;
-  };
-}
-
-/** Asserts that `value` is a `Uint8Array` equal to `expected`. */
-function assertBytes(value: Value | undefined, expected: Uint8Array, what = "value"): void {
-  assert.ok(value instanceof Uint8Array, `${what}: expected a Uint8Array, got ${typeof value}`);
-  assert.equal(value.length, expected.length, `${what}: length`);
-  assert.ok(
-    Buffer.from(value).equals(Buffer.from(expected)),
-    `${what}: the bytes differ`,
-  );
-}
 
 /** The remaining TTL of `key` as memcached reports it (`mg <key> t`); -1 means no expiry. */
 async function remainingTtl(server: MemcachedServer, key: string): Promise<number> {
@@ -70,10 +37,6 @@ function assertNear(actual: number, expected: number, slack: number, what: strin
   );
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 // --- get / set ---------------------------------------------------------------------------------
 
 test("Client.get() returns strings stored by Client.set(), including UTF-8 and the empty string", async () => {
@@ -89,7 +52,7 @@ test("Client.get() returns strings stored by Client.set(), including UTF-8 and t
   for (const [key, value] of Object.entries(values)) {
     assert.equal(await client.get(key), value, key);
   }
-  assert.equal(await rawCommand(server, "mg utf8 s\r\n"), `HD s${bytes(values.utf8!).length}\r\n`);
+  assert.equal(await rawCommand(server, "mg utf8 s\r\n"), `HD s${utf8(values.utf8!).length}\r\n`);
 });
 
 test("Client.get() returns a Uint8Array stored by Client.set(), including CRLF bytes and empty", async () => {
@@ -120,15 +83,15 @@ test("Client.set() with flags stores them as given and such values read back as 
   await using client = await connect(server.address);
   await client.set("flagged", "text", { flags: 42 });
   await client.set("max-flags", "text", { flags: 0xffff_ffff });
-  await client.set("zero-flags", bytes("bytes"), { flags: 0 });
+  await client.set("zero-flags", utf8("bytes"), { flags: 0 });
   assert.equal(await rawCommand(server, "mg flagged f v\r\n"), "VA 4 f42\r\ntext\r\n");
   assert.equal(await rawCommand(server, "mg max-flags f\r\n"), "HD f4294967295\r\n");
-  assertBytes(await client.get("flagged"), bytes("text"), "as auto");
+  assertBytes(await client.get("flagged"), utf8("text"), "as auto");
   assert.equal(await client.get("flagged", { as: "string" }), "text");
-  assertBytes(await client.get("flagged", { as: "bytes" }), bytes("text"), "as bytes");
+  assertBytes(await client.get("flagged", { as: "bytes" }), utf8("text"), "as bytes");
   const item = await client.gets("flagged");
   assert.equal(item?.flags, 42);
-  assertBytes(item?.value, bytes("text"), "gets value");
+  assertBytes(item?.value, utf8("text"), "gets value");
   assert.equal((await client.gets("max-flags"))?.flags, 0xffff_ffff);
   assert.equal((await client.gets("flagged", { as: "string" }))?.value, "text");
   // Flags 0 is Mica's string flag, so bytes stored with it read back as text.
@@ -139,11 +102,11 @@ test('Client.get() with as: "string" or "bytes" converts whatever type was store
   await using server = await startMemcached();
   await using client = await connect(server.address);
   await client.set("text", "é");
-  await client.set("raw", bytes("ok"));
-  assertBytes(await client.get("text", { as: "bytes" }), bytes("é"), "text as bytes");
+  await client.set("raw", utf8("ok"));
+  assertBytes(await client.get("text", { as: "bytes" }), utf8("é"), "text as bytes");
   assert.equal(await client.get("raw", { as: "string" }), "ok");
   assert.equal(await client.get("text", { as: "auto" }), "é");
-  assertBytes(await client.get("raw", { as: "auto" }), bytes("ok"), "raw as auto");
+  assertBytes(await client.get("raw", { as: "auto" }), utf8("ok"), "raw as auto");
 });
 
 // --- gets / cas --------------------------------------------------------------------------------
@@ -324,7 +287,7 @@ test("Client.incr() on a non-numeric value rejects with CLIENT_ERROR and the con
   assert.deepEqual(before, { status: "fulfilled", value: "abc" });
   assert.equal(failed?.status, "rejected");
   assert.deepEqual(after, { status: "fulfilled", value: 2n });
-  assert.deepEqual(client.counters(), { connections: 1, inFlight: 0, queued: 0 });
+  assertIdle(client, 1);
 });
 
 // --- touch / getAndTouch / TTLs ----------------------------------------------------------------
@@ -487,7 +450,7 @@ test("Client.getMany() returns the hits of a mix of hits, misses and duplicates"
   const allMisses = await client.getMany(["x", "y", "z"]);
   assert.equal(allMisses.size, 0);
   const asBytes = await client.getMany(["a", "b"], { as: "bytes" });
-  assertBytes(asBytes.get("a"), bytes("1"));
+  assertBytes(asBytes.get("a"), utf8("1"));
   const asString = await client.getMany(["b"], { as: "string" });
   assert.equal(asString.get("b"), "\x02");
 });
@@ -508,10 +471,10 @@ test("Client.getMany() maps Uint8Array keys to their values", async () => {
   await using server = await startMemcached();
   await using client = await connect(server.address);
   await client.set("bk1", "one");
-  await client.set(bytes("bk2"), "two");
-  const k1 = bytes("bk1");
-  const k2 = bytes("bk2");
-  const k3 = bytes("bk3");
+  await client.set(utf8("bk2"), "two");
+  const k1 = utf8("bk1");
+  const k2 = utf8("bk2");
+  const k3 = utf8("bk3");
   const found = await client.getMany([k1, k2, k3]);
   assert.equal(found.size, 2);
   assert.equal(found.get(k1), "one");
@@ -526,7 +489,7 @@ test("Client.getMany() of an empty list resolves an empty map without any I/O", 
   await using client = await connect(server.address);
   const before = await rawStats(server);
   const promise = client.getMany([]);
-  assert.deepEqual(client.counters(), { connections: 1, inFlight: 0, queued: 0 });
+  assertIdle(client, 1);
   const found = await promise;
   assert.equal(found.size, 0);
   const after = await rawStats(server);
@@ -563,7 +526,7 @@ test("10,000 pipelined sets and then gets each return their own key's value", as
   for (let i = 0; i < n; i++) {
     if (values[i] !== `value-of-${i}`) assert.fail(`p:${i} read ${String(values[i])}`);
   }
-  assert.deepEqual(client.counters(), { connections: 1, inFlight: 0, queued: 0 });
+  assertIdle(client, 1);
   assert.equal((await client.stats()).get("curr_items"), String(n));
 });
 
@@ -638,7 +601,7 @@ test("Client with base64Keys reads, touches, counts and deletes items under bina
   await rawCommand(server, "ms AAEC/w== 3 b F4\r\ntwo\r\n");
   await rawCommand(server, "ms YQ0KZmx1c2hfYWxs 5 b\r\nthree\r\n");
   assert.equal(await client.get(spaced), "one");
-  assertBytes(await client.get(binary), bytes("two"), "binary key");
+  assertBytes(await client.get(binary), utf8("two"), "binary key");
   assert.equal(await client.get(crlf), "three");
   assert.equal(await client.get(new Uint8Array([0, 1, 2, 254])), undefined);
   const item = await client.gets(binary, { as: "string" });
@@ -668,7 +631,7 @@ test('Client rejects the key "a\\r\\nflush_all" with INVALID_KEY and other keys 
   await assert.rejects(client.get(bad), withCode("INVALID_KEY"));
   await assert.rejects(client.delete(bad), withCode("INVALID_KEY"));
   await assert.rejects(client.getMany(["survivor-1", bad]), withCode("INVALID_KEY"));
-  await assert.rejects(client.set(bytes(bad), "x"), withCode("INVALID_KEY"));
+  await assert.rejects(client.set(utf8(bad), "x"), withCode("INVALID_KEY"));
   assert.equal(await rawCommand(server, "mg survivor-1 v\r\n"), "VA 3\r\none\r\n");
   assert.equal(await rawCommand(server, "mg survivor-2 v\r\n"), "VA 1\r\n\x02\r\n");
   assert.equal(await client.get("survivor-1"), "one");

@@ -14,6 +14,7 @@
 import assert from "node:assert/strict";
 import { test } from "./_harness.ts";
 import { type MemcachedServer, pickFreePort, rawStats, startMemcached } from "./_memcached.ts";
+import { assertIdle, settle, utf8 } from "./_util.ts";
 import {
   Client,
   type ClientOptions,
@@ -28,8 +29,6 @@ import {
   type Value,
 } from "../mod.ts";
 
-const encoder = new TextEncoder();
-const IDLE = { connections: 1, inFlight: 0, queued: 0 };
 /** Bytes of the raw request `rawStats` sends: "stats\r\n" plus rawCommand's "mn\r\n". */
 const RAW_STATS_BYTES = "stats\r\nmn\r\n".length;
 /** Server counters that any command reaching memcached would move. */
@@ -64,10 +63,7 @@ function label(value: unknown): string {
 
 /** Settles `promise` into the error it rejected with, or fails if it resolved. */
 async function rejection(promise: Promise<unknown>, what: string): Promise<MemcachedError> {
-  const outcome = await promise.then(
-    (value: unknown) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
+  const outcome = await settle(promise);
   if (outcome.ok) assert.fail(`${what} resolved ${label(outcome.value)} instead of rejecting`);
   const { error } = outcome;
   assert.ok(error instanceof MemcachedError, `${what}: expected a MemcachedError, got ${error}`);
@@ -94,12 +90,12 @@ async function assertRejectedUnsent(
       assert.fail(`${c.what} threw synchronously instead of rejecting: ${error}`);
     }
     assert.ok(promise instanceof Promise, `${c.what} did not return a promise`);
-    assert.deepEqual(client.counters(), IDLE, `${c.what} queued a request`);
+    assertIdle(client, 1, `${c.what} queued a request`);
     const error = await rejection(promise, c.what);
     assert.equal(error.code, c.code, `${c.what}: ${error.code} ${error.message}`);
     assert.equal(error.name, "MemcachedError");
     assert.match(error.message, /^Cannot /, c.what);
-    assert.deepEqual(client.counters(), IDLE, `${c.what} left a request behind`);
+    assertIdle(client, 1, `${c.what} left a request behind`);
     const after = await rawStats(server);
     for (const name of WATCHED) {
       assert.equal(after.get(name), before.get(name), `${c.what} changed the server's ${name}`);
@@ -140,9 +136,29 @@ async function assertRejects(
   return error;
 }
 
-type KeyMethod = [name: string, call: (client: Client, key: Key) => Promise<unknown>];
+/** A method of the client that takes one argument under test, with the name it is listed by. */
+type Method<T> = readonly [name: string, call: (client: Client, arg: T) => Promise<unknown>];
 
-const KEY_METHODS: KeyMethod[] = [
+/**
+ * Every method in `methods` called with every value in `values`, each expected to reject with
+ * `code`. A case is named `"<method>() with <phrase> <value's name>"`.
+ */
+function everyCall<T>(
+  code: ErrorCode,
+  phrase: string,
+  values: ReadonlyArray<readonly [name: string, value: T]>,
+  methods: ReadonlyArray<Method<T>>,
+): Case[] {
+  return values.flatMap(([what, value]) =>
+    methods.map(([name, call]): Case => ({
+      what: `${name}() with ${phrase} ${what}`,
+      code,
+      call: (client) => call(client, value),
+    }))
+  );
+}
+
+const KEY_METHODS: Array<Method<Key>> = [
   ["get", (c, k) => c.get(k)],
   ["gets", (c, k) => c.gets(k)],
   ["getAndTouch", (c, k) => c.getAndTouch(k, 10)],
@@ -159,14 +175,9 @@ const KEY_METHODS: KeyMethod[] = [
   ["touch", (c, k) => c.touch(k, 10)],
 ];
 
+/** Every key method called with each key in `keys`, expected to reject with INVALID_KEY. */
 function keyCases(keys: ReadonlyArray<readonly [string, Key]>): Case[] {
-  return keys.flatMap(([what, key]) =>
-    KEY_METHODS.map(([name, call]): Case => ({
-      what: `${name}() with a key that is ${what}`,
-      code: "INVALID_KEY",
-      call: (client) => call(client, key),
-    }))
-  );
+  return everyCall("INVALID_KEY", "a key that is", keys, KEY_METHODS);
 }
 
 // --- keys --------------------------------------------------------------------------------------
@@ -191,9 +202,9 @@ test("Client methods reject bad keys with INVALID_KEY before writing a byte", as
       ["a CRLF-injected command", "a\r\nflush_all"],
       ["empty bytes", new Uint8Array(0)],
       ["251 bytes as a Uint8Array", new Uint8Array(251).fill(0x6b)],
-      ["bytes holding a space", encoder.encode("a b")],
+      ["bytes holding a space", utf8("a b")],
       ["bytes holding 0xff", new Uint8Array([0x61, 0xff])],
-      ["bytes holding CRLF", encoder.encode("a\r\nflush_all")],
+      ["bytes holding CRLF", utf8("a\r\nflush_all")],
       ["a number", 42 as unknown as Key],
       ["undefined", undefined as unknown as Key],
     ]),
@@ -232,9 +243,7 @@ test("Keys of exactly the longest allowed length are accepted", async () => {
 
 // --- values ------------------------------------------------------------------------------------
 
-type StoreMethod = [name: string, call: (client: Client, value: Value) => Promise<unknown>];
-
-const STORE_METHODS: StoreMethod[] = [
+const STORE_METHODS: Array<Method<Value>> = [
   ["set", (c, v) => c.set("k", v)],
   ["add", (c, v) => c.add("k", v)],
   ["replace", (c, v) => c.replace("k", v)],
@@ -243,14 +252,9 @@ const STORE_METHODS: StoreMethod[] = [
   ["cas", (c, v) => c.cas("k", v, 1n)],
 ];
 
+/** Every store method called with each value in `values`, expected to reject with `code`. */
 function valueCases(code: ErrorCode, values: ReadonlyArray<readonly [string, Value]>): Case[] {
-  return values.flatMap(([what, value]) =>
-    STORE_METHODS.map(([name, call]): Case => ({
-      what: `${name}() with a value that is ${what}`,
-      code,
-      call: (client) => call(client, value),
-    }))
-  );
+  return everyCall(code, "a value that is", values, STORE_METHODS);
 }
 
 test("Client stores reject values over maxValueSize with VALUE_TOO_LARGE", async () => {
@@ -313,43 +317,21 @@ test("Client methods reject bad TTLs with INVALID_TTL", async () => {
     ["a Date too early to send", new Date(1_000)],
     ["a string", "10" as unknown as Ttl],
   ];
-  const cases = ttls.flatMap(([what, ttl]): Case[] => [
-    { what: `set() with ttl ${what}`, code: "INVALID_TTL", call: (c) => c.set("k", "v", { ttl }) },
-    { what: `add() with ttl ${what}`, code: "INVALID_TTL", call: (c) => c.add("k", "v", { ttl }) },
-    {
-      what: `replace() with ttl ${what}`,
-      code: "INVALID_TTL",
-      call: (c) => c.replace("k", "v", { ttl }),
-    },
-    {
-      what: `cas() with ttl ${what}`,
-      code: "INVALID_TTL",
-      call: (c) => c.cas("k", "v", 1n, { ttl }),
-    },
-    { what: `touch() with ttl ${what}`, code: "INVALID_TTL", call: (c) => c.touch("k", ttl) },
-    {
-      what: `getAndTouch() with ttl ${what}`,
-      code: "INVALID_TTL",
-      call: (c) => c.getAndTouch("k", ttl),
-    },
-    {
-      what: `incr() with ttl ${what}`,
-      code: "INVALID_TTL",
-      call: (c) => c.incr("k", 1, { initial: 0, ttl }),
-    },
-    {
-      what: `decr() with ttl ${what}`,
-      code: "INVALID_TTL",
-      call: (c) => c.decr("k", 1, { initial: 0, ttl }),
-    },
-  ]);
-  for (const [what, delay] of [["-1", -1], ["1.5", 1.5], ["NaN", NaN], ["Infinity", Infinity]]) {
-    cases.push({
-      what: `flush() with delay ${what}`,
-      code: "INVALID_TTL",
-      call: (c) => c.flush({ delay: delay as number }),
-    });
-  }
+  const methods: Array<Method<Ttl>> = [
+    ["set", (c, ttl) => c.set("k", "v", { ttl })],
+    ["add", (c, ttl) => c.add("k", "v", { ttl })],
+    ["replace", (c, ttl) => c.replace("k", "v", { ttl })],
+    ["cas", (c, ttl) => c.cas("k", "v", 1n, { ttl })],
+    ["touch", (c, ttl) => c.touch("k", ttl)],
+    ["getAndTouch", (c, ttl) => c.getAndTouch("k", ttl)],
+    ["incr", (c, ttl) => c.incr("k", 1, { initial: 0, ttl })],
+    ["decr", (c, ttl) => c.decr("k", 1, { initial: 0, ttl })],
+  ];
+  const delays = [-1, 1.5, NaN, Infinity].map((delay) => [String(delay), delay] as const);
+  const cases = [
+    ...everyCall("INVALID_TTL", "ttl", ttls, methods),
+    ...everyCall("INVALID_TTL", "delay", delays, [["flush", (c, delay) => c.flush({ delay })]]),
+  ];
   await assertRejectedUnsent(server, client, cases);
 });
 
@@ -369,20 +351,16 @@ test("Client.incr() and Client.decr() reject bad deltas and initial values with 
     ["a string", "1" as unknown as number],
     ["null", null as unknown as number],
   ];
-  const cases = bad.flatMap(([what, n]): Case[] => [
-    { what: `incr() with delta ${what}`, code: "INVALID_DELTA", call: (c) => c.incr("k", n) },
-    { what: `decr() with delta ${what}`, code: "INVALID_DELTA", call: (c) => c.decr("k", n) },
-    {
-      what: `incr() with initial ${what}`,
-      code: "INVALID_DELTA",
-      call: (c) => c.incr("k", 1, { initial: n }),
-    },
-    {
-      what: `decr() with initial ${what}`,
-      code: "INVALID_DELTA",
-      call: (c) => c.decr("k", 1, { initial: n }),
-    },
-  ]);
+  const cases = [
+    ...everyCall("INVALID_DELTA", "delta", bad, [
+      ["incr", (c, n) => c.incr("k", n)],
+      ["decr", (c, n) => c.decr("k", n)],
+    ]),
+    ...everyCall("INVALID_DELTA", "initial", bad, [
+      ["incr", (c, n) => c.incr("k", 1, { initial: n })],
+      ["decr", (c, n) => c.decr("k", 1, { initial: n })],
+    ]),
+  ];
   await assertRejectedUnsent(server, client, cases);
   assert.equal(await client.incr("k", 2n ** 64n - 1n, { initial: 2n ** 64n - 1n }), 2n ** 64n - 1n);
   assert.equal(await client.incr("k", 2 ** 53 - 1), 2n ** 53n - 2n);
@@ -400,27 +378,11 @@ test("Client stores reject bad flags with INVALID_ARGUMENT", async () => {
     ["NaN", NaN],
     ["a string", "1" as unknown as number],
   ];
-  const cases = flags.flatMap(([what, f]): Case[] => [
-    {
-      what: `set() with flags ${what}`,
-      code: "INVALID_ARGUMENT",
-      call: (c) => c.set("k", "v", { flags: f }),
-    },
-    {
-      what: `add() with flags ${what}`,
-      code: "INVALID_ARGUMENT",
-      call: (c) => c.add("k", "v", { flags: f }),
-    },
-    {
-      what: `replace() with flags ${what}`,
-      code: "INVALID_ARGUMENT",
-      call: (c) => c.replace("k", "v", { flags: f }),
-    },
-    {
-      what: `cas() with flags ${what}`,
-      code: "INVALID_ARGUMENT",
-      call: (c) => c.cas("k", "v", 1n, { flags: f }),
-    },
+  const cases = everyCall("INVALID_ARGUMENT", "flags", flags, [
+    ["set", (c, flags) => c.set("k", "v", { flags })],
+    ["add", (c, flags) => c.add("k", "v", { flags })],
+    ["replace", (c, flags) => c.replace("k", "v", { flags })],
+    ["cas", (c, flags) => c.cas("k", "v", 1n, { flags })],
   ]);
   await assertRejectedUnsent(server, client, cases);
 });
@@ -433,11 +395,9 @@ test("Client.cas() rejects a CAS token that is not a bigint from gets() with INV
   await assertRejectedUnsent(
     server,
     client,
-    tokens.map((token): Case => ({
-      what: `cas() with token ${label(token)}`,
-      code: "INVALID_ARGUMENT",
-      call: (c) => c.cas("k", "v2", token as bigint),
-    })),
+    everyCall("INVALID_ARGUMENT", "token", tokens.map((token) => [label(token), token] as const), [
+      ["cas", (c, token) => c.cas("k", "v2", token as bigint)],
+    ]),
   );
   assert.equal(await client.get("k"), "v");
 });
@@ -445,7 +405,7 @@ test("Client.cas() rejects a CAS token that is not a bigint from gets() with INV
 test("Client methods reject a bad timeout option with INVALID_ARGUMENT", async () => {
   await using server = await startMemcached();
   await using client = await connect(server.address);
-  const methods: Array<[string, (c: Client, timeout: number) => Promise<unknown>]> = [
+  const methods: Array<Method<number>> = [
     ["get", (c, timeout) => c.get("k", { timeout })],
     ["gets", (c, timeout) => c.gets("k", { timeout })],
     ["getAndTouch", (c, timeout) => c.getAndTouch("k", 1, { timeout })],
@@ -466,13 +426,8 @@ test("Client methods reject a bad timeout option with INVALID_ARGUMENT", async (
     ["stats", (c, timeout) => c.stats(undefined, { timeout })],
     ["verbosity", (c, timeout) => c.verbosity(0, { timeout })],
   ];
-  const cases = [0, -5, NaN, Infinity].flatMap((timeout) =>
-    methods.map(([name, call]): Case => ({
-      what: `${name}() with timeout ${timeout}`,
-      code: "INVALID_ARGUMENT",
-      call: (c) => call(c, timeout),
-    }))
-  );
+  const timeouts = [0, -5, NaN, Infinity].map((timeout) => [String(timeout), timeout] as const);
+  const cases = everyCall("INVALID_ARGUMENT", "timeout", timeouts, methods);
   await assertRejectedUnsent(server, client, cases);
 });
 
@@ -492,20 +447,14 @@ test("Client methods reject other bad arguments with INVALID_ARGUMENT", async ()
       call: (c) => c.verbosity(level),
     });
   }
-  const as = "json" as unknown as "auto";
+  const json: Array<[string, "auto"]> = [['"json"', "json" as unknown as "auto"]];
   cases.push(
-    { what: 'get() with as "json"', code: "INVALID_ARGUMENT", call: (c) => c.get("k", { as }) },
-    { what: 'gets() with as "json"', code: "INVALID_ARGUMENT", call: (c) => c.gets("k", { as }) },
-    {
-      what: 'getMany() with as "json"',
-      code: "INVALID_ARGUMENT",
-      call: (c) => c.getMany(["k"], { as }),
-    },
-    {
-      what: 'getAndTouch() with as "json"',
-      code: "INVALID_ARGUMENT",
-      call: (c) => c.getAndTouch("k", 1, { as }),
-    },
+    ...everyCall("INVALID_ARGUMENT", "as", json, [
+      ["get", (c, as) => c.get("k", { as })],
+      ["gets", (c, as) => c.gets("k", { as })],
+      ["getMany", (c, as) => c.getMany(["k"], { as })],
+      ["getAndTouch", (c, as) => c.getAndTouch("k", 1, { as })],
+    ]),
     {
       what: "close() with timeout -1",
       code: "INVALID_ARGUMENT",
@@ -524,11 +473,14 @@ test("Client.gets() rejects an `as` naming an Object.prototype member with INVAL
   await assertRejectedUnsent(
     server,
     client,
-    ["constructor", "toString", "hasOwnProperty", "__proto__"].map((name): Case => ({
-      what: `gets() with as ${JSON.stringify(name)}`,
-      code: "INVALID_ARGUMENT",
-      call: (c) => c.gets("k", { as: name as unknown as "auto" }),
-    })),
+    everyCall(
+      "INVALID_ARGUMENT",
+      "as",
+      ["constructor", "toString", "hasOwnProperty", "__proto__"].map((name) =>
+        [JSON.stringify(name), name as unknown as "auto"] as const
+      ),
+      [["gets", (c, as) => c.gets("k", { as })]],
+    ),
   );
 });
 
@@ -602,7 +554,7 @@ test("Client methods reject with CLIENT_CLOSED after close()", async () => {
   await client.set("k", "v");
   await client.close();
   assert.equal(client.closed, true);
-  assert.deepEqual(client.counters(), { connections: 0, inFlight: 0, queued: 0 });
+  assertIdle(client);
   const before = await rawStats(server);
   const calls: Array<[string, () => Promise<unknown>]> = [
     ["open", () => client.open()],
@@ -643,7 +595,7 @@ test("Client methods reject with CLIENT_CLOSED after destroy()", async () => {
   await assertRejects("get() after destroy()", "CLIENT_CLOSED", () => client.get("k"));
   await assertRejects("set() after destroy()", "CLIENT_CLOSED", () => client.set("k", "v"));
   await client.close();
-  assert.deepEqual(client.counters(), { connections: 0, inFlight: 0, queued: 0 });
+  assertIdle(client);
 });
 
 test("Client.getMany() of no keys rejects with CLIENT_CLOSED after close()", async () => {

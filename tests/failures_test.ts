@@ -9,67 +9,39 @@
  */
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { test } from "./_harness.ts";
-import { type MemcachedServer, rawCommand, startMemcached } from "./_memcached.ts";
+import { type MemcachedServer, rawCommand, serverStat, startMemcached } from "./_memcached.ts";
 import { type Proxy, startProxy } from "./_proxy.ts";
 import {
+  assertFailed,
+  assertIdle,
+  assertOk,
+  assertOkOr,
+  closeAfter,
+  codeOf,
+  killUnderLoad,
+  type Outcome,
+  RESOLVED_UNDEFINED,
+  runtimeConnector,
+  settle,
+  sleep,
+  timeOutOnStoppedServer,
+  utf8,
+  waitFor,
+  waitForDisconnect,
+  within,
+} from "./_util.ts";
+import {
   Client,
+  type ClientOptions,
   connect,
   type Connector,
   type ErrorCode,
-  isMemcachedError,
   type Value,
 } from "../mod.ts";
-import { bunConnector } from "../src/adapters/bun.ts";
-import { denoConnector } from "../src/adapters/deno.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/** How one request ended. */
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-
-/** Never rejects: turns a request's promise into its {@linkcode Outcome}. */
-function settle(promise: Promise<unknown>): Promise<Outcome> {
-  return promise.then((value) => ({ ok: true, value }), (error) => ({ ok: false, error }));
-}
-
-/** Resolves with `promise`, or rejects if it has not settled within `ms`; clears its timer. */
-async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `condition` every 5 ms until it holds; throws after `ms`. */
-async function waitFor(what: string, condition: () => boolean, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-/** The error code of a failed outcome, for messages. */
-function codeOf(outcome: Outcome): string {
-  if (outcome.ok) return "(resolved)";
-  return isMemcachedError(outcome.error) ? outcome.error.code : String(outcome.error);
-}
-
-/** Asserts that `outcome` failed with a {@linkcode MemcachedError} whose code is in `codes`. */
-function assertFailed(outcome: Outcome, codes: readonly ErrorCode[], what: string): void {
-  assert.ok(
-    !outcome.ok && codes.some((code) => isMemcachedError(outcome.error, code)),
-    `${what}: expected ${codes.join(" or ")}, got ${codeOf(outcome)}`,
-  );
-}
 
 /** Counts outcomes by code ("ok" for resolved ones). */
 function tally(outcomes: readonly Outcome[]): Map<string, number> {
@@ -106,6 +78,11 @@ async function checkedGet(
   return outcome;
 }
 
+/** `n` checked gets of the first 1,000 seeded keys, round robin. */
+function seededGets(client: Client, n: number): Promise<Outcome>[] {
+  return Array.from({ length: n }, (_, i) => checkedGet(client, key(i % 1_000)));
+}
+
 /** A getMany whose map, if it resolved, must hold every key with its own name. */
 async function checkedGetMany(
   client: Client,
@@ -132,46 +109,78 @@ async function checkedSet(
   return outcome;
 }
 
-/** Reads numeric general stats straight from the server, bypassing client and proxy. */
-async function serverStat(server: MemcachedServer, name: string): Promise<number> {
-  const text = await rawCommand(server, "stats\r\n");
-  const match = new RegExp(`^STAT ${name} (\\d+)\\r$`, "m").exec(text);
-  assert.ok(match !== null, `no stat ${name}`);
-  return Number(match[1]);
-}
-
 /** Whether the server holds `k`, asked without the client under test. */
 async function serverHas(server: MemcachedServer, k: string): Promise<boolean> {
   return (await rawCommand(server, `mg ${k}\r\n`)) !== "EN\r\n";
 }
 
-/** Whether process `pid` is stopped (state `T` in `/proc/PID/stat`, Linux only). */
-function isStopped(pid: number): boolean {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return stat.slice(stat.lastIndexOf(")") + 2).startsWith("T");
-}
-
-function assertIdle(client: Client): void {
-  assert.deepEqual(client.counters(), { connections: 0, inFlight: 0, queued: 0 });
-}
-
-const encoder = new TextEncoder();
+const GARBAGE = utf8("XYZ garbage\r\n");
 const KEYS = 3_000;
 
-/** This runtime's own connector, to wrap in a slow one. */
-const runtimeConnector: Connector = "Bun" in globalThis ? bunConnector : denoConnector;
+/** A fresh memcached and a client of it, connected directly or through a proxy. */
+interface Setup {
+  server: MemcachedServer;
+  client: Client;
+}
 
-/** A connector whose connections open only once `release()` is called. */
-function gatedConnector(): { connector: Connector; release: () => void } {
+/**
+ * Runs `body` with a client connected straight to a fresh memcached, then closes the client
+ * and asserts that it is idle.
+ */
+async function direct(
+  options: ClientOptions,
+  body: (setup: Setup) => Promise<void>,
+): Promise<void> {
+  await using server = await startMemcached();
+  const client = await connect(server.address, options);
+  await closeAfter(client, () => body({ server, client }));
+}
+
+/**
+ * Runs `body` with a client connected to a fresh memcached through a fault-injection proxy,
+ * then lets traffic flow again, closes the client and asserts that it is idle.
+ */
+async function throughProxy(
+  options: ClientOptions,
+  body: (setup: Setup & { proxy: Proxy }) => Promise<void>,
+): Promise<void> {
+  await using server = await startMemcached();
+  await using proxy = await startProxy(server);
+  const client = await connect(proxy.address, options);
+  await closeAfter(client, () => body({ server, proxy, client }), () => {
+    proxy.resume();
+    proxy.blackhole(false);
+    proxy.delay(0);
+  });
+}
+
+/**
+ * Runs `body` with a client of a fresh memcached whose connections open only once `release()`
+ * is called, then opens them, closes the client and asserts that it is idle.
+ */
+async function whileConnecting(
+  body: (setup: Setup & { release: () => void }) => Promise<void>,
+): Promise<void> {
+  await using server = await startMemcached();
   let release!: () => void;
   const gate = new Promise<void>((resolve) => release = resolve);
-  return {
-    connector: async (endpoint, handlers, options) => {
-      await gate;
-      return runtimeConnector(endpoint, handlers, options);
-    },
-    release,
+  const connector: Connector = async (endpoint, handlers, options) => {
+    await gate;
+    return runtimeConnector(endpoint, handlers, options);
   };
+  const client = new Client(server.address, { connector, connectTimeout: 10_000 });
+  await closeAfter(client, () => body({ server, client, release }), release);
+}
+
+/**
+ * Pauses the proxy and sends one get, which fills a client's single in-flight slot; resolves
+ * once it is written, with its outcome still to come.
+ */
+async function holdFirst(client: Client, proxy: Proxy): Promise<{ first: Promise<Outcome> }> {
+  proxy.pause();
+  const first = settle(client.get("first"));
+  await waitFor("the first request to be written", () => client.counters().inFlight === 1);
+  return { first };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,31 +199,24 @@ async function mixedRound(
 ): Promise<void> {
   const short: Promise<Outcome>[] = [];
   const long: Promise<Outcome>[] = [];
+  const quick = { timeout: 30 };
+  const patient = { timeout: 10_000 };
+  /** Request `i` of the round is of kind `i % 6`: the list it joins and how it is sent. */
+  const kinds: Array<[Promise<Outcome>[], (k: string, batch: string[]) => Promise<Outcome>]> = [
+    [short, (k) => checkedGet(client, k, quick)],
+    [long, (k) => checkedGet(client, k, patient)],
+    [short, (k) => checkedSet(client, k, quick)],
+    [short, (_, batch) => checkedGetMany(client, batch, quick)],
+    [long, (_, batch) => checkedGetMany(client, batch, patient)],
+    [long, (k) => checkedSet(client, k, patient)],
+  ];
   if (hold === "pause") proxy.pause();
   else proxy.delay(100);
   const base = round * 240;
   for (let i = 0; i < 240; i++) {
-    const k = key((base + i) % KEYS);
     const batch = [0, 1, 2, 3, 4].map((j) => key((base + i + j * 7) % KEYS));
-    switch (i % 6) {
-      case 0:
-        short.push(checkedGet(client, k, { timeout: 30 }));
-        break;
-      case 1:
-        long.push(checkedGet(client, k, { timeout: 10_000 }));
-        break;
-      case 2:
-        short.push(checkedSet(client, k, { timeout: 30 }));
-        break;
-      case 3:
-        short.push(checkedGetMany(client, batch, { timeout: 30 }));
-        break;
-      case 4:
-        long.push(checkedGetMany(client, batch, { timeout: 10_000 }));
-        break;
-      default:
-        long.push(checkedSet(client, k, { timeout: 10_000 }));
-    }
+    const [list, send] = kinds[i % 6]!;
+    list.push(send(key((base + i) % KEYS), batch));
   }
   await waitFor("the round to be written", () => client.counters().queued === 0);
   const shortOutcomes = await within(5_000, "short-timeout requests", Promise.all(short));
@@ -225,14 +227,12 @@ async function mixedRound(
   } else {
     // With 100 ms each way a 30 ms request times out unless the event loop stalled longer than
     // that; a reply that still won the race must be the right one (checked above).
-    for (const outcome of shortOutcomes) {
-      if (!outcome.ok) assertFailed(outcome, ["TIMEOUT"], "short request");
-    }
+    for (const outcome of shortOutcomes) assertOkOr(outcome, ["TIMEOUT"], "short request");
     assert.ok(shortOutcomes.some((outcome) => !outcome.ok), "no short request timed out");
     proxy.delay(0);
   }
   for (const outcome of await within(10_000, "long-timeout requests", Promise.all(long))) {
-    assert.ok(outcome.ok, `long request failed with ${codeOf(outcome)}`);
+    assertOk(outcome, "long request");
   }
   // Thousands of further requests after the abandoned replies: each must get its own reply.
   const after: Promise<Outcome>[] = [];
@@ -242,15 +242,12 @@ async function mixedRound(
     after.push(checkedSet(client, key((base + i * 17) % KEYS)));
   }
   for (const outcome of await within(10_000, "follow-up requests", Promise.all(after))) {
-    assert.ok(outcome.ok, `follow-up request failed with ${codeOf(outcome)}`);
+    assertOk(outcome, "follow-up request");
   }
 }
 
-test("Requests that time out mid-pipeline never receive or steal another caller's reply", async () => {
-  await using server = await startMemcached();
-  await using proxy = await startProxy(server);
-  const client = await connect(proxy.address, { timeout: 10_000 });
-  try {
+test("Requests that time out mid-pipeline never receive or steal another caller's reply", () =>
+  throughProxy({ timeout: 10_000 }, async ({ server, proxy, client }) => {
     await seed(client, KEYS);
     const connectionsBefore = await serverStat(server, "total_connections");
     for (let round = 0; round < 6; round++) {
@@ -259,45 +256,33 @@ test("Requests that time out mid-pipeline never receive or steal another caller'
     // Abandoned replies were read and dropped on the same connection: no reconnect happened.
     // (The +1 is the raw connection of this second `stats` call itself.)
     assert.equal(await serverStat(server, "total_connections"), connectionsBefore + 1);
-    assert.deepEqual(client.counters(), { connections: 1, inFlight: 0, queued: 0 });
-  } finally {
-    await client.close();
-  }
-  assertIdle(client);
-});
+    assertIdle(client, 1);
+  }));
 
 // ---------------------------------------------------------------------------------------------
 // Aborts
 
-test("A request with an already-aborted signal rejects with ABORTED and writes nothing", async () => {
-  await using server = await startMemcached();
-  const client = await connect(server.address, { timeout: 10_000 });
-  try {
+test("A request with an already-aborted signal rejects with ABORTED and writes nothing", () =>
+  direct({ timeout: 10_000 }, async ({ server, client }) => {
     const getsBefore = await serverStat(server, "cmd_get");
     const signal = AbortSignal.abort(new Error("gone"));
-    assertFailed(await settle(client.get("a", { signal })), ["ABORTED"], "get()");
-    assertFailed(await settle(client.getMany(["a", "b"], { signal })), ["ABORTED"], "getMany()");
-    assertFailed(await settle(client.set("aborted", "x", { signal })), ["ABORTED"], "set()");
-    assertFailed(await settle(client.incr("n", 1, { signal })), ["ABORTED"], "incr()");
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ["get()", () => client.get("a", { signal })],
+      ["getMany()", () => client.getMany(["a", "b"], { signal })],
+      ["set()", () => client.set("aborted", "x", { signal })],
+      ["incr()", () => client.incr("n", 1, { signal })],
+    ];
+    for (const [what, call] of calls) assertFailed(await settle(call()), ["ABORTED"], what);
     // One real get after them: if anything aborted had been queued, it would leave with it.
     assert.equal(await client.get("a"), undefined);
     assert.equal(await serverStat(server, "cmd_get"), getsBefore + 1);
     assert.equal(await serverStat(server, "cmd_set"), 0);
     assert.equal(await serverHas(server, "aborted"), false);
-  } finally {
-    await client.close();
-  }
-  assertIdle(client);
-});
+  }));
 
-test("A queued request that is aborted rejects with ABORTED and is never sent", async () => {
-  await using server = await startMemcached();
-  await using proxy = await startProxy(server);
-  const client = await connect(proxy.address, { maxInFlight: 1, timeout: 10_000 });
-  try {
-    proxy.pause();
-    const first = settle(client.get("first"));
-    await waitFor("the first request to be written", () => client.counters().inFlight === 1);
+test("A queued request that is aborted rejects with ABORTED and is never sent", () =>
+  throughProxy({ maxInFlight: 1, timeout: 10_000 }, async ({ server, proxy, client }) => {
+    const { first } = await holdFirst(client, proxy);
     const controller = new AbortController();
     const queued = settle(client.set("aborted", "x", { signal: controller.signal }));
     const kept = settle(client.set("kept", "y"));
@@ -307,29 +292,15 @@ test("A queued request that is aborted rejects with ABORTED and is never sent", 
     assertFailed(await within(1_000, "the aborted request", queued), ["ABORTED"], "set()");
     assert.equal(client.counters().queued, 1);
     proxy.resume();
-    assert.deepEqual(await within(5_000, "the first request", first), {
-      ok: true,
-      value: undefined,
-    });
-    assert.deepEqual(await within(5_000, "the request behind it", kept), {
-      ok: true,
-      value: undefined,
-    });
+    assert.deepEqual(await within(5_000, "the first request", first), RESOLVED_UNDEFINED);
+    assert.deepEqual(await within(5_000, "the request behind it", kept), RESOLVED_UNDEFINED);
     assert.equal(await serverHas(server, "aborted"), false);
     assert.equal(await serverHas(server, "kept"), true);
     assert.equal(await serverStat(server, "cmd_set"), 1);
-  } finally {
-    proxy.resume();
-    await client.close();
-  }
-  assertIdle(client);
-});
+  }));
 
-test("Aborting a written request rejects it at once and later replies still reach their callers", async () => {
-  await using server = await startMemcached();
-  await using proxy = await startProxy(server);
-  const client = await connect(proxy.address, { timeout: 10_000 });
-  try {
+test("Aborting a written request rejects it at once and later replies still reach their callers", () =>
+  throughProxy({ timeout: 10_000 }, async ({ proxy, client }) => {
     await seed(client, 1_000);
     proxy.pause();
     const controllers: AbortController[] = [];
@@ -350,28 +321,19 @@ test("Aborting a written request rejects it at once and later replies still reac
     proxy.resume();
     const rest = outcomes.filter((_, i) => i % 2 === 1);
     for (const outcome of await within(5_000, "other requests", Promise.all(rest))) {
-      assert.ok(outcome.ok, `get() failed with ${codeOf(outcome)}`);
+      assertOk(outcome, "get()");
     }
     // Aborting after completion changes nothing.
     for (const controller of controllers) controller.abort();
-    const after: Promise<Outcome>[] = [];
-    for (let i = 0; i < 1_000; i++) after.push(checkedGet(client, key(i)));
+    const after = seededGets(client, 1_000);
     for (const outcome of await within(5_000, "later requests", Promise.all(after))) {
-      assert.ok(outcome.ok, `later get() failed with ${codeOf(outcome)}`);
+      assertOk(outcome, "later get()");
     }
-    assert.deepEqual(client.counters(), { connections: 1, inFlight: 0, queued: 0 });
-  } finally {
-    proxy.resume();
-    await client.close();
-  }
-  assertIdle(client);
-});
+    assertIdle(client, 1);
+  }));
 
-test("An aborted request that is never answered does not hold the connection past its stall timeout", async () => {
-  await using server = await startMemcached();
-  await using proxy = await startProxy(server);
-  const client = await connect(proxy.address, { timeout: 200, maxInFlight: 1 });
-  try {
+test("An aborted request that is never answered does not hold the connection past its stall timeout", () =>
+  throughProxy({ timeout: 200, maxInFlight: 1 }, async ({ proxy, client }) => {
     await client.set("k", "v", { timeout: 5_000 });
     // The request's bytes vanish, so its reply never comes; its caller gives up at once.
     proxy.blackhole(true);
@@ -398,17 +360,10 @@ test("An aborted request that is never answered does not hold the connection pas
       assertFailed(outcome, ["TIMEOUT", "CONNECTION_CLOSED"], "get() behind the aborted request");
     }
     assert.equal(value, "v", "the connection stayed wedged behind the aborted request");
-  } finally {
-    proxy.blackhole(false);
-    await client.close();
-  }
-  assertIdle(client);
-});
+  }));
 
-test("Requests sharing one AbortSignal remove their abort listeners when they complete", async () => {
-  await using server = await startMemcached();
-  const client = await connect(server.address, { timeout: 10_000 });
-  try {
+test("Requests sharing one AbortSignal remove their abort listeners when they complete", () =>
+  direct({ timeout: 10_000 }, async ({ client }) => {
     await seed(client, 1_000);
     const controller = new AbortController();
     const { signal } = controller;
@@ -448,52 +403,32 @@ test("Requests sharing one AbortSignal remove their abort listeners when they co
       else outcomes.push(checkedGet(client, k, { signal }));
     }
     for (const outcome of await within(20_000, "10,000 requests", Promise.all(outcomes))) {
-      assert.ok(outcome.ok, `request failed with ${codeOf(outcome)}`);
+      assertOk(outcome, "request");
     }
     assert.ok(added >= 9_000, `only ${added} abort listeners were added`);
     assert.equal(live.size, 0, `${live.size} abort listeners were left on the signal`);
     controller.abort();
     assert.equal(await client.get(key(1)), key(1));
-    assert.deepEqual(client.counters(), { connections: 1, inFlight: 0, queued: 0 });
-  } finally {
-    await client.close();
-  }
-  assertIdle(client);
-});
+    assertIdle(client, 1);
+  }));
 
 // ---------------------------------------------------------------------------------------------
 // Timeouts before the write, queue limits
 
-test("A request that times out while queued rejects with TIMEOUT and is never sent", async () => {
-  await using server = await startMemcached();
-  await using proxy = await startProxy(server);
-  const client = await connect(proxy.address, { maxInFlight: 1, timeout: 10_000 });
-  try {
-    proxy.pause();
-    const first = settle(client.get("first"));
-    await waitFor("the first request to be written", () => client.counters().inFlight === 1);
+test("A request that times out while queued rejects with TIMEOUT and is never sent", () =>
+  throughProxy({ maxInFlight: 1, timeout: 10_000 }, async ({ server, proxy, client }) => {
+    const { first } = await holdFirst(client, proxy);
     const late = settle(client.set("late", "x", { timeout: 50 }));
     assertFailed(await within(2_000, "the queued request", late), ["TIMEOUT"], "set()");
     assert.deepEqual(client.counters(), { connections: 1, inFlight: 1, queued: 0 });
     proxy.resume();
-    assert.deepEqual(await within(5_000, "the first request", first), {
-      ok: true,
-      value: undefined,
-    });
+    assert.deepEqual(await within(5_000, "the first request", first), RESOLVED_UNDEFINED);
     assert.equal(await client.get("late"), undefined);
     assert.equal(await serverStat(server, "cmd_set"), 0);
-  } finally {
-    proxy.resume();
-    await client.close();
-  }
-  assertIdle(client);
-});
+  }));
 
-test("The request beyond maxQueued rejects with QUEUE_FULL and the others are unaffected", async () => {
-  await using server = await startMemcached();
-  await using proxy = await startProxy(server);
-  const client = await connect(proxy.address, { maxInFlight: 1, maxQueued: 10, timeout: 10_000 });
-  try {
+test("The request beyond maxQueued rejects with QUEUE_FULL and the others are unaffected", () =>
+  throughProxy({ maxInFlight: 1, maxQueued: 10, timeout: 10_000 }, async ({ proxy, client }) => {
     // One at a time: a burst of more than maxQueued calls in one tick is itself over the limit.
     for (let i = 0; i < 13; i++) await client.set(key(i), key(i));
     proxy.pause();
@@ -504,23 +439,13 @@ test("The request beyond maxQueued rejects with QUEUE_FULL and the others are un
     assert.deepEqual(client.counters(), { connections: 1, inFlight: 1, queued: 10 });
     proxy.resume();
     const others = await within(5_000, "the other requests", Promise.all(outcomes.slice(0, 11)));
-    for (const outcome of others) assert.ok(outcome.ok, `get() failed with ${codeOf(outcome)}`);
+    for (const outcome of others) assertOk(outcome, "get()");
     assert.equal(await client.get(key(12)), key(12));
-  } finally {
-    proxy.resume();
-    await client.close();
-  }
-  assertIdle(client);
-});
+  }));
 
-test("Queued requests that were aborted or timed out no longer count against maxQueued", async () => {
-  await using server = await startMemcached();
-  await using proxy = await startProxy(server);
-  const client = await connect(proxy.address, { maxInFlight: 1, maxQueued: 10, timeout: 10_000 });
-  try {
-    proxy.pause();
-    const first = settle(client.get("first"));
-    await waitFor("the first request to be written", () => client.counters().inFlight === 1);
+test("Queued requests that were aborted or timed out no longer count against maxQueued", () =>
+  throughProxy({ maxInFlight: 1, maxQueued: 10, timeout: 10_000 }, async ({ proxy, client }) => {
+    const { first } = await holdFirst(client, proxy);
     const controller = new AbortController();
     const gone: Promise<Outcome>[] = [];
     for (let i = 0; i < 5; i++) {
@@ -535,250 +460,172 @@ test("Queued requests that were aborted or timed out no longer count against max
     // Nothing is waiting to be written, so there is room for a request.
     const next = settle(client.get("next"));
     proxy.resume();
-    assert.deepEqual(await within(5_000, "the next request", next), { ok: true, value: undefined });
-    assert.deepEqual(await within(5_000, "the first request", first), {
-      ok: true,
-      value: undefined,
-    });
-  } finally {
-    proxy.resume();
-    await client.close();
-  }
-  assertIdle(client);
-});
+    assert.deepEqual(await within(5_000, "the next request", next), RESOLVED_UNDEFINED);
+    assert.deepEqual(await within(5_000, "the first request", first), RESOLVED_UNDEFINED);
+  }));
 
 // ---------------------------------------------------------------------------------------------
 // Requests waiting for their connection to open
 
-test("A request waiting for its connection rejects with ABORTED at once and is never sent", async () => {
-  await using server = await startMemcached();
-  const { connector, release } = gatedConnector();
-  const client = new Client(server.address, { connector, connectTimeout: 10_000 });
-  try {
-    const controller = new AbortController();
-    const aborted = settle(client.set("aborted", "x", { signal: controller.signal }));
-    controller.abort();
-    assertFailed(
-      await within(1_000, "a request aborted while connecting", aborted),
-      ["ABORTED"],
-      "set()",
-    );
-    release();
-    await within(5_000, "set() once connected", client.set("kept", "y"));
-    assert.equal(await serverHas(server, "aborted"), false);
-    assert.equal(await serverStat(server, "cmd_set"), 1);
-  } finally {
-    release();
-    await client.close();
-  }
-  assertIdle(client);
-});
+/** A set that gives up while its connection is still opening, and the code it must fail with. */
+interface GiveUpCase {
+  name: string;
+  /** The key the set stores: it must never reach the server. */
+  key: string;
+  code: ErrorCode;
+  /** Starts the set of `key`, opens the connection with `release`, and returns how it ended. */
+  giveUp: (client: Client, key: string, release: () => void) => Promise<Outcome>;
+}
 
-test("A request waiting for its connection rejects with TIMEOUT at its deadline and is never sent", async () => {
-  await using server = await startMemcached();
-  const { connector, release } = gatedConnector();
-  const client = new Client(server.address, { connector, connectTimeout: 10_000 });
-  try {
-    const late = settle(client.set("late", "x", { timeout: 50 }));
-    assertFailed(
-      await within(1_000, "a request timing out while connecting", late),
-      ["TIMEOUT"],
-      "set()",
-    );
-    release();
-    await within(5_000, "set() once connected", client.set("kept", "y"));
-    assert.equal(await serverHas(server, "late"), false);
-    assert.equal(await serverStat(server, "cmd_set"), 1);
-  } finally {
-    release();
-    await client.close();
-  }
-  assertIdle(client);
-});
+const GIVE_UP_WHILE_CONNECTING: GiveUpCase[] = [
+  {
+    name: "A request waiting for its connection rejects with ABORTED at once and is never sent",
+    key: "aborted",
+    code: "ABORTED",
+    giveUp: async (client, key, release) => {
+      const controller = new AbortController();
+      const aborted = settle(client.set(key, "x", { signal: controller.signal }));
+      controller.abort();
+      const outcome = await within(1_000, "a request aborted while connecting", aborted);
+      release();
+      return outcome;
+    },
+  },
+  {
+    name:
+      "A request waiting for its connection rejects with TIMEOUT at its deadline and is never sent",
+    key: "late",
+    code: "TIMEOUT",
+    giveUp: async (client, key, release) => {
+      const late = settle(client.set(key, "x", { timeout: 50 }));
+      const outcome = await within(1_000, "a request timing out while connecting", late);
+      release();
+      return outcome;
+    },
+  },
+  {
+    name: "A request whose deadline passed while connecting is not sent once connected",
+    key: "late",
+    code: "TIMEOUT",
+    giveUp: async (client, key, release) => {
+      const late = settle(client.set(key, "x", { timeout: 20 }));
+      // Open the connection only well after the deadline, however the rejection is timed.
+      await sleep(100);
+      release();
+      return await within(5_000, "the late request", late);
+    },
+  },
+];
 
-test("A request whose deadline passed while connecting is not sent once connected", async () => {
-  await using server = await startMemcached();
-  const { connector, release } = gatedConnector();
-  const client = new Client(server.address, { connector, connectTimeout: 10_000 });
-  try {
-    const late = settle(client.set("late", "x", { timeout: 20 }));
-    // Open the connection only well after the deadline, however the rejection is timed.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    release();
-    assertFailed(await within(5_000, "the late request", late), ["TIMEOUT"], "set()");
-    await within(5_000, "set() once connected", client.set("kept", "y"));
-    assert.equal(await serverHas(server, "late"), false);
-    assert.equal(await serverStat(server, "cmd_set"), 1);
-  } finally {
-    release();
-    await client.close();
-  }
-  assertIdle(client);
-});
+for (const c of GIVE_UP_WHILE_CONNECTING) {
+  test(c.name, () =>
+    whileConnecting(async ({ server, client, release }) => {
+      assertFailed(await c.giveUp(client, c.key, release), [c.code], "set()");
+      await within(5_000, "set() once connected", client.set("kept", "y"));
+      assert.equal(await serverHas(server, c.key), false);
+      assert.equal(await serverStat(server, "cmd_set"), 1);
+    }));
+}
 
-test("Client.close() waits for a request that is still waiting for its connection", async () => {
-  await using server = await startMemcached();
-  const { connector, release } = gatedConnector();
-  const client = new Client(server.address, { connector, connectTimeout: 10_000 });
-  try {
+test("Client.close() waits for a request that is still waiting for its connection", () =>
+  whileConnecting(async ({ server, client, release }) => {
     const pending = settle(client.set("pending", "x"));
     const closing = client.close();
     release();
     await within(5_000, "close()", closing);
-    assert.deepEqual(await within(1_000, "the pending request", pending), {
-      ok: true,
-      value: undefined,
-    });
+    assert.deepEqual(await within(1_000, "the pending request", pending), RESOLVED_UNDEFINED);
     assert.equal(await serverHas(server, "pending"), true);
-  } finally {
-    release();
-    await client.close();
-  }
-  assertIdle(client);
-});
+  }));
 
 // ---------------------------------------------------------------------------------------------
 // The server dies, stops, or sends garbage
 
-test("Killing the server mid-pipeline rejects every pending request and a restart is picked up", async () => {
-  await using server = await startMemcached();
-  const client = await connect(server.address, { timeout: 10_000 });
-  try {
+test("Killing the server mid-pipeline rejects every pending request and a restart is picked up", () =>
+  direct({ timeout: 10_000 }, async ({ server, client }) => {
     await seed(client, 1_000);
-    const outcomes: Promise<Outcome>[] = [];
-    for (let i = 0; i < 5_000; i++) outcomes.push(checkedGet(client, key(i % 1_000)));
-    server.kill("SIGKILL");
-    const settled = await within(10_000, "5,000 pending requests", Promise.all(outcomes));
-    for (const outcome of settled) {
-      if (!outcome.ok) assertFailed(outcome, ["CONNECTION_CLOSED"], "pending get()");
-    }
+    const settled = await killUnderLoad(server, seededGets(client, 5_000));
     assert.ok((tally(settled).get("CONNECTION_CLOSED") ?? 0) > 0, "nothing was rejected");
-    await within(5_000, "memcached to exit", server.waitExit());
     assertFailed(await settle(client.get("a")), ["CONNECT_FAILED"], "get() while down");
     await server.restart();
     // The same client reconnects on its next call.
     await within(5_000, "set() after restart", client.set("after", "restart"));
     assert.equal(await client.get("after"), "restart");
-    assert.deepEqual(client.counters(), { connections: 1, inFlight: 0, queued: 0 });
-  } finally {
-    await client.close();
-  }
-  assertIdle(client);
-});
+    assertIdle(client, 1);
+  }));
 
-test("A stopped server makes requests time out, then the connection is dropped and replaced", async () => {
-  await using server = await startMemcached();
-  const client = await connect(server.address, { timeout: 200 });
-  try {
+test("A stopped server makes requests time out, then the connection is dropped and replaced", () =>
+  direct({ timeout: 200 }, async ({ server, client }) => {
     await client.set("k", "v", { timeout: 5_000 });
-    server.kill("SIGSTOP");
-    await waitFor("memcached to stop", () => isStopped(server.pid));
-    const outcomes: Promise<Outcome>[] = [];
-    for (let i = 0; i < 100; i++) outcomes.push(settle(client.get("k")));
-    for (
-      const outcome of await within(5_000, "requests to a stopped server", Promise.all(outcomes))
-    ) {
-      assertFailed(outcome, ["TIMEOUT"], "get()");
-    }
-    // Overdue requests and silence for another `timeout` ms: the connection is dropped.
-    await waitFor("the stalled connection to be dropped", () => {
-      const c = client.counters();
-      return c.connections === 0 && c.inFlight === 0;
-    });
-    server.kill("SIGCONT");
-    assert.equal(
-      await within(5_000, "get() after SIGCONT", client.get("k", { timeout: 5_000 })),
-      "v",
-    );
-    assert.deepEqual(client.counters(), { connections: 1, inFlight: 0, queued: 0 });
-  } finally {
-    server.kill("SIGCONT");
-    await client.close();
-  }
-  assertIdle(client);
-});
+    await timeOutOnStoppedServer(server, client, 100);
+  }));
 
-test("Garbage from the server rejects the requests waiting for replies and the next call reconnects", async () => {
-  await using server = await startMemcached();
-  await using proxy = await startProxy(server);
-  const client = await connect(proxy.address, { timeout: 10_000 });
-  try {
+test("Garbage from the server rejects the requests waiting for replies and the next call reconnects", () =>
+  throughProxy({ timeout: 10_000 }, async ({ proxy, client }) => {
     await seed(client, 100);
     proxy.pause();
     const outcomes: Promise<Outcome>[] = [];
     for (let i = 0; i < 50; i++) outcomes.push(checkedGet(client, key(i)));
     await waitFor("requests to be written", () => client.counters().inFlight === 50);
-    proxy.inject(encoder.encode("XYZ garbage\r\n"));
+    proxy.inject(GARBAGE);
     for (const outcome of await within(5_000, "requests", Promise.all(outcomes))) {
       assertFailed(outcome, ["PROTOCOL_ERROR", "CONNECTION_CLOSED"], "get()");
     }
     proxy.resume();
     assert.equal(await within(5_000, "get() after garbage", client.get(key(1))), key(1));
-  } finally {
-    proxy.resume();
-    await client.close();
-  }
-  assertIdle(client);
-});
+  }));
 
-test("Garbage injected among flowing replies never yields a wrong value", async () => {
-  await using server = await startMemcached();
-  await using proxy = await startProxy(server);
-  const client = await connect(proxy.address, { timeout: 10_000 });
-  try {
+/**
+ * Sends 2,000 gets of seeded keys while the proxy delays traffic by `delay` ms, and runs
+ * `fault` as soon as the first reply is delivered, while later replies are still on their way.
+ * Each get must resolve with its own value or fail with one of `codes`; the proxy stops
+ * delaying once all have settled.
+ */
+async function faultUnderLoad(
+  client: Client,
+  proxy: Proxy,
+  options: { delay: number; fault: () => void; codes: readonly ErrorCode[] },
+): Promise<Outcome[]> {
+  proxy.delay(options.delay);
+  const outcomes = seededGets(client, 2_000);
+  void outcomes[0]!.then(options.fault);
+  const settled = await within(10_000, "requests", Promise.all(outcomes));
+  for (const outcome of settled) assertOkOr(outcome, options.codes, "get()");
+  proxy.delay(0);
+  return settled;
+}
+
+test("Garbage injected among flowing replies never yields a wrong value", () =>
+  throughProxy({ timeout: 10_000 }, async ({ proxy, client }) => {
     await seed(client, 1_000);
     for (let round = 0; round < 3; round++) {
-      proxy.delay(10);
-      const outcomes: Promise<Outcome>[] = [];
-      for (let i = 0; i < 2_000; i++) outcomes.push(checkedGet(client, key(i % 1_000)));
-      // Inject as soon as the first reply is delivered: later replies are still on their way.
-      void outcomes[0]!.then(() => proxy.inject(encoder.encode("XYZ garbage\r\n")));
-      const settled = await within(10_000, "requests", Promise.all(outcomes));
-      for (const outcome of settled) {
-        if (!outcome.ok) assertFailed(outcome, ["PROTOCOL_ERROR", "CONNECTION_CLOSED"], "get()");
-      }
+      const settled = await faultUnderLoad(client, proxy, {
+        delay: 10,
+        fault: () => proxy.inject(GARBAGE),
+        codes: ["PROTOCOL_ERROR", "CONNECTION_CLOSED"],
+      });
       assert.ok(settled.some((outcome) => !outcome.ok), "the garbage went unnoticed");
-      proxy.delay(0);
       assert.equal(await within(5_000, "get() after garbage", client.get(key(round))), key(round));
     }
-  } finally {
-    await client.close();
-  }
-  assertIdle(client);
-});
+  }));
 
 // ---------------------------------------------------------------------------------------------
 // The network fails
 
-test("A connection reset mid-pipeline rejects pending requests with CONNECTION_CLOSED", async () => {
-  await using server = await startMemcached();
-  await using proxy = await startProxy(server);
-  const client = await connect(proxy.address, { timeout: 10_000 });
-  try {
+test("A connection reset mid-pipeline rejects pending requests with CONNECTION_CLOSED", () =>
+  throughProxy({ timeout: 10_000 }, async ({ proxy, client }) => {
     await seed(client, 1_000);
-    proxy.delay(20);
-    const outcomes: Promise<Outcome>[] = [];
-    for (let i = 0; i < 2_000; i++) outcomes.push(checkedGet(client, key(i % 1_000)));
-    void outcomes[0]!.then(() => proxy.reset());
-    const settled = await within(10_000, "requests", Promise.all(outcomes));
-    for (const outcome of settled) {
-      if (!outcome.ok) assertFailed(outcome, ["CONNECTION_CLOSED"], "get()");
-    }
+    const settled = await faultUnderLoad(client, proxy, {
+      delay: 20,
+      fault: () => proxy.reset(),
+      codes: ["CONNECTION_CLOSED"],
+    });
     const counts = tally(settled);
     assert.ok((counts.get("ok") ?? 0) > 0 && (counts.get("CONNECTION_CLOSED") ?? 0) > 0);
-    proxy.delay(0);
     assert.equal(await within(5_000, "get() after reset", client.get(key(7))), key(7));
-  } finally {
-    await client.close();
-  }
-  assertIdle(client);
-});
+  }));
 
-test("Requests into a black hole time out and the silent connection is replaced", async () => {
-  await using server = await startMemcached();
-  await using proxy = await startProxy(server);
-  const client = await connect(proxy.address, { timeout: 100 });
-  try {
+test("Requests into a black hole time out and the silent connection is replaced", () =>
+  throughProxy({ timeout: 100 }, async ({ proxy, client }) => {
     await client.set("k", "v", { timeout: 5_000 });
     proxy.blackhole(true);
     const outcomes: Promise<Outcome>[] = [];
@@ -787,71 +634,57 @@ test("Requests into a black hole time out and the silent connection is replaced"
     for (const outcome of await within(5_000, "swallowed requests", Promise.all(outcomes))) {
       assertFailed(outcome, ["TIMEOUT"], "swallowed request");
     }
-    await waitFor("the silent connection to be dropped", () => {
-      const c = client.counters();
-      return c.connections === 0 && c.inFlight === 0;
-    });
+    await waitForDisconnect(client, "the silent connection to be dropped");
     proxy.blackhole(false);
     assert.equal(
       await within(5_000, "get() after the black hole", client.get("k", { timeout: 5_000 })),
       "v",
     );
-  } finally {
-    await client.close();
-  }
-  assertIdle(client);
-});
+  }));
 
 // ---------------------------------------------------------------------------------------------
 // Closing under load
 
-test("Client.close() with a short timeout under load resolves some requests and rejects the rest with CLIENT_CLOSED", async () => {
-  await using server = await startMemcached();
-  await using proxy = await startProxy(server);
-  const client = await connect(proxy.address, { timeout: 10_000 });
-  await seed(client, 1_000);
-  const outcomes: Promise<Outcome>[] = [];
-  for (let i = 0; i < 10_000; i++) outcomes.push(checkedGet(client, key(i % 1_000)));
-  // Once replies are flowing, hold the rest in the proxy and close with 20 ms to spare.
-  let closing: Promise<void> | undefined;
-  void outcomes[0]!.then(() => {
-    proxy.pause();
-    closing = client.close({ timeout: 20 });
-  });
-  const settled = await within(10_000, "10,000 requests", Promise.all(outcomes));
-  assert.ok(closing !== undefined);
-  await within(5_000, "close()", closing);
-  proxy.resume();
-  for (const outcome of settled) {
-    if (!outcome.ok) assertFailed(outcome, ["CLIENT_CLOSED"], "get()");
-  }
-  const counts = tally(settled);
-  assert.ok((counts.get("ok") ?? 0) > 0, "nothing resolved");
-  assert.ok((counts.get("CLIENT_CLOSED") ?? 0) > 0, "nothing was cut short");
-  assertFailed(await settle(client.get(key(1))), ["CLIENT_CLOSED"], "get() after close()");
-  assertFailed(await settle(client.set("x", "y")), ["CLIENT_CLOSED"], "set() after close()");
-  assert.equal(client.closed, true);
-  assertIdle(client);
-});
+test("Client.close() with a short timeout under load resolves some requests and rejects the rest with CLIENT_CLOSED", () =>
+  throughProxy({ timeout: 10_000 }, async ({ proxy, client }) => {
+    await seed(client, 1_000);
+    const outcomes = seededGets(client, 10_000);
+    // Once replies are flowing, hold the rest in the proxy and close with 20 ms to spare.
+    let closing: Promise<void> | undefined;
+    void outcomes[0]!.then(() => {
+      proxy.pause();
+      closing = client.close({ timeout: 20 });
+    });
+    const settled = await within(10_000, "10,000 requests", Promise.all(outcomes));
+    assert.ok(closing !== undefined);
+    await within(5_000, "close()", closing);
+    proxy.resume();
+    for (const outcome of settled) assertOkOr(outcome, ["CLIENT_CLOSED"], "get()");
+    const counts = tally(settled);
+    assert.ok((counts.get("ok") ?? 0) > 0, "nothing resolved");
+    assert.ok((counts.get("CLIENT_CLOSED") ?? 0) > 0, "nothing was cut short");
+    assertFailed(await settle(client.get(key(1))), ["CLIENT_CLOSED"], "get() after close()");
+    assertFailed(await settle(client.set("x", "y")), ["CLIENT_CLOSED"], "set() after close()");
+    assert.equal(client.closed, true);
+    assertIdle(client);
+  }));
 
-test("Client.destroy() under load rejects every pending request with CLIENT_CLOSED", async () => {
-  await using server = await startMemcached();
-  const client = await connect(server.address, { timeout: 10_000 });
-  await seed(client, 1_000);
-  const outcomes: Promise<Outcome>[] = [];
-  for (let i = 0; i < 10_000; i++) outcomes.push(checkedGet(client, key(i % 1_000)));
-  // Destroy as soon as replies flow: at most maxInFlight requests can have been answered.
-  void outcomes[0]!.then(() => client.destroy());
-  const settled = await within(10_000, "10,000 requests", Promise.all(outcomes));
-  const counts = tally(settled);
-  const resolved = counts.get("ok") ?? 0;
-  assert.ok(resolved > 0 && resolved <= 256, `${resolved} requests resolved`);
-  assert.equal(counts.get("CLIENT_CLOSED") ?? 0, 10_000 - resolved);
-  assertFailed(await settle(client.get(key(1))), ["CLIENT_CLOSED"], "get() after destroy()");
-  // destroy() lets sockets finish closing in the background; close() waits for that.
-  await within(5_000, "close() after destroy()", client.close());
-  assertIdle(client);
-});
+test("Client.destroy() under load rejects every pending request with CLIENT_CLOSED", () =>
+  direct({ timeout: 10_000 }, async ({ client }) => {
+    await seed(client, 1_000);
+    const outcomes = seededGets(client, 10_000);
+    // Destroy as soon as replies flow: at most maxInFlight requests can have been answered.
+    void outcomes[0]!.then(() => client.destroy());
+    const settled = await within(10_000, "10,000 requests", Promise.all(outcomes));
+    const counts = tally(settled);
+    const resolved = counts.get("ok") ?? 0;
+    assert.ok(resolved > 0 && resolved <= 256, `${resolved} requests resolved`);
+    assert.equal(counts.get("CLIENT_CLOSED") ?? 0, 10_000 - resolved);
+    assertFailed(await settle(client.get(key(1))), ["CLIENT_CLOSED"], "get() after destroy()");
+    // destroy() lets sockets finish closing in the background; close() waits for that.
+    await within(5_000, "close() after destroy()", client.close());
+    assertIdle(client);
+  }));
 
 test("Leaving an await using block with requests in flight closes gracefully", async () => {
   await using server = await startMemcached();
@@ -861,12 +694,12 @@ test("Leaving an await using block with requests in flight closes gracefully", a
     await using client = await connect(server.address, { timeout: 10_000 });
     held = client;
     await seed(client, 1_000);
-    outcomes = Array.from({ length: 5_000 }, (_, i) => checkedGet(client, key(i % 1_000)));
+    outcomes = seededGets(client, 5_000);
   }
   assert.equal(held.closed, true);
   assertIdle(held);
   for (const outcome of await within(1_000, "requests", Promise.all(outcomes))) {
-    assert.ok(outcome.ok, `get() failed with ${codeOf(outcome)}`);
+    assertOk(outcome, "get()");
   }
 });
 
@@ -877,7 +710,7 @@ test("Leaving a using block with requests in flight rejects them with CLIENT_CLO
   {
     using client = await connect(server.address, { timeout: 10_000 });
     held = client;
-    outcomes = Array.from({ length: 5_000 }, (_, i) => checkedGet(client, key(i % 1_000)));
+    outcomes = seededGets(client, 5_000);
   }
   for (const outcome of await within(5_000, "requests", Promise.all(outcomes))) {
     assertFailed(outcome, ["CLIENT_CLOSED"], "get()");
@@ -886,16 +719,14 @@ test("Leaving a using block with requests in flight rejects them with CLIENT_CLO
   assertIdle(held);
 });
 
-test("Client.close() waits for requests in flight to finish", async () => {
-  await using server = await startMemcached();
-  await using proxy = await startProxy(server);
-  const client = await connect(proxy.address, { timeout: 10_000 });
-  await seed(client, 1_000);
-  proxy.delay(50);
-  const outcomes = Array.from({ length: 1_000 }, (_, i) => checkedGet(client, key(i)));
-  await within(10_000, "close()", client.close());
-  assertIdle(client);
-  for (const outcome of await within(1_000, "requests", Promise.all(outcomes))) {
-    assert.ok(outcome.ok, `get() failed with ${codeOf(outcome)}`);
-  }
-});
+test("Client.close() waits for requests in flight to finish", () =>
+  throughProxy({ timeout: 10_000 }, async ({ proxy, client }) => {
+    await seed(client, 1_000);
+    proxy.delay(50);
+    const outcomes = seededGets(client, 1_000);
+    await within(10_000, "close()", client.close());
+    assertIdle(client);
+    for (const outcome of await within(1_000, "requests", Promise.all(outcomes))) {
+      assertOk(outcome, "get()");
+    }
+  }));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
-import { MemcachedError } from "../../src/errors.ts";
+import { assertMemcachedError, concat, latin1, MAX_U64, MIB, withCode } from "../_util.ts";
 import {
   type DecoderOptions,
   type Response,
@@ -10,28 +10,6 @@ import {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-const MiB = 1024 * 1024;
-const MAX_U64 = (1n << 64n) - 1n;
-
-function latin1(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-function concat(parts: readonly (Uint8Array | string)[]): Uint8Array {
-  const arrays = parts.map((part) => typeof part === "string" ? latin1(part) : part);
-  let size = 0;
-  for (const a of arrays) size += a.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const a of arrays) {
-    out.set(a, at);
-    at += a.length;
-  }
-  return out;
-}
 
 /** A response as the decoder builds it: every field not given has its empty value. */
 function reply(status: ResponseStatus, fields: Partial<Response> = {}): Response {
@@ -68,6 +46,14 @@ function noise(length: number, seed: number): Uint8Array {
 function drain(d: ResponseDecoder, into: Response[] = []): Response[] {
   for (let r = d.next(); r !== undefined; r = d.next()) into.push(r);
   return into;
+}
+
+/** Feeds each of `parts` in turn, asserting after each that no response is complete yet. */
+function feedIncomplete(d: ResponseDecoder, ...parts: string[]): void {
+  for (const part of parts) {
+    d.feed(latin1(part));
+    assert.equal(d.next(), undefined, `after ${JSON.stringify(part)}`);
+  }
 }
 
 /**
@@ -255,11 +241,6 @@ function checkCase(c: Case): void {
   }
 }
 
-function assertProtocolError(error: unknown, why: string): asserts error is MemcachedError {
-  assert.ok(error instanceof MemcachedError, `${why}: expected a MemcachedError, got ${error}`);
-  assert.equal(error.code, "PROTOCOL_ERROR", why);
-}
-
 /**
  * Feeds `chunks`, calling next() after each, until next() throws. Returns the responses decoded
  * before the error and the error, then checks that the decoder stays failed.
@@ -279,7 +260,7 @@ function failOn(d: ResponseDecoder, chunks: Iterable<Uint8Array>, why: string): 
     }
   }
   assert.ok(threw, `${why}: next() throws once every byte is in`);
-  assertProtocolError(error, why);
+  assertMemcachedError(error, "PROTOCOL_ERROR", why);
   // The decoder stays failed: the same error again, even after valid bytes arrive.
   assert.throws(() => d.next(), (e: unknown) => e === error, `${why}: next() throws again`);
   d.feed(latin1("EN\r\nHD\r\n"));
@@ -400,7 +381,7 @@ test("ResponseDecoder decodes every byte value inside a value", () => {
 });
 
 test("ResponseDecoder decodes a 1 MiB value streamed in 64 KiB chunks", () => {
-  const value = noise(MiB, 99);
+  const value = noise(MIB, 99);
   const bytes = concat(["VA 1048576 f2 O77\r\n", value, "\r\n"]);
   const d = new ResponseDecoder();
   const got: Response[] = [];
@@ -414,7 +395,7 @@ test("ResponseDecoder decodes a 1 MiB value streamed in 64 KiB chunks", () => {
 });
 
 test("ResponseDecoder decodes a 1 MiB value whole, byte by byte, with trailing bytes and split", () => {
-  const value = noise(MiB, 7);
+  const value = noise(MIB, 7);
   checkCase({
     replies: [
       [concat(["VA 1048576 O1\r\n", value, "\r\n"]), reply("VA", { opaque: 1, value })],
@@ -609,12 +590,7 @@ test("ResponseDecoder.next() returns undefined on a fresh decoder", () => {
 
 test("ResponseDecoder.next() returns undefined until a value's CRLF arrives", () => {
   const d = new ResponseDecoder();
-  d.feed(latin1("VA 3 O1\r\n"));
-  assert.equal(d.next(), undefined);
-  d.feed(latin1("bar"));
-  assert.equal(d.next(), undefined);
-  d.feed(latin1("\r"));
-  assert.equal(d.next(), undefined);
+  feedIncomplete(d, "VA 3 O1\r\n", "bar", "\r");
   d.feed(latin1("\n"));
   assert.deepStrictEqual(d.next(), reply("VA", { opaque: 1, value: latin1("bar") }));
   assert.equal(d.next(), undefined);
@@ -622,20 +598,14 @@ test("ResponseDecoder.next() returns undefined until a value's CRLF arrives", ()
 
 test("ResponseDecoder.next() returns undefined until a line's LF arrives", () => {
   const d = new ResponseDecoder();
-  for (const part of ["H", "D", " ", "O", "1", "\r"]) {
-    d.feed(latin1(part));
-    assert.equal(d.next(), undefined, `after ${JSON.stringify(part)}`);
-  }
+  feedIncomplete(d, "H", "D", " ", "O", "1", "\r");
   d.feed(latin1("\n"));
   assert.deepStrictEqual(d.next(), reply("HD", { opaque: 1 }));
 });
 
 test("ResponseDecoder.next() returns undefined until a STAT block's END arrives", () => {
   const d = new ResponseDecoder();
-  d.feed(latin1("STAT a 1\r\nSTAT b 2\r\n"));
-  assert.equal(d.next(), undefined);
-  d.feed(latin1("EN"));
-  assert.equal(d.next(), undefined);
+  feedIncomplete(d, "STAT a 1\r\nSTAT b 2\r\n", "EN");
   d.feed(latin1("D\r\n"));
   assert.deepStrictEqual(d.next(), reply("STATS", { stats: new Map([["a", "1"], ["b", "2"]]) }));
 });
@@ -654,8 +624,7 @@ test("ResponseDecoder.buffered counts bytes fed but not yet decoded", () => {
   assert.deepStrictEqual(d.next(), reply("HD", { opaque: 3 }));
   assert.equal(d.buffered, 6);
   assert.equal(d.next(), undefined);
-  d.feed(latin1("ab"));
-  assert.equal(d.next(), undefined);
+  feedIncomplete(d, "ab");
   d.feed(latin1("cd\r\nMN\r\n"));
   assert.deepStrictEqual(d.next(), reply("VA", { value: latin1("abcd") }));
   assert.equal(d.buffered, 4);
@@ -665,14 +634,11 @@ test("ResponseDecoder.buffered counts bytes fed but not yet decoded", () => {
 
 test("ResponseDecoder.buffered counts the value bytes of a VA reply still arriving", () => {
   const d = new ResponseDecoder();
-  d.feed(latin1("VA 10\r\n"));
-  assert.equal(d.next(), undefined);
+  feedIncomplete(d, "VA 10\r\n");
   const atHeader = d.buffered;
-  d.feed(latin1("0123"));
-  assert.equal(d.next(), undefined);
+  feedIncomplete(d, "0123");
   assert.equal(d.buffered, atHeader + 4);
-  d.feed(latin1("456789\r"));
-  assert.equal(d.next(), undefined);
+  feedIncomplete(d, "456789\r");
   assert.equal(d.buffered, atHeader + 11);
   d.feed(latin1("\n"));
   assert.ok(d.next() !== undefined);
@@ -717,8 +683,7 @@ test("ResponseDecoder returns values that later feeds do not change or pin", () 
   // The value owns its bytes: it is not a view into the decoder's receive buffer.
   assert.equal(first.value.byteOffset, 0);
   assert.equal(first.value.buffer.byteLength, 3);
-  d.feed(latin1("de"));
-  assert.equal(d.next(), undefined);
+  feedIncomplete(d, "de");
   d.feed(latin1("f\r\n"));
   const second = d.next();
   // Refill the receive buffer many times over so any shared memory would be overwritten.
@@ -754,7 +719,7 @@ test("ResponseDecoder decodes 100,000 one-byte chunks of a long line under the c
 });
 
 test("ResponseDecoder copies a 1 MiB value fed in 4 KiB chunks a bounded number of times", () => {
-  const value = noise(MiB, 3);
+  const value = noise(MIB, 3);
   const bytes = concat(["VA 1048576 O5\r\n", value, "\r\n"]);
   const chunks: Uint8Array[] = [];
   for (let i = 0; i < bytes.length; i += 4096) chunks.push(bytes.subarray(i, i + 4096));
@@ -833,10 +798,7 @@ test("ResponseDecoder fails once an unfinished line exceeds maxLineLength", () =
   const cap = 16;
   const line = "SERVER_ERROR " + "x".repeat(40);
   const d = new ResponseDecoder({ maxLineLength: cap });
-  for (let i = 0; i < cap; i++) {
-    d.feed(latin1(line[i]!));
-    assert.equal(d.next(), undefined, `${i + 1} bytes buffered`);
-  }
+  feedIncomplete(d, ...line.slice(0, cap));
   assert.equal(d.buffered, cap);
   d.feed(latin1(line[cap]!));
   let error: unknown;
@@ -844,7 +806,7 @@ test("ResponseDecoder fails once an unfinished line exceeds maxLineLength", () =
     error = e;
     return true;
   });
-  assertProtocolError(error, "one byte over the cap");
+  assertMemcachedError(error, "PROTOCOL_ERROR", "one byte over the cap");
   assert.throws(() => d.next(), (e: unknown) => e === error);
 });
 
@@ -856,14 +818,14 @@ test("ResponseDecoder fails on an unfinished line over the default cap of 8192 b
   d.feed(latin1("x"));
   assert.throws(
     () => d.next(),
-    (e: unknown) => e instanceof MemcachedError && e.code === "PROTOCOL_ERROR",
+    withCode("PROTOCOL_ERROR"),
   );
   // A huge chunk with no LF fails at once rather than waiting for more.
   const big = new ResponseDecoder();
   big.feed(new Uint8Array(100_000).fill(0x78));
   assert.throws(
     () => big.next(),
-    (e: unknown) => e instanceof MemcachedError && e.code === "PROTOCOL_ERROR",
+    withCode("PROTOCOL_ERROR"),
   );
 });
 
@@ -948,11 +910,11 @@ test("ResponseDecoder keeps decoding replies that came before the error", () => 
   assert.deepStrictEqual(d.next(), reply("EN", { opaque: 2 }));
   assert.throws(
     () => d.next(),
-    (e: unknown) => e instanceof MemcachedError && e.code === "PROTOCOL_ERROR",
+    withCode("PROTOCOL_ERROR"),
   );
   assert.throws(
     () => d.next(),
-    (e: unknown) => e instanceof MemcachedError && e.code === "PROTOCOL_ERROR",
+    withCode("PROTOCOL_ERROR"),
   );
 });
 
@@ -973,8 +935,7 @@ test("ResponseDecoder with copyValues false lends whole values until the next fe
 
 test("ResponseDecoder with copyValues false gives streamed values their own buffer", () => {
   const d = new ResponseDecoder({ copyValues: false });
-  d.feed(latin1("VA 5 O1\r\nab"));
-  assert.equal(d.next(), undefined);
+  feedIncomplete(d, "VA 5 O1\r\nab");
   d.feed(latin1("cde\r\n"));
   const r = d.next();
   assert.deepStrictEqual(r, reply("VA", { opaque: 1, value: latin1("abcde") }));
@@ -1017,5 +978,5 @@ test("ResponseDecoder.next() raises PROTOCOL_ERROR when a stats reply never ends
   } catch (e) {
     error = e;
   }
-  assertProtocolError(error, "endless STAT block");
+  assertMemcachedError(error, "PROTOCOL_ERROR", "endless STAT block");
 });

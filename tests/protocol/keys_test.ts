@@ -1,27 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
-import { MemcachedError } from "../../src/errors.ts";
+import { latin1Text, utf8, withCode } from "../_util.ts";
 import { encodeKey, keyBytes, MAX_KEY_LENGTH, toBase64 } from "../../src/protocol/mod.ts";
 
-const utf8 = new TextEncoder();
-
+/** Asserts that `encodeKey()` throws a MemcachedError with code INVALID_KEY for `key`. */
 function assertInvalidKey(key: string | Uint8Array, base64: boolean, why: string): void {
-  assert.throws(
-    () => encodeKey(key, base64),
-    (error: unknown) => {
-      assert.ok(error instanceof MemcachedError, `${why}: expected a MemcachedError`);
-      assert.equal(error.code, "INVALID_KEY", why);
-      assert.equal(error.name, "MemcachedError");
-      return true;
-    },
-    why,
-  );
-}
-
-function latin1Of(bytes: Uint8Array): string {
-  let s = "";
-  for (const byte of bytes) s += String.fromCharCode(byte);
-  return s;
+  assert.throws(() => encodeKey(key, base64), withCode("INVALID_KEY", why), why);
 }
 
 /** A small deterministic generator (mulberry32), so failures reproduce. */
@@ -94,14 +78,14 @@ test("encodeKey() accepts non-control characters just above the C1 range", () =>
 
 test("encodeKey() sends a non-ASCII string key as its UTF-8 bytes", () => {
   assert.equal(encodeKey("é", false), "\xc3\xa9");
-  assert.equal(encodeKey("clé:😀", false), latin1Of(utf8.encode("clé:😀")));
-  assert.equal(encodeKey("日本", false), latin1Of(utf8.encode("日本")));
+  assert.equal(encodeKey("clé:😀", false), latin1Text(utf8("clé:😀")));
+  assert.equal(encodeKey("日本", false), latin1Text(utf8("日本")));
 });
 
 test("encodeKey() counts a UTF-8 key's length in bytes, not characters", () => {
   const ok = "é".repeat(125); // 250 bytes
   assert.equal(encodeKey(ok, false).length, 250);
-  assert.equal(encodeKey(ok, false), latin1Of(utf8.encode(ok)));
+  assert.equal(encodeKey(ok, false), latin1Text(utf8(ok)));
   assertInvalidKey("é".repeat(126), false, "126 × é is 252 bytes");
   assertInvalidKey("k".repeat(249) + "é", false, "249 ASCII + é is 251 bytes");
   assert.equal(encodeKey("k".repeat(248) + "é", false).length, 250);
@@ -112,7 +96,7 @@ test("encodeKey() counts a UTF-8 key's length in bytes, not characters", () => {
 test("encodeKey() accepts Uint8Array keys of bytes 0x21..0x7e", () => {
   const all = new Uint8Array(0x7e - 0x21 + 1);
   for (let i = 0; i < all.length; i++) all[i] = 0x21 + i;
-  assert.equal(encodeKey(all, false), latin1Of(all));
+  assert.equal(encodeKey(all, false), latin1Text(all));
   assert.equal(encodeKey(new Uint8Array([0x66, 0x6f, 0x6f]), false), "foo");
   const longest = new Uint8Array(250).fill(0x6b);
   assert.equal(encodeKey(longest, false), "k".repeat(250));
@@ -135,10 +119,10 @@ test("encodeKey() rejects keys that are neither strings nor Uint8Arrays", () => 
 });
 
 test("encodeKey() in base64 mode accepts any bytes", () => {
-  assert.equal(encodeKey("a b\r\n", true), toBase64(utf8.encode("a b\r\n")));
+  assert.equal(encodeKey("a b\r\n", true), toBase64(utf8("a b\r\n")));
   assert.equal(encodeKey("a b", true), "YSBi");
   assert.equal(encodeKey("foo", true), "Zm9v");
-  assert.equal(encodeKey("\0\u0085é", true), toBase64(utf8.encode("\0\u0085é")));
+  assert.equal(encodeKey("\0\u0085é", true), toBase64(utf8("\0\u0085é")));
   const every = new Uint8Array(186);
   for (let i = 0; i < every.length; i++) every[i] = (i * 7) & 0xff;
   assert.equal(encodeKey(every, true), toBase64(every));
@@ -175,19 +159,19 @@ test("toBase64() matches the RFC 4648 test vectors", () => {
     ["foobar", "Zm9vYmFy"],
   ];
   for (const [plain, encoded] of vectors) {
-    assert.equal(toBase64(utf8.encode(plain)), encoded, JSON.stringify(plain));
+    assert.equal(toBase64(utf8(plain)), encoded, JSON.stringify(plain));
   }
 });
 
 test("toBase64() agrees with btoa() on every byte value and on random arrays", () => {
   const every = new Uint8Array(256);
   for (let i = 0; i < 256; i++) every[i] = i;
-  assert.equal(toBase64(every), btoa(latin1Of(every)));
+  assert.equal(toBase64(every), btoa(latin1Text(every)));
   const next = random(42);
   for (let round = 0; round < 500; round++) {
     const bytes = new Uint8Array(Math.floor(next() * 70));
     for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(next() * 256);
-    assert.equal(toBase64(bytes), btoa(latin1Of(bytes)), `round ${round}`);
+    assert.equal(toBase64(bytes), btoa(latin1Text(bytes)), `round ${round}`);
   }
 });
 

@@ -1,39 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
+import { concat, latin1, latin1Text, pattern, utf8 } from "../_util.ts";
 import { ByteWriter, utf8Length } from "../../src/protocol/mod.ts";
 
 /** The size from which `ByteWriter.bytes()` passes an array through instead of copying it. */
 const LARGE = 16 * 1024;
-
-function latin1(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const chunk of chunks) size += chunk.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
-}
-
-function text(chunks: readonly Uint8Array[]): string {
-  let s = "";
-  for (const byte of concat(chunks)) s += String.fromCharCode(byte);
-  return s;
-}
-
-function filled(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = (i * 31 + seed) & 0xff;
-  return out;
-}
 
 test("ByteWriter.ascii() writes each character as one byte", () => {
   const w = new ByteWriter();
@@ -41,7 +12,7 @@ test("ByteWriter.ascii() writes each character as one byte", () => {
   w.ascii("");
   w.ascii(" O1");
   assert.equal(w.length, 11);
-  assert.equal(text(w.take()), "mg foo v O1");
+  assert.equal(latin1Text(w.take()), "mg foo v O1");
 });
 
 test("ByteWriter.ascii() writes latin1 text byte for byte", () => {
@@ -71,7 +42,7 @@ test("ByteWriter.uint() writes non-negative integers in decimal", () => {
   for (const n of numbers) {
     const w = new ByteWriter();
     w.uint(n);
-    assert.equal(text(w.take()), String(n), `uint(${n})`);
+    assert.equal(latin1Text(w.take()), String(n), `uint(${n})`);
   }
 });
 
@@ -90,7 +61,7 @@ test("ByteWriter.uint() writes every digit around each power of ten", () => {
     w.byte(32);
     expected += `${n} `;
   }
-  assert.equal(text(w.take()), expected);
+  assert.equal(latin1Text(w.take()), expected);
 });
 
 test("ByteWriter.uint() grows the buffer when the digits do not fit", () => {
@@ -99,12 +70,12 @@ test("ByteWriter.uint() grows the buffer when the digits do not fit", () => {
   w.uint(9_007_199_254_740_991);
   w.uint(7);
   assert.equal(w.length, 3 + 16 + 1);
-  assert.equal(text(w.take()), "abc90071992547409917");
+  assert.equal(latin1Text(w.take()), "abc90071992547409917");
 });
 
 test("ByteWriter.bytes() copies arrays under 16 KiB into the scratch buffer", () => {
   const w = new ByteWriter();
-  const small = filled(LARGE - 1, 7);
+  const small = pattern(LARGE - 1, 7);
   const original = small.slice();
   w.ascii("ab");
   w.bytes(small);
@@ -120,7 +91,7 @@ test("ByteWriter.bytes() copies arrays under 16 KiB into the scratch buffer", ()
 test("ByteWriter.bytes() passes arrays of 16 KiB or more through as their own chunk", () => {
   for (const size of [LARGE, LARGE + 1, 1024 * 1024]) {
     const w = new ByteWriter();
-    const large = filled(size, 3);
+    const large = pattern(size, 3);
     w.ascii("ms k ");
     w.uint(size);
     w.crlf();
@@ -130,14 +101,14 @@ test("ByteWriter.bytes() passes arrays of 16 KiB or more through as their own ch
     const chunks = w.take();
     assert.equal(chunks.length, 3, `size ${size}`);
     assert.equal(chunks[1], large, "the large array is the same object, not a copy");
-    assert.equal(text(chunks.slice(0, 1)), `ms k ${size}\r\n`);
-    assert.equal(text(chunks.slice(2)), "\r\n");
+    assert.equal(latin1Text(chunks.slice(0, 1)), `ms k ${size}\r\n`);
+    assert.equal(latin1Text(chunks.slice(2)), "\r\n");
   }
 });
 
 test("ByteWriter.bytes() of a large array first needs no scratch chunk before it", () => {
   const w = new ByteWriter();
-  const large = filled(LARGE, 1);
+  const large = pattern(LARGE, 1);
   w.bytes(large);
   const chunks = w.take();
   assert.equal(chunks.length, 1);
@@ -146,8 +117,8 @@ test("ByteWriter.bytes() of a large array first needs no scratch chunk before it
 
 test("ByteWriter.bytes() keeps large arrays in order between small writes", () => {
   const w = new ByteWriter();
-  const a = filled(LARGE, 1);
-  const b = filled(LARGE * 2, 2);
+  const a = pattern(LARGE, 1);
+  const b = pattern(LARGE * 2, 2);
   w.ascii("1");
   w.bytes(a);
   w.bytes(b);
@@ -157,8 +128,8 @@ test("ByteWriter.bytes() keeps large arrays in order between small writes", () =
   assert.equal(chunks.length, 4);
   assert.equal(chunks[1], a);
   assert.equal(chunks[2], b);
-  assert.equal(text(chunks.slice(0, 1)), "1");
-  assert.equal(text(chunks.slice(3)), "2345");
+  assert.equal(latin1Text(chunks.slice(0, 1)), "1");
+  assert.equal(latin1Text(chunks.slice(3)), "2345");
 });
 
 test("ByteWriter.bytes() of an empty array writes nothing", () => {
@@ -178,7 +149,7 @@ test("ByteWriter.take() empties the writer", () => {
   const w = new ByteWriter();
   w.ascii("mn");
   w.crlf();
-  w.bytes(filled(LARGE, 0));
+  w.bytes(pattern(LARGE, 0));
   assert.equal(w.length, LARGE + 4);
   assert.equal(w.take().length, 2);
   assert.equal(w.length, 0);
@@ -186,7 +157,7 @@ test("ByteWriter.take() empties the writer", () => {
   w.ascii("version");
   w.crlf();
   assert.equal(w.length, 9);
-  assert.equal(text(w.take()), "version\r\n");
+  assert.equal(latin1Text(w.take()), "version\r\n");
 });
 
 test("ByteWriter.take() hands out chunks that later writes do not change", () => {
@@ -195,8 +166,8 @@ test("ByteWriter.take() hands out chunks that later writes do not change", () =>
   const [first] = w.take();
   w.ascii("SECOND-AND-LONGER");
   const [second] = w.take();
-  assert.equal(text(first === undefined ? [] : [first]), "first");
-  assert.equal(text(second === undefined ? [] : [second]), "SECOND-AND-LONGER");
+  assert.equal(latin1Text(first === undefined ? [] : [first]), "first");
+  assert.equal(latin1Text(second === undefined ? [] : [second]), "SECOND-AND-LONGER");
 });
 
 test("ByteWriter grows past its initial capacity without losing bytes", () => {
@@ -215,16 +186,16 @@ test("ByteWriter grows past its initial capacity without losing bytes", () => {
   assert.equal(w.length, expected.length);
   const chunks = w.take();
   assert.equal(chunks.length, 1);
-  assert.equal(text(chunks), expected);
+  assert.equal(latin1Text(chunks), expected);
 });
 
 test("ByteWriter grows when one write is larger than twice its capacity", () => {
   const w = new ByteWriter(2);
   const s = "x".repeat(100);
   w.ascii(s);
-  w.bytes(filled(1000, 5));
+  w.bytes(pattern(1000, 5));
   assert.equal(w.length, 1100);
-  assert.deepEqual(concat(w.take()), concat([latin1(s), filled(1000, 5)]));
+  assert.deepEqual(concat(w.take()), concat([latin1(s), pattern(1000, 5)]));
 });
 
 test("ByteWriter with an initial capacity of 0 grows on the first write", async () => {
@@ -257,7 +228,6 @@ test("ByteWriter with an initial capacity of 0 grows on the first write", async 
 });
 
 test("utf8Length() agrees with TextEncoder on ASCII, multi-byte, surrogate pairs and lone surrogates", () => {
-  const encoder = new TextEncoder();
   const cases = [
     "",
     "abc",
@@ -278,24 +248,13 @@ test("utf8Length() agrees with TextEncoder on ASCII, multi-byte, surrogate pairs
     }
     cases.push(s);
   }
-  for (const s of cases) assert.equal(utf8Length(s), encoder.encode(s).length, JSON.stringify(s));
+  for (const s of cases) assert.equal(utf8Length(s), utf8(s).length, JSON.stringify(s));
 });
 
 test("ByteWriter.text() writes exactly what TextEncoder writes, short and long", () => {
-  const encoder = new TextEncoder();
   for (const s of ["plain ascii", "héllo wörld €", "x".repeat(300), "é".repeat(300), "a\uD800"]) {
     const w = new ByteWriter();
     w.text(s, utf8Length(s));
-    assert.deepEqual(concatChunks(w.take()), encoder.encode(s), JSON.stringify(s.slice(0, 20)));
+    assert.deepEqual(concat(w.take()), utf8(s), JSON.stringify(s.slice(0, 20)));
   }
 });
-
-function concatChunks(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}

@@ -1,0 +1,298 @@
+/**
+ * Helpers shared by the test files: waiting with a deadline, settling requests into outcomes
+ * and asserting their error codes, checking that a client is idle, byte and text helpers for
+ * the codec tests, and the two fault scenarios (a stopped server, a killed server) that both
+ * the failure and the leak tests run.
+ *
+ * Private to `tests/`: nothing here is part of Mica's API. It imports no runtime global at top
+ * level, so every test file runs unchanged under `deno test` and `bun test`.
+ *
+ * @example Bound a wait and assert the error code of a request
+ * ```ts ignore
+ * import { test } from "./_harness.ts";
+ * import { startMemcached } from "./_memcached.ts";
+ * import { assertFailed, settle, within } from "./_util.ts";
+ * import { connect } from "../mod.ts";
+ *
+ * test("A request aborted before it is sent rejects with ABORTED", async () => {
+ *   await using server = await startMemcached();
+ *   await using client = await connect(server.address);
+ *   const signal = AbortSignal.abort();
+ *   const outcome = await within(1_000, "get()", settle(client.get("k", { signal })));
+ *   assertFailed(outcome, ["ABORTED"], "get()");
+ * });
+ * ```
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import type { MemcachedServer } from "./_memcached.ts";
+import {
+  type Client,
+  type Connector,
+  type ErrorCode,
+  isMemcachedError,
+  MemcachedError,
+} from "../mod.ts";
+import { bunConnector } from "../src/adapters/bun.ts";
+import { denoConnector } from "../src/adapters/deno.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Runtime
+
+/** Whether the tests run under Bun (else Deno). */
+export const IS_BUN = "Bun" in globalThis;
+
+/** The connector of the runtime running the tests: the other runtime's cannot work here. */
+export const runtimeConnector: Connector = IS_BUN ? bunConnector : denoConnector;
+
+// ---------------------------------------------------------------------------------------------
+// Waiting
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves with `promise`, or rejects if it has not settled within `ms`; clears its timer. */
+export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls `condition` every 5 ms until it holds; throws after `ms`. */
+export async function waitFor(what: string, condition: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outcomes and error codes
+
+/** How one request ended. */
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** The outcome of a request that resolved with `undefined`: a store that landed, a get that missed. */
+export const RESOLVED_UNDEFINED: Outcome = { ok: true, value: undefined };
+
+/** Never rejects: turns a request's promise into its {@linkcode Outcome}. */
+export function settle(promise: Promise<unknown>): Promise<Outcome> {
+  return promise.then((value) => ({ ok: true, value }), (error) => ({ ok: false, error }));
+}
+
+/** The error code of a failed outcome ("(resolved)" for a resolved one), for messages. */
+export function codeOf(outcome: Outcome): string {
+  if (outcome.ok) return "(resolved)";
+  return isMemcachedError(outcome.error) ? outcome.error.code : String(outcome.error);
+}
+
+/** Asserts that `outcome` resolved; `what` names the request in the message. */
+export function assertOk(outcome: Outcome, what: string): void {
+  assert.ok(outcome.ok, `${what} failed with ${codeOf(outcome)}`);
+}
+
+/** Asserts that `outcome` failed with a {@linkcode MemcachedError} whose code is in `codes`. */
+export function assertFailed(outcome: Outcome, codes: readonly ErrorCode[], what: string): void {
+  assert.ok(
+    !outcome.ok && codes.some((code) => isMemcachedError(outcome.error, code)),
+    `${what}: expected ${codes.join(" or ")}, got ${codeOf(outcome)}`,
+  );
+}
+
+/** Asserts that `outcome` either resolved or failed with a code in `codes`. */
+export function assertOkOr(outcome: Outcome, codes: readonly ErrorCode[], what: string): void {
+  if (!outcome.ok) assertFailed(outcome, codes, what);
+}
+
+/** Rejects unless `promise` fails with a {@linkcode MemcachedError} whose code is in `codes`. */
+export async function expectCode(
+  promise: Promise<unknown>,
+  codes: readonly ErrorCode[],
+  what: string,
+): Promise<void> {
+  assertFailed(await settle(promise), codes, what);
+}
+
+/** Asserts that `error` is a {@linkcode MemcachedError} named so, with the code `code`. */
+export function assertMemcachedError(
+  error: unknown,
+  code: ErrorCode,
+  why = "error",
+): asserts error is MemcachedError {
+  assert.ok(error instanceof MemcachedError, `${why}: expected a MemcachedError, got ${error}`);
+  assert.equal(error.code, code, `${why}: ${error.message}`);
+  assert.equal(error.name, "MemcachedError", why);
+}
+
+/** A predicate for `assert.rejects` and `assert.throws`: a `MemcachedError` with `code`. */
+export function withCode(code: ErrorCode, why?: string): (error: unknown) => boolean {
+  return (error) => {
+    assertMemcachedError(error, code, why);
+    return true;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+/** Asserts that `client` has nothing queued or in flight and `connections` connections open. */
+export function assertIdle(client: Client, connections = 0, what = "the client"): void {
+  const counters = client.counters();
+  assert.deepEqual(
+    counters,
+    { connections, inFlight: 0, queued: 0 },
+    `${what}: expected ${connections} connections and no request, got ${JSON.stringify(counters)}`,
+  );
+}
+
+/** Waits until `client` has dropped every connection and nothing is in flight. */
+export function waitForDisconnect(client: Client, what: string): Promise<void> {
+  return waitFor(what, () => {
+    const counters = client.counters();
+    return counters.connections === 0 && counters.inFlight === 0;
+  });
+}
+
+/**
+ * Runs `body`, then closes `client` whether or not it threw (calling `beforeClose` first, to
+ * undo a fault) and, if `body` succeeded, asserts that the closed client holds nothing.
+ */
+export async function closeAfter(
+  client: Client,
+  body: () => Promise<void>,
+  beforeClose?: () => void,
+): Promise<void> {
+  try {
+    await body();
+  } finally {
+    beforeClose?.();
+    await client.close();
+  }
+  assertIdle(client);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server faults shared by the failure and leak tests
+
+/** Whether process `pid` is stopped (state `T` in `/proc/PID/stat`, Linux only). */
+export function isStopped(pid: number): boolean {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).startsWith("T");
+}
+
+/**
+ * Stops `server` with SIGSTOP and sends `n` gets of `"k"`, which must all time out (the client's
+ * `timeout` must be short); waits until the stalled connection is dropped, resumes the server
+ * and checks that `"k"` reads `"v"` over a new connection. The server is resumed on failure too.
+ */
+export async function timeOutOnStoppedServer(
+  server: MemcachedServer,
+  client: Client,
+  n: number,
+): Promise<void> {
+  try {
+    server.kill("SIGSTOP");
+    await waitFor("memcached to stop", () => isStopped(server.pid));
+    const outcomes = Array.from({ length: n }, () => settle(client.get("k")));
+    const settled = await within(5_000, "requests to a stopped server", Promise.all(outcomes));
+    for (const outcome of settled) assertFailed(outcome, ["TIMEOUT"], "get() to a stopped server");
+    // Overdue requests and silence for another `timeout` ms: the connection is dropped.
+    await waitForDisconnect(client, "the stalled connection to be dropped");
+    server.kill("SIGCONT");
+    const value = await within(5_000, "get() after SIGCONT", client.get("k", { timeout: 5_000 }));
+    assert.equal(value, "v");
+    assertIdle(client, 1);
+  } finally {
+    server.kill("SIGCONT");
+  }
+}
+
+/**
+ * Kills `server` with SIGKILL while `outcomes` are pending: each must resolve or fail with
+ * CONNECTION_CLOSED. Resolves with them once the process has exited, so that a restart cannot
+ * signal an old pid the runtime may have reaped already.
+ */
+export async function killUnderLoad(
+  server: MemcachedServer,
+  outcomes: readonly Promise<Outcome>[],
+): Promise<Outcome[]> {
+  server.kill("SIGKILL");
+  const settled = await within(10_000, "requests to a killed server", Promise.all(outcomes));
+  for (const outcome of settled) assertOkOr(outcome, ["CONNECTION_CLOSED"], "pending get()");
+  await within(5_000, "memcached to exit", server.waitExit());
+  return settled;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bytes and text
+
+/** 1 MiB. */
+export const MIB = 1024 * 1024;
+
+/** The largest unsigned 64-bit integer, memcached's counter limit. */
+export const MAX_U64 = (1n << 64n) - 1n;
+
+const textEncoder = new TextEncoder();
+
+/** The UTF-8 bytes of `text`. */
+export function utf8(text: string): Uint8Array {
+  return textEncoder.encode(text);
+}
+
+/** One byte per character of `text` (its char codes, which must be below 256). */
+export function latin1(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+/** The bytes of `chunks`, one character per byte: the inverse of {@linkcode latin1}. */
+export function latin1Text(chunks: Uint8Array | readonly Uint8Array[]): string {
+  let text = "";
+  for (const chunk of chunks instanceof Uint8Array ? [chunks] : chunks) {
+    for (const byte of chunk) text += String.fromCharCode(byte);
+  }
+  return text;
+}
+
+/** The bytes of `parts` in one array; a string part stands for its {@linkcode latin1} bytes. */
+export function concat(parts: readonly (Uint8Array | string)[]): Uint8Array {
+  const arrays = parts.map((part) => typeof part === "string" ? latin1(part) : part);
+  let size = 0;
+  for (const array of arrays) size += array.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const array of arrays) {
+    out.set(array, at);
+    at += array.length;
+  }
+  return out;
+}
+
+/** A deterministic byte pattern of `length` bytes that holds CR, LF and every byte value. */
+export function pattern(length: number, seed = 0): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (i * 31 + seed + (i >> 8)) & 0xff;
+  return out;
+}
+
+/** Asserts that `value` is a `Uint8Array` holding exactly the bytes of `expected`. */
+export function assertBytes(value: unknown, expected: Uint8Array, what = "value"): void {
+  assert.ok(value instanceof Uint8Array, `${what}: expected a Uint8Array, got ${typeof value}`);
+  assert.equal(value.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    if (value[i] !== expected[i]) assert.fail(`${what}: the bytes differ at byte ${i}`);
+  }
+}
