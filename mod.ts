@@ -33,6 +33,17 @@ export {
   type SetOptions,
 } from "./src/client.ts";
 export { DEFAULT_PORT, parseAddress, type ServerAddress } from "./src/address.ts";
+export {
+  type Distribution,
+  HashRing,
+  type HashRingOptions,
+  ketamaPointCount,
+  type KeyHash,
+  type RingMember,
+  type RingPoint,
+  type RingServer,
+} from "./src/hash_ring.ts";
+export { ketamaHash, md5, md5Words, oneAtATime } from "./src/hashes.ts";
 export { type ErrorCode, isMemcachedError, MemcachedError } from "./src/errors.ts";
 export { FLAG_BYTES, FLAG_STRING, type Key, type Ttl, type Value } from "./src/values.ts";
 export type {
