@@ -58,6 +58,12 @@ export function parseArgs(argv, env) {
 
 /** Scales the op counts for quick mode. */
 export function counts(quick) {
+  // MICA_SOAK_OPS=4000000 lengthens the soak (for example to see a runtime's heap reservation
+  // settle); the verdict then compares the sample nearest the middle with the end.
+  const soak = Number(globalThis.process?.env?.MICA_SOAK_OPS);
+  if (soak > 0 && !quick) {
+    return { ...FULL, f: Math.ceil(soak / FULL.fSampleEvery) * FULL.fSampleEvery };
+  }
   if (!quick) return { ...FULL };
   const out = {};
   for (const [k, v] of Object.entries(FULL)) out[k] = Math.max(1, Math.floor(v / 10));
@@ -329,7 +335,8 @@ async function scenarioF(client, cfg, n) {
 
   const at = (ops) => samples.find((s) => s.ops === ops);
   const s200 = at(2 * n.fSampleEvery);
-  const s500 = at(5 * n.fSampleEvery);
+  // The second half: from the sample nearest n.f / 2 to the end.
+  const s500 = at(Math.round(n.f / 2 / n.fSampleEvery) * n.fSampleEvery);
   const sEnd = samples[samples.length - 1];
   const heapGrowth = sEnd.heapUsed - s200.heapUsed;
   const limit = 1_000_000;
@@ -344,6 +351,7 @@ async function scenarioF(client, cfg, n) {
     heapGrowthFromOps: s200.ops,
     heapGrowthToOps: sEnd.ops,
     heapGrowthLimitBytes: limit,
+    rssMidOps: s500.ops,
     rssMidBytes: s500.rss,
     rssEndBytes: sEnd.rss,
     rssMidToEndBytes: sEnd.rss - s500.rss,

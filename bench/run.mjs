@@ -585,7 +585,7 @@ function report(run) {
             f.heapGrowthToOps.toLocaleString("en-US")
           } ops: ` +
           `${growth >= 0 ? "+" : ""}${(growth / 1e6).toFixed(3)} MB (limit < 1 MB); ` +
-          `RSS at ${(f.heapGrowthToOps / 2).toLocaleString("en-US")}: ${
+          `RSS at ${(f.rssMidOps ?? f.heapGrowthToOps / 2).toLocaleString("en-US")}: ${
             mb(f.rssMidBytes)
           } MiB, at ` +
           `${f.heapGrowthToOps.toLocaleString("en-US")}: ${mb(f.rssEndBytes)} MiB ` +

@@ -20,8 +20,11 @@ export interface TransportHandlers {
   closed(error: unknown): void;
 }
 
-/** An open byte stream to one server, owned by exactly one connection. */
-export interface Transport {
+/**
+ * An open byte stream to one server, owned by exactly one connection. Disposing it (`using`)
+ * destroys it.
+ */
+export interface Transport extends Disposable {
   /**
    * Writes bytes, in order, handling partial writes. The caller may reuse `chunk` as soon as
    * this returns: the transport copies whatever it cannot hand to the socket at once.

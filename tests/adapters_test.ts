@@ -22,6 +22,7 @@ import {
   assertIdle,
   concat,
   IS_BUN,
+  latin1,
   latin1Text,
   MIB,
   pattern,
@@ -291,6 +292,21 @@ test(`${NAME} calls closed() exactly once when destroyed with requests in flight
   assert.equal(recorder.closedCalls, 1);
   assert.equal(recorder.closedError, undefined);
   assert.equal(await rawCommand(server, "version\r\n").then((r) => r.startsWith("VERSION")), true);
+});
+
+test(`${NAME} closes a transport held with using when the block ends ${SKIP_NOTE}`, async () => {
+  await using server = await startMemcached();
+  const recorder = new Recorder();
+  let done: Promise<void>;
+  {
+    using transport = await open({ kind: "tcp", host: server.host, port: server.port }, recorder);
+    done = transport.done;
+    assert.equal(transport.write(latin1("version\r\n")), true);
+  }
+  await done;
+  await callbacksRun();
+  assert.equal(recorder.closedCalls, 1);
+  assert.equal(recorder.closedError, undefined);
 });
 
 test(`${NAME} rejects a refused connection and an aborted signal ${SKIP_NOTE}`, async () => {

@@ -144,6 +144,10 @@ class BunTransport implements Transport {
     this.#close(undefined);
   }
 
+  [Symbol.dispose](): void {
+    this.destroy();
+  }
+
   #close(error: unknown): void {
     if (this.#closed) return;
     this.#closed = true;

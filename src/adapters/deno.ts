@@ -111,6 +111,10 @@ class DenoTransport implements Transport {
     this.#close(undefined);
   }
 
+  [Symbol.dispose](): void {
+    this.destroy();
+  }
+
   #close(error: unknown): void {
     if (this.#closed) return;
     this.#closed = true;
