@@ -22,17 +22,29 @@
 export {
   Client,
   type ClientCounters,
+  type ClientEventType,
   type ClientOptions,
   type CloseOptions,
   connect,
   type FlushOptions,
+  type GetManyOptions,
+  GetManyResult,
   type GetOptions,
   type IncrOptions,
   type Item,
   type RequestOptions,
+  type ServerEventDetail,
+  type ServerOptionsArg,
   type SetOptions,
 } from "./src/client.ts";
-export { DEFAULT_PORT, parseAddress, type ServerAddress } from "./src/address.ts";
+export type { ServerCounters } from "./src/server.ts";
+export {
+  DEFAULT_PORT,
+  parseAddress,
+  parseServer,
+  type ServerAddress,
+  type ServerSpec,
+} from "./src/address.ts";
 export {
   type Distribution,
   HashRing,

@@ -12,13 +12,67 @@ import type { Endpoint } from "./transport.ts";
 export const DEFAULT_PORT = 11211;
 
 /**
- * A server address: `"host:port"`, `"host"` (port 11211), `"[::1]:11211"`, a unix socket path
- * (starting with `/` or `./`), `{ host, port }` or `{ path }`.
+ * A server address: `"host:port"`, `"host:port:weight"`, `"host"` (port 11211),
+ * `"[::1]:11211"`, a unix socket path (starting with `/` or `./`), `{ host, port, weight }` or
+ * `{ path, weight }`. The weight (default 1) sets the server's share of keys in a cluster.
  */
 export type ServerAddress =
   | string
-  | { readonly host: string; readonly port?: number }
-  | { readonly path: string };
+  | { readonly host: string; readonly port?: number; readonly weight?: number }
+  | { readonly path: string; readonly weight?: number };
+
+/** A parsed server: where it listens, its weight, and its name as `serverFor` returns it. */
+export interface ServerSpec {
+  /** Where to connect. */
+  readonly endpoint: Endpoint;
+  /** Its share of keys relative to the other servers' weights. */
+  readonly weight: number;
+  /** `host:port` (`[v6]:port`) or the socket path. */
+  readonly name: string;
+}
+
+/**
+ * Parses a server address with its optional weight.
+ *
+ * @param address The address.
+ * @returns The endpoint, weight and display name.
+ * @throws {MemcachedError} `INVALID_ARGUMENT` when the address or weight cannot be parsed.
+ *
+ * @example
+ * ```ts
+ * import { parseServer } from "@mica/memcached";
+ *
+ * console.log(parseServer("cache-1:11212:3").weight); // 3
+ * ```
+ */
+export function parseServer(address: ServerAddress): ServerSpec {
+  let weight = 1;
+  let target: ServerAddress = address;
+  if (typeof address === "string") {
+    const parts = address.startsWith("[")
+      ? address.slice(address.indexOf("]") + 1).split(":")
+      : address.split(":");
+    // "host:port:weight" or "[v6]:port:weight" (parts: host|"", port, weight).
+    if (!address.startsWith("/") && !address.startsWith(".") && parts.length === 3) {
+      const text = parts[2]!;
+      if (!/^[0-9]{1,10}$/.test(text)) throw bad(address, "the weight is not a number");
+      weight = Number(text);
+      target = address.slice(0, address.length - text.length - 1);
+    }
+  } else if (typeof address === "object" && address !== null && address.weight !== undefined) {
+    weight = address.weight;
+  }
+  if (!Number.isInteger(weight) || weight < 1 || weight > 0xffff_ffff) {
+    throw bad(address, "the weight must be a positive integer");
+  }
+  const endpoint = parseAddress(target);
+  const name = endpoint.kind === "unix"
+    ? endpoint.path
+    : endpoint.host.includes(":")
+    ? `[${endpoint.host}]:${endpoint.port}`
+    : `${endpoint.host}:${endpoint.port}`;
+  return { endpoint, weight, name };
+}
 
 function bad(address: unknown, reason: string): MemcachedError {
   return new MemcachedError(

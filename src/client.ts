@@ -6,9 +6,9 @@
 
 import { bunConnector } from "./adapters/bun.ts";
 import { denoConnector } from "./adapters/deno.ts";
-import { parseAddress, type ServerAddress } from "./address.ts";
-import { Connection, type ConnectionOptions, describe } from "./connection.ts";
+import { parseServer, type ServerAddress } from "./address.ts";
 import { MemcachedError } from "./errors.ts";
+import { type Distribution, HashRing } from "./hash_ring.ts";
 import {
   ArithmeticRequest,
   BatchGetRequest,
@@ -24,7 +24,8 @@ import {
 } from "./operations.ts";
 import { encodeKey, type MetaGetOptions, type SetMode, type WireKey } from "./protocol/mod.ts";
 import type { Request } from "./request.ts";
-import type { Connector, Endpoint } from "./transport.ts";
+import { Server, type ServerCounters, type ServerListener, type ServerOptions } from "./server.ts";
+import type { Connector } from "./transport.ts";
 import {
   checkValue,
   decodeAuto,
@@ -90,6 +91,51 @@ export interface ClientOptions {
    */
   defaultTtl?: number;
   /**
+   * How keys are spread over several servers: `"ketama"` (libmemcached's weighted consistent
+   * hashing with MD5, compatible with php-memcached's libketama mode and pylibmc) or `"modula"`
+   * (libmemcached's default: one_at_a_time hash modulo the server count).
+   * @default {"ketama"}
+   */
+  distribution?: Distribution;
+  /**
+   * What happens to keys of a dead server: `"fail-fast"` rejects them at once with
+   * `SERVER_DEAD` (no key moves, so no stale copies appear elsewhere); `"eject"` rebuilds the
+   * ring without the server so its keys move to live servers, and again when it returns
+   * (libmemcached's auto-eject).
+   * @default {"fail-fast"}
+   */
+  failover?: "fail-fast" | "eject";
+  /**
+   * Connections per server, at most; a request goes to the one with the fewest pending
+   * requests, and a new one opens (up to this many) when all are busy. One pipelined
+   * connection is usually fastest.
+   * @default {1}
+   */
+  poolSize?: number;
+  /**
+   * Connection failures in a row (refused, connect timeout, reset, silent) after which a server
+   * is marked dead. Any reply resets the count.
+   * @default {3}
+   */
+  failureLimit?: number;
+  /**
+   * Milliseconds a dead server is left alone before the first probe (`version` on a fresh
+   * connection). Failed probes back off exponentially, with jitter, up to `maxRetryTimeout`.
+   * @default {2000}
+   */
+  retryTimeout?: number;
+  /**
+   * The longest wait between probes of a dead server, in milliseconds.
+   * @default {30000}
+   */
+  maxRetryTimeout?: number;
+  /**
+   * Milliseconds without a request after which a connection is closed (it reopens on demand);
+   * 0 keeps connections open.
+   * @default {0}
+   */
+  idleTimeout?: number;
+  /**
    * The runtime adapter that opens sockets. By default the one for the runtime Mica runs in
    * (`denoConnector` on Deno, `bunConnector` on Bun).
    */
@@ -137,6 +183,52 @@ export interface IncrOptions extends RequestOptions {
 export interface FlushOptions extends RequestOptions {
   /** Seconds before the flush takes effect. */
   delay?: number;
+  /** Flush only this server (`host:port` as configured); by default every live server. */
+  server?: string;
+}
+
+/** Options of commands aimed at one server: `version`, `stats`, `verbosity`. */
+export interface ServerOptionsArg extends RequestOptions {
+  /** The server (`host:port` or socket path, as configured); by default the first live one. */
+  server?: string;
+}
+
+/** Options of {@linkcode Client.getMany}. */
+export interface GetManyOptions extends GetOptions {
+  /**
+   * Reject the whole call if any server fails, instead of reporting that server's keys in
+   * {@linkcode GetManyResult.failed}.
+   * @default {false}
+   */
+  allOrNothing?: boolean;
+}
+
+/**
+ * The result of {@linkcode Client.getMany}: a `Map` from each key found to its value, in the
+ * caller's key order, plus the keys whose server failed and why.
+ */
+export class GetManyResult<K extends Key = Key> extends Map<K, Value> {
+  /** Keys that could not be read, each with the error of its server. Empty on full success. */
+  readonly failed: Map<K, MemcachedError> = new Map();
+}
+
+interface BatchOutcome<K> {
+  keys: K[];
+  values?: Map<K, Value>;
+  error?: MemcachedError;
+}
+
+/** The events a client dispatches (as `CustomEvent`s whose `detail` is a {@linkcode ServerEventDetail}). */
+export type ClientEventType = "server-down" | "server-up" | "reconnecting" | "error";
+
+/** The `detail` of a client event. */
+export interface ServerEventDetail {
+  /** The server, as `host:port` or socket path. */
+  server: string;
+  /** What failed (`server-down`, `error`). */
+  error?: MemcachedError;
+  /** Which probe this is (`reconnecting`). */
+  attempt?: number;
 }
 
 /** Options of {@linkcode Client.close}. */
@@ -163,6 +255,8 @@ export interface ClientCounters {
   inFlight: number;
   /** Requests waiting to be written. */
   queued: number;
+  /** The same per server, with its state and failure count. */
+  servers: ServerCounters[];
 }
 
 const DEFAULTS = {
@@ -175,7 +269,39 @@ const DEFAULTS = {
   base64Keys: false,
   noDelay: true,
   defaultTtl: 0,
+  poolSize: 1,
+  failureLimit: 3,
+  retryTimeout: 2000,
+  maxRetryTimeout: 30_000,
+  idleTimeout: 0,
 } as const;
+
+function integer(name: string, value: number | undefined, fallback: number): number {
+  const n = positive(name, value, fallback);
+  if (!Number.isInteger(n)) {
+    throw new MemcachedError(
+      "INVALID_ARGUMENT",
+      `Cannot use option ${name}: ${n} is not an integer`,
+    );
+  }
+  return n;
+}
+
+function oneOf<T extends string>(
+  name: string,
+  value: T | undefined,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value)) {
+    throw new MemcachedError(
+      "INVALID_ARGUMENT",
+      `Cannot use option ${name}: ${JSON.stringify(value)} is not one of ${allowed.join(", ")}`,
+    );
+  }
+  return value;
+}
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -256,42 +382,45 @@ const GETS: MetaGetOptions = { value: true, flags: true, cas: true };
  * console.log(await client.get("greeting")); // "hello"
  * ```
  */
-export class Client implements AsyncDisposable, Disposable {
-  #endpoint: Endpoint;
-  #connector: Connector;
-  #connectionOptions: ConnectionOptions;
+export class Client extends EventTarget implements AsyncDisposable, Disposable {
+  #servers: Server[];
+  /** The ring over the servers keys may go to (all, or the live ones under "eject"). */
+  #ring: HashRing | undefined;
+  /** `#ring`'s servers, by ring index. */
+  #ringServers: Server[];
+  #distribution: Distribution;
+  #failover: "fail-fast" | "eject";
+  #dead = 0;
   #timeout: number;
-  #connectTimeout: number;
   #closeTimeout: number;
   #maxValueSize: number;
   #base64: boolean;
   #defaultTtl: number;
-  #connection: Connection | undefined = undefined;
-  /** Every connection whose socket may still be open, until its transport is done. */
-  #connections = new Set<Connection>();
   #lifetime = new AbortController();
   #closed = false;
   #closing: Promise<void> | undefined = undefined;
+  #destroyed: Promise<void> | undefined = undefined;
 
   /**
-   * Creates a client without connecting; the first request connects. Prefer
-   * {@linkcode connect}, which also opens the connection and reports failures at once.
+   * Creates a client without connecting; the first request to each server connects. Prefer
+   * {@linkcode connect}, which also opens the connections and reports failures at once.
    *
-   * @param address Where the server listens.
+   * @param address Where the server listens, or a list of servers (a cluster).
    * @param options Client options; see {@linkcode ClientOptions}.
    * @throws {MemcachedError} `INVALID_ARGUMENT` for a bad address or option.
    */
   constructor(address: ServerAddress | readonly ServerAddress[], options: ClientOptions = {}) {
-    const list = Array.isArray(address) ? address : [address];
-    if (list.length !== 1) {
+    super();
+    const list: readonly ServerAddress[] = Array.isArray(address) ? address : [address];
+    if (list.length === 0) {
       throw new MemcachedError(
         "INVALID_ARGUMENT",
-        `Cannot create client: expected one server, got ${list.length}`,
+        "Cannot create client: the server list is empty",
       );
     }
-    this.#endpoint = parseAddress(list[0] as ServerAddress);
+    const specs = list.map((entry) => parseServer(entry));
     this.#timeout = positive("timeout", options.timeout, DEFAULTS.timeout);
-    this.#connectTimeout = positive(
+    const connectTimeout = positive(
       "connectTimeout",
       options.connectTimeout,
       DEFAULTS.connectTimeout,
@@ -301,19 +430,86 @@ export class Client implements AsyncDisposable, Disposable {
     this.#base64 = flag("base64Keys", options.base64Keys, DEFAULTS.base64Keys);
     this.#defaultTtl = options.defaultTtl ?? DEFAULTS.defaultTtl;
     wireTtl(this.#defaultTtl, 0); // validates; converted at each store, as it may be relative
-    this.#connector = options.connector ?? defaultConnector();
-    this.#connectionOptions = {
-      maxInFlight: positive("maxInFlight", options.maxInFlight, DEFAULTS.maxInFlight),
-      maxQueued: positive("maxQueued", options.maxQueued, DEFAULTS.maxQueued),
-      stallTimeout: this.#timeout,
-      maxValueSize: this.#maxValueSize,
-      noDelay: flag("noDelay", options.noDelay, DEFAULTS.noDelay),
+    this.#distribution = oneOf(
+      "distribution",
+      options.distribution,
+      ["ketama", "modula"],
+      "ketama",
+    );
+    this.#failover = oneOf("failover", options.failover, ["fail-fast", "eject"], "fail-fast");
+    const serverOptions: ServerOptions = {
+      poolSize: integer("poolSize", options.poolSize, DEFAULTS.poolSize),
+      failureLimit: integer("failureLimit", options.failureLimit, DEFAULTS.failureLimit),
+      retryTimeout: positive("retryTimeout", options.retryTimeout, DEFAULTS.retryTimeout),
+      maxRetryTimeout: positive(
+        "maxRetryTimeout",
+        options.maxRetryTimeout,
+        DEFAULTS.maxRetryTimeout,
+      ),
+      idleTimeout: options.idleTimeout === 0
+        ? 0
+        : positive("idleTimeout", options.idleTimeout, DEFAULTS.idleTimeout),
+      connectTimeout,
+      timeout: this.#timeout,
+      connector: options.connector ?? defaultConnector(),
+      connection: {
+        maxInFlight: positive("maxInFlight", options.maxInFlight, DEFAULTS.maxInFlight),
+        maxQueued: positive("maxQueued", options.maxQueued, DEFAULTS.maxQueued),
+        stallTimeout: this.#timeout,
+        maxValueSize: this.#maxValueSize,
+        noDelay: flag("noDelay", options.noDelay, DEFAULTS.noDelay),
+      },
+    };
+    const listener = this.#listener();
+    this.#servers = specs.map((spec) =>
+      new Server(spec, serverOptions, listener, this.#lifetime.signal)
+    );
+    this.#ringServers = this.#servers;
+    this.#ring = this.#buildRing(this.#servers);
+  }
+
+  #buildRing(servers: readonly Server[]): HashRing | undefined {
+    // One server needs no hashing.
+    if (this.#servers.length === 1 || servers.length === 0) return undefined;
+    return new HashRing(
+      servers.map(({ spec }) =>
+        spec.endpoint.kind === "unix"
+          ? { host: spec.endpoint.path, port: 0, weight: spec.weight }
+          : { host: spec.endpoint.host, port: spec.endpoint.port, weight: spec.weight }
+      ),
+      { distribution: this.#distribution },
+    );
+  }
+
+  #listener(): ServerListener {
+    const emit = (type: ClientEventType, detail: ServerEventDetail) =>
+      this.dispatchEvent(new CustomEvent(type, { detail }));
+    return {
+      down: (server, error) => {
+        this.#dead++;
+        if (this.#failover === "eject") this.#reshape();
+        emit("server-down", { server: server.name, error });
+      },
+      up: (server) => {
+        this.#dead--;
+        if (this.#failover === "eject") this.#reshape();
+        emit("server-up", { server: server.name });
+      },
+      reconnecting: (server, attempt) => emit("reconnecting", { server: server.name, attempt }),
+      error: (server, error) => emit("error", { server: server.name, error }),
     };
   }
 
-  /** The server address, as `host:port` or a socket path. */
-  get server(): string {
-    return describe(this.#endpoint);
+  /** Rebuilds the ring over the live servers ("eject"): a dead server's keys move. */
+  #reshape(): void {
+    const live = this.#servers.filter((server) => !server.dead);
+    this.#ringServers = live;
+    this.#ring = this.#buildRing(live);
+  }
+
+  /** The servers, as `host:port` or socket paths, in the order given. */
+  get servers(): string[] {
+    return this.#servers.map((server) => server.name);
   }
 
   /** Whether {@linkcode Client.close} or {@linkcode Client.destroy} was called. */
@@ -322,10 +518,33 @@ export class Client implements AsyncDisposable, Disposable {
   }
 
   /**
-   * Opens the connection now if it is not open. Requests do this themselves when needed.
+   * Returns the server a key is stored on: the one its hash picks, as `host:port` or a socket
+   * path. Under `failover: "eject"` a dead server's keys map to live servers.
    *
-   * @returns Resolves once connected.
-   * @throws {MemcachedError} `CONNECT_FAILED`, `CONNECT_TIMEOUT` or `CLIENT_CLOSED`.
+   * @param key The key.
+   * @returns The server's name.
+   * @throws {MemcachedError} `INVALID_KEY` for a key that cannot be sent; `NO_SERVERS` when
+   * every server is ejected.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@mica/memcached";
+   *
+   * using client = new Client(["10.0.0.1:11211", "10.0.0.2:11211", "10.0.0.3:11211"]);
+   * console.log(client.serverFor("user:42")); // one of the three, always the same
+   * ```
+   */
+  serverFor(key: Key): string {
+    this.#key(key);
+    return this.#route(key).name;
+  }
+
+  /**
+   * Opens one connection to every server now. Requests do this themselves when needed.
+   *
+   * @returns Resolves once at least one server is connected.
+   * @throws {MemcachedError} The first server's `CONNECT_FAILED`, `CONNECT_TIMEOUT` (when every
+   * server failed) or `CLIENT_CLOSED`.
    *
    * @example
    * ```ts ignore
@@ -335,40 +554,33 @@ export class Client implements AsyncDisposable, Disposable {
    * await client.open();
    * ```
    */
-  open(): Promise<void> {
-    try {
-      return this.#acquire().opened;
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  async open(): Promise<void> {
+    if (this.#closed) throw this.#closedError("connect");
+    const results = await Promise.allSettled(this.#servers.map((server) => server.warm()));
+    if (results.some((result) => result.status === "fulfilled")) return;
+    throw (results[0] as PromiseRejectedResult).reason;
   }
 
-  /**
-   * The current connection, or a new one that starts opening now. Requests can be enqueued on
-   * it at once; they wait in its queue, under their own timeouts and signals, until it opens.
-   */
-  #acquire(): Connection {
-    if (this.#closed) throw this.#closedError("connect");
-    const current = this.#connection;
-    if (current !== undefined && current.usable) return current;
-    const connection = new Connection(
-      this.#endpoint,
-      this.#connectionOptions,
-      (closed) => {
-        if (this.#connection === closed) this.#connection = undefined;
-      },
-    );
-    this.#connection = connection;
-    this.#connections.add(connection);
-    void connection.done.then(() => this.#connections.delete(connection));
-    connection.opened = connection.open(
-      this.#connector,
-      this.#connectTimeout,
-      this.#lifetime.signal,
-    );
-    // A failure reaches every queued request and `open()` callers; none is left unobserved.
-    connection.opened.catch(() => {});
-    return connection;
+  /** The server for a key (or, with no key, the first live server). */
+  #route(key: Key | undefined): Server {
+    if (this.#dead > 0) {
+      const now = Date.now();
+      for (const server of this.#servers) server.maybeProbe(now);
+    }
+    let server: Server | undefined;
+    if (key === undefined) server = this.#servers.find((s) => !s.dead) ?? this.#servers[0]!;
+    else if (this.#ring === undefined) server = this.#ringServers[0];
+    else server = this.#ringServers[this.#ring.serverIndexFor(key)];
+    if (server === undefined || (this.#dead === this.#servers.length && this.#servers.length > 1)) {
+      throw new MemcachedError("NO_SERVERS", "Cannot route request: every server is marked dead");
+    }
+    if (server.dead) {
+      throw new MemcachedError(
+        "SERVER_DEAD",
+        `Cannot route request: ${server.name} is marked dead after repeated failures`,
+      );
+    }
+    return server;
   }
 
   #closedError(command: string): MemcachedError {
@@ -384,9 +596,9 @@ export class Client implements AsyncDisposable, Disposable {
     return encodeKey(key, this.#base64);
   }
 
-  #submit<T>(request: Request<T>, signal: AbortSignal | undefined): Promise<T> {
+  #submit<T>(request: Request<T>, signal: AbortSignal | undefined, key?: Key): Promise<T> {
     if (this.#closed) return Promise.reject(this.#closedError(request.command));
-    this.#acquire().enqueue(request, signal);
+    this.#route(key).pick().enqueue(request, signal);
     return request.promise;
   }
 
@@ -418,6 +630,7 @@ export class Client implements AsyncDisposable, Disposable {
           GET,
         ),
         options?.signal,
+        key,
       );
     } catch (error) {
       return Promise.reject(error);
@@ -452,6 +665,7 @@ export class Client implements AsyncDisposable, Disposable {
           GETS,
         ),
         options?.signal,
+        key,
       );
     } catch (error) {
       return Promise.reject(error);
@@ -474,21 +688,99 @@ export class Client implements AsyncDisposable, Disposable {
    * console.log(found.get("a"));
    * ```
    */
-  getMany<K extends Key>(keys: Iterable<K>, options?: GetOptions): Promise<Map<K, Value>> {
+  getMany<K extends Key>(keys: Iterable<K>, options?: GetManyOptions): Promise<GetManyResult<K>> {
     try {
       const list = Array.from(keys);
       const wire = list.map((key) => this.#key(key));
       const map = valueMapper(options?.as);
       const deadline = this.#deadline(options);
       if (this.#closed) throw this.#closedError("getMany");
-      if (list.length === 0) return Promise.resolve(new Map());
-      return this.#submit(
-        new BatchGetRequest<K, Value>(deadline, list, wire, this.#base64, map),
-        options?.signal,
-      );
+      if (list.length === 0) return Promise.resolve(new GetManyResult<K>());
+      const signal = options?.signal;
+      if (this.#servers.length === 1) {
+        // One server: one batch, no grouping.
+        return this.#batch(list, wire, map, deadline, signal, undefined).then(
+          (outcome) => this.#merge(list, [outcome], options),
+        );
+      }
+      // Group the keys by server, keeping each group in the caller's order.
+      const groups = new Map<Server | MemcachedError, number[]>();
+      for (let i = 0; i < list.length; i++) {
+        let target: Server | MemcachedError;
+        try {
+          target = this.#route(list[i]!);
+        } catch (error) {
+          target = error as MemcachedError;
+        }
+        const group = groups.get(target);
+        if (group === undefined) groups.set(target, [i]);
+        else group.push(i);
+      }
+      const batches: Promise<BatchOutcome<K>>[] = [];
+      for (const [target, indexes] of groups) {
+        const keysOf = indexes.map((i) => list[i]!);
+        if (target instanceof MemcachedError) {
+          batches.push(Promise.resolve({ keys: keysOf, error: target }));
+        } else {
+          batches.push(
+            this.#batch(keysOf, indexes.map((i) => wire[i]!), map, deadline, signal, target),
+          );
+        }
+      }
+      return Promise.all(batches).then((outcomes) => this.#merge(list, outcomes, options));
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** One server's part of a getMany; never rejects: a failure is reported for its keys. */
+  #batch<K extends Key>(
+    keys: K[],
+    wire: WireKey[],
+    map: ValueMapper<Value>,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    server: Server | undefined,
+  ): Promise<BatchOutcome<K>> {
+    const request = new BatchGetRequest<K, Value>(deadline, keys, wire, this.#base64, map);
+    let promise: Promise<Map<K, Value>>;
+    try {
+      (server ?? this.#route(undefined)).pick().enqueue(request, signal);
+      promise = request.promise;
+    } catch (error) {
+      promise = Promise.reject(error);
+    }
+    return promise.then(
+      (values) => ({ keys, values }),
+      (error: unknown) => ({ keys, error: error as MemcachedError }),
+    );
+  }
+
+  /** Merges per-server outcomes in the caller's key order. */
+  #merge<K extends Key>(
+    list: readonly K[],
+    outcomes: BatchOutcome<K>[],
+    options: GetManyOptions | undefined,
+  ): GetManyResult<K> {
+    const result = new GetManyResult<K>();
+    const found = new Map<K, Value>();
+    for (const outcome of outcomes) {
+      if (outcome.error !== undefined) {
+        // Closing the client or aborting the call ends the whole call, not one server's part.
+        const code = outcome.error.code;
+        if (options?.allOrNothing || code === "CLIENT_CLOSED" || code === "ABORTED") {
+          throw outcome.error;
+        }
+        for (const key of outcome.keys) result.failed.set(key, outcome.error);
+      } else if (outcome.values !== undefined) {
+        for (const [key, value] of outcome.values) found.set(key, value);
+      }
+    }
+    for (const key of list) {
+      const value = found.get(key);
+      if (value !== undefined) result.set(key, value);
+    }
+    return result;
   }
 
   #store<T extends boolean | undefined>(
@@ -524,7 +816,7 @@ export class Client implements AsyncDisposable, Disposable {
         data,
         cas === undefined ? { mode, ttl, flags } : { mode, ttl, flags, cas },
       );
-      return this.#submit(request, options?.signal);
+      return this.#submit(request, options?.signal, key);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -678,6 +970,7 @@ export class Client implements AsyncDisposable, Disposable {
       return this.#submit(
         new DeleteRequest(this.#deadline(options), this.#key(key), this.#base64),
         options?.signal,
+        key,
       );
     } catch (error) {
       return Promise.reject(error);
@@ -705,6 +998,7 @@ export class Client implements AsyncDisposable, Disposable {
             : { mode, delta: d, initial, autoCreateTtl: ttl },
         ),
         options?.signal,
+        key,
       );
     } catch (error) {
       return Promise.reject(error);
@@ -778,6 +1072,7 @@ export class Client implements AsyncDisposable, Disposable {
           wireTtl(ttl, Date.now()),
         ),
         options?.signal,
+        key,
       );
     } catch (error) {
       return Promise.reject(error);
@@ -812,6 +1107,7 @@ export class Client implements AsyncDisposable, Disposable {
           { value: true, flags: true, touch: wireTtl(ttl, Date.now()) },
         ),
         options?.signal,
+        key,
       );
     } catch (error) {
       return Promise.reject(error);
@@ -835,7 +1131,44 @@ export class Client implements AsyncDisposable, Disposable {
   async flush(options?: FlushOptions): Promise<void> {
     const delay = options?.delay;
     if (delay !== undefined) wireTtl(delay, 0);
-    await this.#submit(flushRequest(this.#deadline(options), delay), options?.signal);
+    const deadline = this.#deadline(options);
+    if (this.#closed) throw this.#closedError("flush");
+    const targets = options?.server !== undefined
+      ? [this.#named(options.server)]
+      : this.#servers.filter((server) => !server.dead);
+    if (targets.length === 0) {
+      throw new MemcachedError("NO_SERVERS", "Cannot flush: every server is marked dead");
+    }
+    await Promise.all(targets.map((server) => {
+      const request = flushRequest(deadline, delay);
+      server.pick().enqueue(request, options?.signal);
+      return request.promise;
+    }));
+  }
+
+  /** The server with the given name, for commands aimed at one server. */
+  #named(name: string): Server {
+    const server = this.#servers.find((s) => s.name === name);
+    if (server === undefined) {
+      throw new MemcachedError(
+        "INVALID_ARGUMENT",
+        `Cannot find server ${JSON.stringify(name)}: not in ${JSON.stringify(this.servers)}`,
+      );
+    }
+    if (server.dead) {
+      throw new MemcachedError("SERVER_DEAD", `Cannot reach ${server.name}: it is marked dead`);
+    }
+    return server;
+  }
+
+  /** Submits a plain command to `options.server`, or to the first live server. */
+  #submitPlain<T>(request: Request<T>, options: ServerOptionsArg | undefined): Promise<T> {
+    if (this.#closed) return Promise.reject(this.#closedError(request.command));
+    const server = options?.server === undefined
+      ? this.#route(undefined)
+      : this.#named(options.server);
+    server.pick().enqueue(request, options?.signal);
+    return request.promise;
   }
 
   /**
@@ -852,9 +1185,9 @@ export class Client implements AsyncDisposable, Disposable {
    * console.log(await client.version());
    * ```
    */
-  version(options?: RequestOptions): Promise<string> {
+  version(options?: ServerOptionsArg): Promise<string> {
     try {
-      return this.#submit(versionRequest(this.#deadline(options)), options?.signal);
+      return this.#submitPlain(versionRequest(this.#deadline(options)), options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -876,7 +1209,7 @@ export class Client implements AsyncDisposable, Disposable {
    * console.log(stats.get("curr_items"));
    * ```
    */
-  stats(group?: string, options?: RequestOptions): Promise<Map<string, string>> {
+  stats(group?: string, options?: ServerOptionsArg): Promise<Map<string, string>> {
     try {
       if (group !== undefined && !/^[A-Za-z0-9_]{1,64}$/.test(group)) {
         throw new MemcachedError(
@@ -884,7 +1217,7 @@ export class Client implements AsyncDisposable, Disposable {
           `Cannot stats: ${JSON.stringify(group)} is not a statistics group name`,
         );
       }
-      return this.#submit(statsRequest(this.#deadline(options), group), options?.signal);
+      return this.#submitPlain(statsRequest(this.#deadline(options), group), options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -905,14 +1238,14 @@ export class Client implements AsyncDisposable, Disposable {
    * await client.verbosity(1);
    * ```
    */
-  async verbosity(level: number, options?: RequestOptions): Promise<void> {
+  async verbosity(level: number, options?: ServerOptionsArg): Promise<void> {
     if (!Number.isInteger(level) || level < 0 || level > 0xffff_ffff) {
       throw new MemcachedError(
         "INVALID_ARGUMENT",
         `Cannot verbosity: ${String(level)} is not a non-negative integer`,
       );
     }
-    await this.#submit(verbosityRequest(this.#deadline(options), level), options?.signal);
+    await this.#submitPlain(verbosityRequest(this.#deadline(options), level), options);
   }
 
   /**
@@ -932,13 +1265,15 @@ export class Client implements AsyncDisposable, Disposable {
     let inFlight = 0;
     let queued = 0;
     let connections = 0;
-    for (const connection of this.#connections) {
-      if (connection.isOpen) connections++;
-      const c = connection.counters();
+    const servers: ServerCounters[] = [];
+    for (const server of this.#servers) {
+      const c = server.counters();
+      servers.push(c);
+      connections += c.connections;
       inFlight += c.inFlight;
       queued += c.queued;
     }
-    return { connections, inFlight, queued };
+    return { connections, inFlight, queued, servers };
   }
 
   /**
@@ -977,7 +1312,7 @@ export class Client implements AsyncDisposable, Disposable {
 
   async #shutdown(timeout: number): Promise<void> {
     const pending: Promise<unknown>[] = [];
-    for (const connection of this.#connections) pending.push(...connection.pending());
+    for (const server of this.#servers) pending.push(...server.pending());
     if (pending.length > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
@@ -987,7 +1322,7 @@ export class Client implements AsyncDisposable, Disposable {
       clearTimeout(timer);
     }
     this.destroy();
-    await Promise.all([...this.#connections].map((connection) => connection.done));
+    await this.#destroyed;
   }
 
   /**
@@ -1003,12 +1338,13 @@ export class Client implements AsyncDisposable, Disposable {
    * ```
    */
   destroy(): void {
+    if (this.#destroyed !== undefined) return;
     this.#closed = true;
     this.#lifetime.abort();
-    for (const connection of this.#connections) {
-      void connection.destroy(this.#closedError("complete request"));
-    }
-    this.#connection = undefined;
+    const error = this.#closedError("complete request");
+    this.#destroyed = Promise.all(this.#servers.map((server) => server.destroy(error))).then(
+      () => {},
+    );
   }
 
   /** Same as {@linkcode Client.close}; used by `await using`. */

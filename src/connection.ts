@@ -32,6 +32,14 @@ export interface ConnectionOptions {
   readonly noDelay: boolean;
 }
 
+/** Who is told about a connection's life: its server's pool. */
+export interface ConnectionOwner {
+  /** The server answered for the first time on this connection: it is healthy. */
+  replied(connection: Connection): void;
+  /** The connection closed (it fails and is not used again); `error` says why. */
+  closed(connection: Connection, error: MemcachedError): void;
+}
+
 /** Counts of what a connection holds, for leak checks and monitoring. */
 export interface ConnectionCounters {
   /** Requests written and not yet answered (including ones whose caller gave up). */
@@ -62,9 +70,11 @@ export class Connection implements TransportHandlers {
   #reads = 0;
   #stallSince = -1;
   #stallReads = 0;
-  #onClose: (connection: Connection, error: MemcachedError) => void;
+  #owner: ConnectionOwner;
   /** Requests waiting in the queue (not given up). */
   #waiting = 0;
+  /** Requests ever given to this connection (an idle check compares it between looks). */
+  #enqueued = 0;
   /** Aborts an attempt to open still under way when the connection fails. */
   #connecting = new AbortController();
   /** Why the connection failed, once it has. */
@@ -83,11 +93,11 @@ export class Connection implements TransportHandlers {
   constructor(
     endpoint: Endpoint,
     options: ConnectionOptions,
-    onClose: (connection: Connection, error: MemcachedError) => void,
+    owner: ConnectionOwner,
   ) {
     this.endpoint = endpoint;
     this.#options = options;
-    this.#onClose = onClose;
+    this.#owner = owner;
     this.#decoder = new ResponseDecoder({
       maxValueSize: options.maxValueSize,
       // Every reply is handled before the next chunk is fed, so values need no copy here.
@@ -174,11 +184,22 @@ export class Connection implements TransportHandlers {
     return { inFlight: this.#inflight.length, queued: this.#waiting };
   }
 
+  /** Requests the connection holds (written or waiting): its load, for picking in a pool. */
+  get load(): number {
+    return this.#inflight.length + this.#waiting;
+  }
+
+  /** How many requests were ever given to this connection. */
+  get enqueued(): number {
+    return this.#enqueued;
+  }
+
   /**
    * Takes ownership of a request: it will be written, answered, timed out, aborted or rejected
    * when the connection closes, and its caller's promise settles exactly once.
    */
   enqueue(request: Request, signal: AbortSignal | undefined): void {
+    this.#enqueued++;
     if (this.#closed) {
       request.state = State.Finished;
       request.reject(closedError(request.command));
@@ -279,7 +300,7 @@ export class Connection implements TransportHandlers {
 
   /** Transport handler: bytes arrived. */
   data(chunk: Uint8Array): void {
-    this.#reads++;
+    if (this.#reads++ === 0) this.#owner.replied(this);
     const decoder = this.#decoder;
     const inflight = this.#inflight;
     try {
@@ -385,7 +406,7 @@ export class Connection implements TransportHandlers {
     for (const request of this.#queue.clear()) finish(request, error);
     for (const request of this.#inflight.clear()) finish(request, error);
     this.#transport?.destroy();
-    this.#onClose(this, error);
+    this.#owner.closed(this, error);
   }
 
   /** Promises of every request whose caller is still waiting. */

@@ -25,6 +25,9 @@
  * - `TIMEOUT`: the request took longer than its `timeout`.
  * - `ABORTED`: the request's `AbortSignal` fired.
  * - `QUEUE_FULL`: more requests are waiting than `maxQueued` allows.
+ * - `SERVER_DEAD`: the key's server failed `failureLimit` times in a row and is marked dead
+ *   (fail-fast policy) until a probe finds it back.
+ * - `NO_SERVERS`: every server is marked dead.
  *
  * Server replies:
  * - `PROTOCOL_ERROR`: the server sent bytes that are not valid protocol; the connection is dropped.
@@ -46,6 +49,8 @@ export type ErrorCode =
   | "TIMEOUT"
   | "ABORTED"
   | "QUEUE_FULL"
+  | "SERVER_DEAD"
+  | "NO_SERVERS"
   | "PROTOCOL_ERROR"
   | "SERVER_ERROR"
   | "CLIENT_ERROR"

@@ -434,10 +434,14 @@ function parseServer(server: RingServer): RingMember {
     throw invalidServer(server, "expected a string or { host, port?, weight? }");
   }
   if (host.length === 0) throw invalidServer(server, "the host is empty");
-  if (/[\s/[\]]/.test(host)) {
+  // A unix socket is hashed as libmemcached does: its path as the host, port 0.
+  const unix = typeof server === "object" && host.startsWith("/") && port === 0;
+  if (!unix && /[\s/[\]]/.test(host)) {
     throw invalidServer(server, "the host holds a space, slash or bracket");
   }
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
+  if (
+    !unix && (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535)
+  ) {
     throw invalidServer(server, "the port must be an integer in 1..65535");
   }
   if (
@@ -445,7 +449,7 @@ function parseServer(server: RingServer): RingMember {
   ) {
     throw invalidServer(server, "the weight must be a positive integer");
   }
-  const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  const address = unix ? host : host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
   return Object.freeze({ host, port, weight, address });
 }
 

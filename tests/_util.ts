@@ -151,10 +151,16 @@ export function withCode(code: ErrorCode, why?: string): (error: unknown) => boo
 export function assertIdle(client: Client, connections = 0, what = "the client"): void {
   const counters = client.counters();
   assert.deepEqual(
-    counters,
+    totals(client),
     { connections, inFlight: 0, queued: 0 },
     `${what}: expected ${connections} connections and no request, got ${JSON.stringify(counters)}`,
   );
+}
+
+/** The client's totals (`counters()` without the per-server list). */
+export function totals(client: Client): { connections: number; inFlight: number; queued: number } {
+  const { connections, inFlight, queued } = client.counters();
+  return { connections, inFlight, queued };
 }
 
 /** Waits until `client` has dropped every connection and nothing is in flight. */

@@ -647,7 +647,7 @@ test("Client works over a unix socket", async () => {
   await using server = await startMemcached({ unixSocket: true });
   assert.ok(server.socketPath !== undefined);
   await using client = await connect(server.socketPath);
-  assert.equal(client.server, server.socketPath);
+  assert.deepEqual(client.servers, [server.socketPath]);
   await client.set("a", "1");
   await client.set("b", pattern(100_000));
   assert.equal(await client.get("a"), "1");

@@ -26,6 +26,7 @@ import {
   settle,
   sleep,
   timeOutOnStoppedServer,
+  totals,
   utf8,
   waitFor,
   waitForDisconnect,
@@ -83,13 +84,16 @@ function seededGets(client: Client, n: number): Promise<Outcome>[] {
   return Array.from({ length: n }, (_, i) => checkedGet(client, key(i % 1_000)));
 }
 
-/** A getMany whose map, if it resolved, must hold every key with its own name. */
+/**
+ * An all-or-nothing getMany whose map, if it resolved, must hold every key with its own name
+ * (a partial getMany is tested in the cluster tests).
+ */
 async function checkedGetMany(
   client: Client,
   keys: string[],
   options?: { timeout?: number },
 ): Promise<Outcome> {
-  const outcome = await settle(client.getMany(keys, options));
+  const outcome = await settle(client.getMany(keys, { ...options, allOrNothing: true }));
   if (outcome.ok) {
     const found = outcome.value as Map<string, Value>;
     assert.equal(found.size, keys.length, `getMany(${keys[0]}...) missed keys`);
@@ -420,7 +424,7 @@ test("A request that times out while queued rejects with TIMEOUT and is never se
     const { first } = await holdFirst(client, proxy);
     const late = settle(client.set("late", "x", { timeout: 50 }));
     assertFailed(await within(2_000, "the queued request", late), ["TIMEOUT"], "set()");
-    assert.deepEqual(client.counters(), { connections: 1, inFlight: 1, queued: 0 });
+    assert.deepEqual(totals(client), { connections: 1, inFlight: 1, queued: 0 });
     proxy.resume();
     assert.deepEqual(await within(5_000, "the first request", first), RESOLVED_UNDEFINED);
     assert.equal(await client.get("late"), undefined);
@@ -436,7 +440,7 @@ test("The request beyond maxQueued rejects with QUEUE_FULL and the others are un
     await waitFor("the first request to be written", () => client.counters().inFlight === 1);
     for (let i = 1; i < 12; i++) outcomes.push(checkedGet(client, key(i)));
     assertFailed(await within(1_000, "the 12th request", outcomes[11]!), ["QUEUE_FULL"], "12th");
-    assert.deepEqual(client.counters(), { connections: 1, inFlight: 1, queued: 10 });
+    assert.deepEqual(totals(client), { connections: 1, inFlight: 1, queued: 10 });
     proxy.resume();
     const others = await within(5_000, "the other requests", Promise.all(outcomes.slice(0, 11)));
     for (const outcome of others) assertOk(outcome, "get()");
@@ -456,7 +460,7 @@ test("Queued requests that were aborted or timed out no longer count against max
     for (const outcome of await within(2_000, "given-up requests", Promise.all(gone))) {
       assertFailed(outcome, ["ABORTED", "TIMEOUT"], "given-up get()");
     }
-    assert.deepEqual(client.counters(), { connections: 1, inFlight: 1, queued: 0 });
+    assert.deepEqual(totals(client), { connections: 1, inFlight: 1, queued: 0 });
     // Nothing is waiting to be written, so there is room for a request.
     const next = settle(client.get("next"));
     proxy.resume();
@@ -630,7 +634,10 @@ test("Requests into a black hole time out and the silent connection is replaced"
     proxy.blackhole(true);
     const outcomes: Promise<Outcome>[] = [];
     for (let i = 0; i < 200; i++) outcomes.push(settle(client.get("k")));
-    outcomes.push(settle(client.getMany(["k", "j"])), settle(client.set("k", "w")));
+    outcomes.push(
+      settle(client.getMany(["k", "j"], { allOrNothing: true })),
+      settle(client.set("k", "w")),
+    );
     for (const outcome of await within(5_000, "swallowed requests", Promise.all(outcomes))) {
       assertFailed(outcome, ["TIMEOUT"], "swallowed request");
     }

@@ -1,0 +1,275 @@
+/**
+ * One memcached server as the client sees it: a bounded pool of connections and a health state.
+ *
+ * Health: every connection that fails (refused, timed out, reset, silent) counts one failure;
+ * any reply resets the count. At `failureLimit` failures in a row the server is marked dead. A
+ * dead server is probed with `version` on a fresh connection once `retryTimeout` has passed,
+ * then with exponential backoff (with jitter, capped at `maxRetryTimeout`) while probes fail.
+ * Probes are started by traffic (the client calls {@linkcode Server.maybeProbe} when it routes a
+ * request), so an idle client holds no timers.
+ *
+ * @module
+ */
+
+import type { ServerSpec } from "./address.ts";
+import { Connection, type ConnectionOptions, type ConnectionOwner } from "./connection.ts";
+import { MemcachedError } from "./errors.ts";
+import { versionRequest } from "./operations.ts";
+import type { Connector } from "./transport.ts";
+
+/** Pool and health settings of every server of a client. */
+export interface ServerOptions {
+  readonly poolSize: number;
+  readonly failureLimit: number;
+  readonly retryTimeout: number;
+  readonly maxRetryTimeout: number;
+  readonly idleTimeout: number;
+  readonly connectTimeout: number;
+  readonly timeout: number;
+  readonly connection: ConnectionOptions;
+  readonly connector: Connector;
+}
+
+/** What a server tells its client. */
+export interface ServerListener {
+  /** The server was marked dead. */
+  down(server: Server, error: MemcachedError): void;
+  /** A dead server answered a probe. */
+  up(server: Server): void;
+  /** A probe of a dead server is starting. */
+  reconnecting(server: Server, attempt: number): void;
+  /** A connection to the server failed. */
+  error(server: Server, error: MemcachedError): void;
+}
+
+/** Per-server counters. */
+export interface ServerCounters {
+  /** `host:port` or the socket path. */
+  server: string;
+  /** `"up"` or `"dead"`. */
+  state: "up" | "dead";
+  /** Open sockets. */
+  connections: number;
+  /** Requests written and not yet answered. */
+  inFlight: number;
+  /** Requests waiting to be written. */
+  queued: number;
+  /** Connection failures in a row (reset by any reply). */
+  failures: number;
+}
+
+/** A memcached server: its connections and its health. */
+export class Server implements ConnectionOwner {
+  readonly spec: ServerSpec;
+  #options: ServerOptions;
+  #listener: ServerListener;
+  #lifetime: AbortSignal;
+  /** Usable connections, in creation order. */
+  #pool: Connection[] = [];
+  /** Every connection whose transport may still be open. */
+  #all = new Set<Connection>();
+  /** Connections closed on purpose (idle, dead server): their close is not a failure. */
+  #retired = new WeakSet<Connection>();
+  #failures = 0;
+  #dead = false;
+  #nextProbeAt = 0;
+  #attempt = 0;
+  #probe: Connection | undefined = undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  #idleSeen = new WeakMap<Connection, number>();
+  #closed = false;
+
+  constructor(
+    spec: ServerSpec,
+    options: ServerOptions,
+    listener: ServerListener,
+    lifetime: AbortSignal,
+  ) {
+    this.spec = spec;
+    this.#options = options;
+    this.#listener = listener;
+    this.#lifetime = lifetime;
+  }
+
+  /** `host:port` or the socket path. */
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** Whether the server is marked dead. */
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  /**
+   * The connection for the next request: the usable one with the fewest pending requests; a new
+   * one while the pool is not full and every connection is busy (or there is none).
+   */
+  pick(): Connection {
+    let best: Connection | undefined;
+    for (const connection of this.#pool) {
+      if (best === undefined || connection.load < best.load) best = connection;
+    }
+    if (best === undefined || (best.load > 0 && this.#pool.length < this.#options.poolSize)) {
+      return this.#open();
+    }
+    return best;
+  }
+
+  /** Opens one connection now if there is none; resolves when it is open. */
+  warm(): Promise<void> {
+    return this.#pool.length > 0 ? this.#pool[0]!.opened : this.#open().opened;
+  }
+
+  #open(): Connection {
+    const connection = new Connection(this.spec.endpoint, this.#options.connection, this);
+    this.#pool.push(connection);
+    this.#all.add(connection);
+    void connection.done.then(() => this.#all.delete(connection));
+    connection.opened = connection.open(
+      this.#options.connector,
+      this.#options.connectTimeout,
+      this.#lifetime,
+    );
+    // Its failure reaches its requests and `closed()`; nothing is left unobserved.
+    connection.opened.catch(() => {});
+    this.#armIdle();
+    return connection;
+  }
+
+  /** Connection hook: the server answered. */
+  replied(_connection: Connection): void {
+    this.#failures = 0;
+  }
+
+  /** Connection hook: a connection closed. */
+  closed(connection: Connection, error: MemcachedError): void {
+    const at = this.#pool.indexOf(connection);
+    if (at >= 0) this.#pool.splice(at, 1);
+    if (this.#retired.has(connection) || this.#closed || error.code === "CLIENT_CLOSED") return;
+    this.#listener.error(this, error);
+    if (connection === this.#probe) return; // the probe's own handler decides
+    this.#failures++;
+    if (!this.#dead && this.#failures >= this.#options.failureLimit) this.#markDead(error);
+  }
+
+  #markDead(error: MemcachedError): void {
+    this.#dead = true;
+    this.#attempt = 0;
+    this.#nextProbeAt = Date.now() + this.#options.retryTimeout;
+    for (const connection of this.#pool.splice(0)) {
+      this.#retired.add(connection);
+      void connection.destroy(
+        new MemcachedError(
+          "CONNECTION_CLOSED",
+          `Cannot complete request: ${this.name} is marked dead`,
+          { cause: error },
+        ),
+      );
+    }
+    this.#listener.down(this, error);
+  }
+
+  /** Starts a probe if the server is dead and its retry time has come. */
+  maybeProbe(now: number): void {
+    if (!this.#dead || this.#probe !== undefined || this.#closed || now < this.#nextProbeAt) {
+      return;
+    }
+    this.#attempt++;
+    this.#listener.reconnecting(this, this.#attempt);
+    const probe = new Connection(this.spec.endpoint, this.#options.connection, this);
+    this.#probe = probe;
+    this.#all.add(probe);
+    void probe.done.then(() => this.#all.delete(probe));
+    probe.opened = probe.open(
+      this.#options.connector,
+      this.#options.connectTimeout,
+      this.#lifetime,
+    );
+    probe.opened.catch(() => {});
+    const request = versionRequest(now + this.#options.connectTimeout + this.#options.timeout);
+    probe.enqueue(request, undefined);
+    request.promise.then(() => {
+      this.#probe = undefined;
+      if (this.#closed) return;
+      this.#dead = false;
+      this.#failures = 0;
+      this.#attempt = 0;
+      this.#pool.push(probe);
+      this.#armIdle();
+      this.#listener.up(this);
+    }, () => {
+      this.#probe = undefined;
+      this.#retired.add(probe);
+      void probe.destroy(new MemcachedError("CONNECTION_CLOSED", "Cannot probe: it failed"));
+      // Exponential backoff with jitter: half fixed, half random; capped.
+      const base = Math.min(
+        this.#options.retryTimeout * 2 ** this.#attempt,
+        this.#options.maxRetryTimeout,
+      );
+      this.#nextProbeAt = Date.now() + base / 2 + Math.random() * base / 2;
+    });
+  }
+
+  /** Closes idle connections beyond use: none had a request for a whole `idleTimeout`. */
+  #armIdle(): void {
+    const idle = this.#options.idleTimeout;
+    if (idle <= 0 || this.#idleTimer !== undefined || this.#closed) return;
+    this.#idleTimer = setTimeout(this.#idleSweep, idle);
+  }
+
+  #idleSweep = (): void => {
+    this.#idleTimer = undefined;
+    for (const connection of [...this.#pool]) {
+      const seen = this.#idleSeen.get(connection);
+      this.#idleSeen.set(connection, connection.enqueued);
+      if (connection.load === 0 && seen === connection.enqueued) {
+        this.#pool.splice(this.#pool.indexOf(connection), 1);
+        this.#retired.add(connection);
+        void connection.destroy(
+          new MemcachedError("CONNECTION_CLOSED", "Cannot complete request: idle connection"),
+        );
+      }
+    }
+    if (this.#pool.length > 0) this.#armIdle();
+  };
+
+  /** Promises of every request whose caller is still waiting. */
+  pending(): Promise<unknown>[] {
+    const out: Promise<unknown>[] = [];
+    for (const connection of this.#pool) out.push(...connection.pending());
+    return out;
+  }
+
+  /** What the server holds now. */
+  counters(): ServerCounters {
+    let connections = 0;
+    let inFlight = 0;
+    let queued = 0;
+    for (const connection of this.#all) {
+      if (connection.isOpen) connections++;
+      const c = connection.counters();
+      inFlight += c.inFlight;
+      queued += c.queued;
+    }
+    return {
+      server: this.name,
+      state: this.#dead ? "dead" : "up",
+      connections,
+      inFlight,
+      queued,
+      failures: this.#failures,
+    };
+  }
+
+  /** Closes every connection at once; resolves when all are finished. */
+  destroy(error: MemcachedError): Promise<void> {
+    this.#closed = true;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    this.#pool = [];
+    const all = [...this.#all];
+    for (const connection of all) void connection.destroy(error);
+    return Promise.all(all.map((connection) => connection.done)).then(() => {});
+  }
+}
