@@ -536,7 +536,11 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    */
   serverFor(key: Key): string {
     this.#key(key);
-    return this.#route(key).name;
+    const server = this.#lookup(key);
+    if (server === undefined) {
+      throw new MemcachedError("NO_SERVERS", "Cannot find a server: every server is ejected");
+    }
+    return server.name;
   }
 
   /**
@@ -561,16 +565,25 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     throw (results[0] as PromiseRejectedResult).reason;
   }
 
-  /** The server for a key (or, with no key, the first live server). */
+  /** The ring's server for a key, whatever its health; undefined when the ring is empty. */
+  #lookup(key: Key): Server | undefined {
+    return this.#ring === undefined
+      ? this.#ringServers[0]
+      : this.#ringServers[this.#ring.serverIndexFor(key)];
+  }
+
+  /**
+   * The server a request goes to: the key's server (or, with no key, the first live one),
+   * after starting any probe that is due. Throws `SERVER_DEAD` / `NO_SERVERS` at once.
+   */
   #route(key: Key | undefined): Server {
     if (this.#dead > 0) {
       const now = Date.now();
       for (const server of this.#servers) server.maybeProbe(now);
     }
-    let server: Server | undefined;
-    if (key === undefined) server = this.#servers.find((s) => !s.dead) ?? this.#servers[0]!;
-    else if (this.#ring === undefined) server = this.#ringServers[0];
-    else server = this.#ringServers[this.#ring.serverIndexFor(key)];
+    const server = key === undefined
+      ? this.#servers.find((s) => !s.dead) ?? this.#servers[0]!
+      : this.#lookup(key);
     if (server === undefined || (this.#dead === this.#servers.length && this.#servers.length > 1)) {
       throw new MemcachedError("NO_SERVERS", "Cannot route request: every server is marked dead");
     }

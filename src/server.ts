@@ -77,6 +77,13 @@ export class Server implements ConnectionOwner {
   #probe: Connection | undefined = undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   #idleSeen = new WeakMap<Connection, number>();
+  /**
+   * Failures are counted per generation of connections: a failure starts a new generation, and
+   * connections of an older one that die later (the rest of a pool hit by the same network blip)
+   * do not count again. So `failureLimit` means failed attempts in a row, whatever `poolSize`.
+   */
+  #generation = 0;
+  #born = new WeakMap<Connection, number>();
   #closed = false;
 
   constructor(
@@ -123,6 +130,7 @@ export class Server implements ConnectionOwner {
 
   #open(): Connection {
     const connection = new Connection(this.spec.endpoint, this.#options.connection, this);
+    this.#born.set(connection, this.#generation);
     this.#pool.push(connection);
     this.#all.add(connection);
     void connection.done.then(() => this.#all.delete(connection));
@@ -149,6 +157,8 @@ export class Server implements ConnectionOwner {
     if (this.#retired.has(connection) || this.#closed || error.code === "CLIENT_CLOSED") return;
     this.#listener.error(this, error);
     if (connection === this.#probe) return; // the probe's own handler decides
+    if (this.#born.get(connection) !== this.#generation) return; // already counted
+    this.#generation++;
     this.#failures++;
     if (!this.#dead && this.#failures >= this.#options.failureLimit) this.#markDead(error);
   }
@@ -195,6 +205,7 @@ export class Server implements ConnectionOwner {
       this.#dead = false;
       this.#failures = 0;
       this.#attempt = 0;
+      this.#born.set(probe, this.#generation);
       this.#pool.push(probe);
       this.#armIdle();
       this.#listener.up(this);

@@ -1,7 +1,8 @@
 /**
  * A test-only TCP proxy between a client and memcached, for fault tests: it can hold traffic
  * (`pause`), slow it down (`delay`), drop it (`blackhole`), cut every connection abruptly
- * (`reset`) and send bytes the server never wrote (`inject`).
+ * (`reset`), send bytes the server never wrote (`inject`) and forward a real server's replies
+ * one byte at a time (`trickle`).
  *
  * Built on `node:net` only, so it runs under Deno and Bun alike. `close()` destroys every socket
  * and resolves once each has closed and the listener has stopped, so a test that closes its
@@ -22,6 +23,7 @@
  */
 
 import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { clearImmediate, setImmediate } from "node:timers";
 
 /** A running proxy, from {@linkcode startProxy}. */
 export interface Proxy {
@@ -41,10 +43,35 @@ export interface Proxy {
   inject(bytes: Uint8Array): void;
   /** While on, traffic in both directions is dropped (not held). */
   blackhole(on: boolean): void;
+  /**
+   * While on, bytes from the server are forwarded one at a time, each in its own write, with
+   * an event-loop turn (or `delayMs`) between writes, so the client reads replies in chunks of
+   * a byte or a few (see {@linkcode TrickleOptions.delayMs}). With `both`, bytes from the
+   * client are trickled too. Turning it off forwards what is left at full speed.
+   */
+  trickle(on: boolean, options?: TrickleOptions): void;
   /** Closes the listener and every socket; resolves once all of them have closed. */
   close(): Promise<void>;
   /** Same as {@linkcode Proxy.close}. */
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Options of {@linkcode Proxy.trickle}. */
+export interface TrickleOptions {
+  /**
+   * Trickle the client's bytes to the server too.
+   *
+   * @default {false}
+   */
+  both?: boolean;
+  /**
+   * Milliseconds between bytes; 0 writes one byte per event-loop turn. A real delay lets every
+   * runtime poll its sockets between bytes, so each read sees one byte (Deno's event loop polls
+   * I/O only every few dozen turns while work is ready, so at 0 its reads see up to ~60 bytes).
+   *
+   * @default {0}
+   */
+  delayMs?: number;
 }
 
 const HOST = "127.0.0.1";
@@ -54,35 +81,65 @@ interface Mode {
   paused: boolean;
   delayMs: number;
   blackholed: boolean;
+  /** Which directions are forwarded one byte at a time. */
+  trickle: "off" | "down" | "both";
+  /** Milliseconds between trickled bytes; 0 = one byte per event-loop turn. */
+  trickleMs: number;
 }
 
 /** One direction of one connection: chunks wait here until they are due and not held. */
 class Pipe {
   #to: Socket;
   #mode: Mode;
+  /** `"down"` carries the server's bytes to the client, `"up"` the client's to the server. */
+  #direction: "up" | "down";
   #queue: { due: number; bytes: Uint8Array }[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** The next one-byte write while trickling. */
+  #immediate: ReturnType<typeof setImmediate> | undefined = undefined;
   #stopped = false;
 
-  constructor(to: Socket, mode: Mode) {
+  constructor(to: Socket, mode: Mode, direction: "up" | "down") {
     this.#to = to;
     this.#mode = mode;
+    this.#direction = direction;
+  }
+
+  /** Whether this direction is forwarded one byte at a time now. */
+  get #trickling(): boolean {
+    const trickle = this.#mode.trickle;
+    return trickle === "both" || (trickle === "down" && this.#direction === "down");
   }
 
   push(bytes: Uint8Array): void {
     if (this.#stopped || this.#mode.blackholed) return;
     this.#queue.push({ due: Date.now() + this.#mode.delayMs, bytes });
+    // While trickling, a pending turn writes the next byte: pumping now would write two.
+    if (this.#trickling && (this.#immediate !== undefined || this.#timer !== undefined)) return;
     this.pump();
   }
 
-  /** Writes every chunk that is due, and sets a timer for the next one. */
+  /**
+   * Writes every chunk that is due, and sets a timer for the next one. While trickling, writes
+   * one byte and comes back on a later event-loop turn for the next.
+   */
   pump(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancel();
     if (this.#stopped || this.#mode.paused) return;
     const now = Date.now();
     let head = this.#queue[0];
     while (head !== undefined && head.due <= now) {
+      if (this.#trickling) {
+        if (!this.#to.destroyed) this.#to.write(head.bytes.subarray(0, 1));
+        if (head.bytes.length > 1) head.bytes = head.bytes.subarray(1);
+        else this.#queue.shift();
+        if (this.#queue.length > 0) {
+          const ms = this.#mode.trickleMs;
+          if (ms > 0) this.#timer = setTimeout(() => this.pump(), ms);
+          else this.#immediate = setImmediate(() => this.pump());
+        }
+        return;
+      }
       this.#queue.shift();
       if (!this.#to.destroyed) this.#to.write(head.bytes);
       head = this.#queue[0];
@@ -90,11 +147,17 @@ class Pipe {
     if (head !== undefined) this.#timer = setTimeout(() => this.pump(), head.due - now);
   }
 
+  #cancel(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+    this.#immediate = undefined;
+  }
+
   stop(): void {
     this.#stopped = true;
     this.#queue = [];
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancel();
   }
 }
 
@@ -119,7 +182,7 @@ function closed(socket: Socket): Promise<void> {
  * @returns The running proxy; close it (or `await using` it) before the test ends.
  */
 export async function startProxy(target: { host: string; port: number }): Promise<Proxy> {
-  const mode: Mode = { paused: false, delayMs: 0, blackholed: false };
+  const mode: Mode = { paused: false, delayMs: 0, blackholed: false, trickle: "off", trickleMs: 0 };
   const links = new Set<Link>();
   const sockets = new Set<Promise<void>>();
   let closing: Promise<void> | undefined;
@@ -143,8 +206,8 @@ export async function startProxy(target: { host: string; port: number }): Promis
     const link: Link = {
       client,
       upstream,
-      up: new Pipe(upstream, mode),
-      down: new Pipe(client, mode),
+      up: new Pipe(upstream, mode, "up"),
+      down: new Pipe(client, mode, "down"),
     };
     links.add(link);
     const drop = () => {
@@ -219,6 +282,15 @@ export async function startProxy(target: { host: string; port: number }): Promis
     },
     blackhole(on: boolean) {
       mode.blackholed = on;
+    },
+    trickle(on: boolean, options?: TrickleOptions) {
+      mode.trickle = !on ? "off" : options?.both === true ? "both" : "down";
+      mode.trickleMs = options?.delayMs ?? 0;
+      // Going either way, restart the pumps so the new pace applies to what is queued.
+      for (const link of links) {
+        link.up.pump();
+        link.down.pump();
+      }
     },
     close,
     [Symbol.asyncDispose]: close,

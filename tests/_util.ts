@@ -1,8 +1,9 @@
 /**
  * Helpers shared by the test files: waiting with a deadline, settling requests into outcomes
  * and asserting their error codes, checking that a client is idle, byte and text helpers for
- * the codec tests, and the two fault scenarios (a stopped server, a killed server) that both
- * the failure and the leak tests run.
+ * the codec tests, the two fault scenarios (a stopped server, a killed server) that both
+ * the failure and the leak tests run, and cluster helpers (several servers, keys by server, a
+ * connector that records what each connection carried).
  *
  * Private to `tests/`: nothing here is part of Mica's API. It imports no runtime global at top
  * level, so every test file runs unchanged under `deno test` and `bun test`.
@@ -28,10 +29,12 @@
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { setImmediate } from "node:timers";
 import type { MemcachedServer } from "./_memcached.ts";
 import {
   type Client,
   type Connector,
+  type Endpoint,
   type ErrorCode,
   isMemcachedError,
   MemcachedError,
@@ -301,4 +304,107 @@ export function assertBytes(value: unknown, expected: Uint8Array, what = "value"
   for (let i = 0; i < expected.length; i++) {
     if (value[i] !== expected[i]) assert.fail(`${what}: the bytes differ at byte ${i}`);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clusters
+
+/**
+ * Starts `count` servers with `start` at once. If any fails to start, the others are stopped
+ * and its error is thrown. Stop them with `await using` on the result.
+ *
+ * Takes the start function (usually `() => startMemcached()`) so that this module does not
+ * import `_memcached.ts`, which imports it.
+ */
+export async function startServers(
+  count: number,
+  start: () => Promise<MemcachedServer>,
+): Promise<MemcachedServer[] & AsyncDisposable> {
+  const settled = await Promise.allSettled(Array.from({ length: count }, start));
+  const servers: MemcachedServer[] = [];
+  for (const result of settled) if (result.status === "fulfilled") servers.push(result.value);
+  const stop = async () => {
+    await Promise.all(servers.map((server) => server.stop()));
+  };
+  const failed = settled.find((result) => result.status === "rejected");
+  if (failed !== undefined) {
+    await stop();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return Object.assign(servers, { [Symbol.asyncDispose]: stop });
+}
+
+/** Groups `keys` by the server {@linkcode Client.serverFor} names for each, in key order. */
+export function keysByServer(client: Client, keys: readonly string[]): Map<string, string[]> {
+  const groups = new Map<string, string[]>(client.servers.map((name) => [name, []]));
+  for (const key of keys) groups.get(client.serverFor(key))!.push(key);
+  return groups;
+}
+
+/**
+ * Asserts that `client` holds nothing at all: no connection, request in flight or queued, in
+ * total and on every server.
+ */
+export function assertAllZero(client: Client, what = "the closed client"): void {
+  const counters = client.counters();
+  assert.deepEqual(totals(client), { connections: 0, inFlight: 0, queued: 0 }, what);
+  for (const server of counters.servers) {
+    assert.deepEqual(
+      { connections: server.connections, inFlight: server.inFlight, queued: server.queued },
+      { connections: 0, inFlight: 0, queued: 0 },
+      `${what}: server ${server.server} holds ${JSON.stringify(server)}`,
+    );
+  }
+}
+
+/** What a {@linkcode recordingConnector} saw on one connection. */
+export interface WireRecord {
+  /** Where the connection went. */
+  readonly endpoint: Endpoint;
+  /** Bytes the client wrote. */
+  written: number;
+  /** The size of every chunk the client read, in order. */
+  readonly chunks: number[];
+}
+
+/**
+ * Wraps `base` (by default the runtime's connector) so that every connection it opens records
+ * how many bytes the client wrote on it and the size of each chunk it read.
+ */
+export function recordingConnector(
+  base: Connector = runtimeConnector,
+): { connector: Connector; records: WireRecord[] } {
+  const records: WireRecord[] = [];
+  const connector: Connector = async (endpoint, handlers, options) => {
+    const record: WireRecord = { endpoint, written: 0, chunks: [] };
+    const transport = await base(endpoint, {
+      data: (chunk) => {
+        record.chunks.push(chunk.length);
+        handlers.data(chunk);
+      },
+      drain: () => handlers.drain(),
+      closed: (error) => handlers.closed(error),
+    }, options);
+    records.push(record);
+    return {
+      write: (chunk) => {
+        record.written += chunk.length;
+        return transport.write(chunk);
+      },
+      destroy: () => transport.destroy(),
+      done: transport.done,
+      [Symbol.dispose]: () => transport[Symbol.dispose](),
+    };
+  };
+  return { connector, records };
+}
+
+/** The name a client gives an endpoint: `host:port` or the socket path. */
+export function endpointName(endpoint: Endpoint): string {
+  return endpoint.kind === "unix" ? endpoint.path : `${endpoint.host}:${endpoint.port}`;
+}
+
+/** Resolves on a later event-loop turn, after pending I/O callbacks (not after a delay). */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
