@@ -27,7 +27,10 @@ export interface BenchClient {
 }
 
 export interface BenchConfig {
+  /** The first server (single-server scenarios). */
   server: string;
+  /** Every server given with `--servers` (cluster mode), else `[server]`. */
+  servers: string[];
   host: string;
   port: number;
   scenarios: string[];

@@ -32,8 +32,10 @@ export const LARGE_KEYSPACE = 16;
 const now = () => performance.now();
 
 /**
- * Parses `--server host:port --prefix p --scenarios a,b --quick --label x`.
- * Environment variables MICA_BENCH_SERVER / _PREFIX / _SCENARIOS / _QUICK are fallbacks.
+ * Parses `--server host:port --servers h:p1,h:p2 --prefix p --scenarios a,b --quick`.
+ * `--servers` (a comma-separated list) selects cluster mode; `servers` is always a non-empty list
+ * (`[server]` without it). Environment variables MICA_BENCH_SERVER / _SERVERS / _PREFIX /
+ * _SCENARIOS / _QUICK are fallbacks.
  */
 export function parseArgs(argv, env) {
   const get = (name) => {
@@ -42,18 +44,18 @@ export function parseArgs(argv, env) {
     const eq = argv.find((a) => a.startsWith(`--${name}=`));
     return eq === undefined ? undefined : eq.slice(name.length + 3);
   };
-  const server = get("server") ?? env.MICA_BENCH_SERVER ?? "127.0.0.1:11211";
+  const list = (v) => (v ?? "").split(",").map((x) => x.trim()).filter((x) => x.length > 0);
+  const servers = list(get("servers") ?? env.MICA_BENCH_SERVERS);
+  const server = get("server") ?? env.MICA_BENCH_SERVER ?? servers[0] ?? "127.0.0.1:11211";
+  if (servers.length === 0) servers.push(server);
   const colon = server.lastIndexOf(":");
   const host = colon > 0 ? server.slice(0, colon) : server;
   const port = colon > 0 ? Number(server.slice(colon + 1)) : 11211;
-  const scenarios = (get("scenarios") ?? env.MICA_BENCH_SCENARIOS ?? "a,b,c,d,e")
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+  const scenarios = list(get("scenarios") ?? env.MICA_BENCH_SCENARIOS ?? "a,b,c,d,e");
   const quick = argv.includes("--quick") || env.MICA_BENCH_QUICK === "1";
   const prefix = get("prefix") ?? env.MICA_BENCH_PREFIX ?? "bench";
   const timeLimitS = Number(get("time-limit") ?? env.MICA_BENCH_TIME_LIMIT ?? (quick ? 60 : 180));
-  return { server, host, port, scenarios, quick, prefix, timeLimitS };
+  return { server, servers, host, port, scenarios, quick, prefix, timeLimitS };
 }
 
 /** Scales the op counts for quick mode. */
@@ -185,12 +187,15 @@ async function scenarioA(client, cfg, n) {
   };
 }
 
-/** b) get, 64 in flight, 100-byte values. */
-async function scenarioB(client, cfg, n) {
-  const deadline = new Deadline(cfg.timeLimitS, "b");
-  const keys = Array.from({ length: KEYSPACE }, (_, i) => `${cfg.prefix}:b:${i}`);
+/**
+ * b) get, 64 in flight, 100-byte values. Also h (the same loop against a cluster: the client was
+ * given several servers and spreads the 1,000 keys over them).
+ */
+async function scenarioB(client, cfg, n, name = "b") {
+  const deadline = new Deadline(cfg.timeLimitS, name);
+  const keys = Array.from({ length: KEYSPACE }, (_, i) => `${cfg.prefix}:${name}:${i}`);
   await populate(client, keys, asciiString(SMALL_VALUE_BYTES), deadline);
-  await expectValue(client, keys[KEYSPACE - 1], SMALL_VALUE_BYTES, "b");
+  await expectValue(client, keys[KEYSPACE - 1], SMALL_VALUE_BYTES, name);
   await parallel(n.warmup, CONCURRENCY, (i) => client.get(keys[i % KEYSPACE]), deadline);
   let misses = 0;
   const t0 = now();
@@ -199,9 +204,10 @@ async function scenarioB(client, cfg, n) {
     if (v === undefined || v === null) misses++;
   }, deadline);
   const seconds = (now() - t0) / 1000;
-  if (misses > 0) throw new Error(`b: ${misses} unexpected misses`);
+  if (misses > 0) throw new Error(`${name}: ${misses} unexpected misses`);
   return {
     ops: n.b,
+    servers: cfg.servers.length,
     concurrency: CONCURRENCY,
     seconds: round(seconds, 3),
     opsPerSec: Math.round(n.b / seconds),
@@ -226,13 +232,18 @@ async function scenarioC(client, cfg, n) {
   };
 }
 
-/** d) getMany of 100 keys (100-byte values), one batch in flight. */
-async function scenarioD(client, cfg, n) {
-  const deadline = new Deadline(cfg.timeLimitS, "d");
-  const keys = Array.from({ length: MANY_KEYS }, (_, i) => `${cfg.prefix}:d:${i}`);
+/**
+ * d) getMany of 100 keys (100-byte values), one batch in flight. Also g (the same loop against a
+ * cluster: the 100 keys of a batch are spread over the servers).
+ */
+async function scenarioD(client, cfg, n, name = "d") {
+  const deadline = new Deadline(cfg.timeLimitS, name);
+  const keys = Array.from({ length: MANY_KEYS }, (_, i) => `${cfg.prefix}:${name}:${i}`);
   await populate(client, keys, asciiString(SMALL_VALUE_BYTES), deadline);
   const first = await client.getMany(keys);
-  if (first !== MANY_KEYS) throw new Error(`d: getMany returned ${first} hits, expected 100`);
+  if (first !== MANY_KEYS) {
+    throw new Error(`${name}: getMany returned ${first} hits, expected ${MANY_KEYS}`);
+  }
   const warm = Math.max(1, Math.floor(n.warmup / MANY_KEYS));
   for (let i = 0; i < warm; i++) await client.getMany(keys);
   let short = 0;
@@ -242,9 +253,10 @@ async function scenarioD(client, cfg, n) {
     if ((i & 63) === 0) deadline.check();
   }
   const seconds = (now() - t0) / 1000;
-  if (short > 0) throw new Error(`d: ${short} batches with missing keys`);
+  if (short > 0) throw new Error(`${name}: ${short} batches with missing keys`);
   return {
     batches: n.d,
+    servers: cfg.servers.length,
     keysPerBatch: MANY_KEYS,
     method: client.getManyMethod,
     seconds: round(seconds, 3),
@@ -370,6 +382,9 @@ const SCENARIOS = {
   d: scenarioD,
   e: scenarioE,
   f: scenarioF,
+  // Cluster mode (bench/run.sh --cluster): the client is connected to several servers.
+  g: (client, cfg, n) => scenarioD(client, cfg, n, "g"),
+  h: (client, cfg, n) => scenarioB(client, cfg, n, "h"),
 };
 
 /**

@@ -3,31 +3,51 @@
 // Starts ONE local memcached on a free loopback port, runs every client process one after
 // another against it (Mica on Deno and Bun, the npm peers on Node/Bun/Deno, libmemcached in C,
 // memcslap as a reference), prints a Markdown report and writes JSON into bench/results/.
-import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
+// `--cluster` hands over to bench/cluster.mjs (three servers, scenarios g and h).
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const BENCH = path.join(ROOT, "bench");
-const BIN = path.join(ROOT, "node_modules", ".bin");
+import { runCluster } from "./cluster.mjs";
+import {
+  buildNative,
+  clientTable,
+  collectVersions,
+  findTools,
+  firstLine,
+  fmt,
+  fmtRatio,
+  freePort,
+  mb,
+  metric,
+  ratio,
+  runProcess,
+  startMemcached,
+  table,
+  which,
+  withPin,
+  writeResults,
+} from "./orchestra.mjs";
 
 const USAGE = `usage: bash bench/run.sh [options]
 
   --quick               10x fewer ops everywhere (smoke test)
+  --cluster             three servers instead of one: scenarios g (getMany over 3 servers) and
+                        h (64-in-flight gets over 3 servers) for Mica and the npm peers that
+                        can shard (bench/cluster.mjs; see README "Cluster mode")
   --only LIST           comma-separated client selectors; a selector matches a client id
                         (e.g. mica-deno, memjs-node, libmemcached-c, memcslap), a library
                         (mica, memjs, memcache-client, memcached, libmemcached), a runtime
                         (deno, bun, node, c) or a group (peers = npm peers, soak)
   --skip LIST           same selectors, excluded
-  --scenarios LIST      subset of a,b,c,d,e,f (default: all; f is the Mica-only soak)
+  --scenarios LIST      subset of a,b,c,d,e,f (default: all; f is the Mica-only soak);
+                        with --cluster a subset of g,h
   --no-soak             same as --skip soak
   --pin-cpu N           run memcached and every client under 'taskset -c N' (see README)
   --no-pinned-a         skip the second, CPU-pinned pass of scenario a (see README)
-  --strict              exit 1 if a Mica scenario failed or the soak verdict failed
+  --strict              exit 1 if a Mica scenario failed or the soak verdict failed (with
+                        --cluster: or a client left a server unused)
   --help                this text
 
 Client ids: mica-deno mica-bun memjs-node memcache-client-node memcached-node memjs-bun
@@ -43,7 +63,8 @@ function parseOptions(argv) {
     quick: false,
     only: [],
     skip: [],
-    scenarios: ["a", "b", "c", "d", "e", "f"],
+    scenarios: undefined,
+    cluster: false,
     pinCpu: undefined,
     pinnedA: true,
     strict: false,
@@ -55,6 +76,9 @@ function parseOptions(argv) {
     switch (flag) {
       case "--quick":
         opts.quick = true;
+        break;
+      case "--cluster":
+        opts.cluster = true;
         break;
       case "--only":
         opts.only.push(...list(value()));
@@ -85,222 +109,18 @@ function parseOptions(argv) {
         throw new Error(`unknown option ${argv[i]} (try --help)`);
     }
   }
+  const known = opts.cluster ? ["g", "h"] : ["a", "b", "c", "d", "e", "f"];
+  opts.scenarios ??= known;
   for (const s of opts.scenarios) {
-    if (!"abcdef".includes(s) || s.length !== 1) throw new Error(`unknown scenario ${s}`);
+    if (!known.includes(s)) {
+      throw new Error(`unknown scenario ${s}${opts.cluster ? " (--cluster runs g,h)" : ""}`);
+    }
   }
   return opts;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Small helpers
-
-const which = (cmd) => {
-  const r = spawnSync("sh", ["-c", `command -v "${cmd}"`], { encoding: "utf8" });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-};
-
-function firstLine(cmd, args) {
-  try {
-    const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 20_000 });
-    const text = `${r.stdout ?? ""}${r.stderr ?? ""}`.trim();
-    return r.status === 0 && text ? text.split("\n")[0].trim() : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function localBin(name) {
-  const p = path.join(BIN, name);
-  try {
-    readFileSync(p, { flag: "r" });
-    return p;
-  } catch {
-    return which(name);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Sends one ASCII command and returns the reply (bounded by a 2 s timeout). */
-function memcachedCommand(port, command, terminator) {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: "127.0.0.1", port });
-    let buf = "";
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error("timeout"));
-    }, 2000);
-    sock.on("connect", () => sock.write(`${command}\r\n`));
-    sock.on("data", (d) => {
-      buf += d.toString("latin1");
-      if (buf.includes(terminator)) {
-        clearTimeout(timer);
-        sock.end();
-        resolve(buf);
-      }
-    });
-    sock.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
-}
-
-function withPin(cmd, pinCpu) {
-  return pinCpu === undefined ? cmd : ["taskset", "-c", pinCpu, ...cmd];
-}
-
-/**
- * Runs one client process; resolves to { json, stderr, code, seconds, error }.
- * Bounded: killed (whole process group) after `timeoutS`.
- */
-function runProcess(cmd, { timeoutS, label, env }) {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const child = spawn(cmd[0], cmd.slice(1), {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: "1", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => {
-      stderr += d;
-      for (const line of String(d).split("\n")) {
-        if (line.trim()) process.stderr.write(`    [${label}] ${line}\n`);
-      }
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid, "SIGKILL");
-      } catch {
-        child.kill("SIGKILL");
-      }
-    }, timeoutS * 1000);
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      resolve({ error: `spawn failed: ${e.message}`, stdout, stderr, seconds: 0 });
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      const seconds = (performance.now() - t0) / 1000;
-      const lines = stdout.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("{"));
-      let json;
-      for (let i = lines.length - 1; i >= 0 && json === undefined; i--) {
-        try {
-          json = JSON.parse(lines[i]);
-        } catch { /* keep looking */ }
-      }
-      let error;
-      if (timedOut) error = `killed after ${timeoutS}s time limit`;
-      else if (json === undefined) {
-        // deno-lint-ignore no-control-regex
-        const lines = stderr.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim());
-        const hint = lines.find((l) => /error/i.test(l)) ?? lines.filter(Boolean).at(-1);
-        error = `exit ${code ?? signal}, no JSON result${hint ? `: ${hint}` : ""}`;
-      } else if (json.error) error = json.error;
-      resolve({ json, error, code, seconds, stdout, stderr });
-    });
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Clients
-
-function clientTable(tools, opts, buildDir) {
-  const { node, deno, bun } = tools;
-  const peers = ["memjs", "memcache-client", "memcached"];
-  const clients = [];
-  const mica = (rt, cmd) => ({
-    id: `mica-${rt}`,
-    library: "mica",
-    display: "Mica",
-    runtime: rt,
-    tags: ["mica", rt],
-    cmd,
-  });
-  if (deno) {
-    clients.push(
-      mica("deno", [deno, "run", "--allow-all", "--v8-flags=--expose-gc", "bench/mica.ts"]),
-    );
-  }
-  if (bun) clients.push(mica("bun", [bun, "bench/mica.ts"]));
-  const runtimes = [["node", node, []], ["bun", bun, []], ["deno", deno, ["run", "--allow-all"]]];
-  for (const [rt, exe, pre] of runtimes) {
-    if (!exe) continue;
-    for (const lib of peers) {
-      clients.push({
-        id: `${lib}-${rt}`,
-        library: lib,
-        display: lib === "memcached" ? "memcached (3rd-Eden)" : lib,
-        runtime: rt,
-        tags: [lib, rt, "peers"],
-        cmd: [exe, ...pre, `bench/peers/${lib}.mjs`],
-      });
-    }
-  }
-  clients.push({
-    id: "libmemcached-c",
-    library: "libmemcached",
-    display: "libmemcached (C)",
-    runtime: "c",
-    tags: ["libmemcached", "c"],
-    native: path.join(buildDir, "libmc_bench"),
-  });
-  clients.push({
-    id: "memcslap",
-    library: "memcslap",
-    display: "memcslap",
-    runtime: "c",
-    tags: ["memcslap", "c"],
-    memcslap: true,
-  });
-  for (const rt of ["deno", "bun"]) {
-    const m = clients.find((c) => c.id === `mica-${rt}`);
-    if (m) {
-      clients.push({ ...m, id: `mica-${rt}-soak`, tags: [...m.tags, "soak"], soak: true });
-    }
-  }
-  const matches = (c, sel) => c.id === sel || c.tags.includes(sel);
-  return clients.filter((c) =>
-    (opts.only.length === 0 || opts.only.some((s) => matches(c, s))) &&
-    !opts.skip.some((s) => matches(c, s))
-  );
-}
-
-function buildNative(buildDir) {
-  const gcc = which("gcc") ?? which("cc");
-  if (!gcc) return "gcc not found";
-  const r = spawnSync(gcc, [
-    "-O2",
-    "-o",
-    path.join(buildDir, "libmc_bench"),
-    path.join(BENCH, "c", "libmc_bench.c"),
-    "-lmemcached",
-    "-lpthread",
-  ], { encoding: "utf8", timeout: 120_000 });
-  if (r.status !== 0) {
-    return `compile failed (is libmemcached-dev installed?): ${
-      (r.stderr || "").trim().slice(0, 300)
-    }`;
-  }
-  return undefined;
-}
+// Native clients
 
 /** memcslap: `--concurrency=64` threads, each its own connection, `execute-number` per thread. */
 async function runMemcslap(port, opts) {
@@ -360,36 +180,6 @@ const METRICS = [
   { key: "e.setMBps", title: "e: 256K set MB/s", better: "higher" },
   { key: "e.getMBps", title: "e: 256K get MB/s", better: "higher" },
 ];
-
-function metric(entry, key) {
-  const [scenario, field] = key.split(".");
-  const v = entry?.json?.results?.[scenario]?.[field];
-  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
-}
-
-function fmt(v) {
-  if (v === undefined) return "n/a";
-  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString("en-US");
-  if (Math.abs(v) >= 100) return v.toFixed(0);
-  return v.toFixed(1);
-}
-
-/** > 1 means Mica is better (throughput: mica/peer, latency: peer/mica). */
-function ratio(m, micaValue, peerValue) {
-  if (micaValue === undefined || peerValue === undefined || micaValue <= 0 || peerValue <= 0) {
-    return undefined;
-  }
-  return m.better === "higher" ? micaValue / peerValue : peerValue / micaValue;
-}
-
-const fmtRatio = (r) => (r === undefined ? "n/a" : `${r.toFixed(2)}×`);
-const mb = (bytes) => (bytes / 1048576).toFixed(2);
-
-function table(header, rows) {
-  const lines = [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`];
-  for (const r of rows) lines.push(`| ${r.join(" | ")} |`);
-  return lines.join("\n");
-}
 
 function report(run) {
   const out = [];
@@ -641,25 +431,9 @@ async function main() {
 
   const memcachedExe = which("memcached");
   if (!memcachedExe) throw new Error("memcached not found (apt-get install -y memcached)");
-  const tools = { node: process.execPath, deno: localBin("deno"), bun: localBin("bun") };
-
-  const versions = {
-    node: process.version.replace(/^v/, ""),
-    deno: tools.deno ? firstLine(tools.deno, ["--version"])?.split(" ")[1] : undefined,
-    bun: tools.bun ? firstLine(tools.bun, ["--version"]) : undefined,
-    memcached: firstLine(memcachedExe, ["-V"])?.split(" ")[1],
-    gcc: firstLine("gcc", ["--version"]),
-    cpu: (() => {
-      try {
-        return readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/)?.[1] ??
-          os.cpus()[0]?.model;
-      } catch {
-        return os.cpus()[0]?.model;
-      }
-    })(),
-    cores: os.cpus().length,
-    os: `${os.type()} ${os.release()}`,
-  };
+  const tools = findTools();
+  const versions = collectVersions(memcachedExe, tools);
+  if (opts.cluster) return await runCluster(opts, { memcachedExe, tools, versions });
 
   const buildDir = mkdtempSync(path.join(os.tmpdir(), "mica-bench-"));
   const clients = clientTable(tools, opts, buildDir);
@@ -667,32 +441,18 @@ async function main() {
   const runSoak = opts.scenarios.includes("f");
 
   const port = await freePort();
-  const memcachedArgs = [
-    "memcached",
-    "-l",
-    "127.0.0.1",
-    "-p",
-    String(port),
-    "-t",
-    "2",
-    "-m",
-    "1024",
-    ...(process.getuid?.() === 0 ? ["-u", "root"] : []),
-  ];
-  process.stderr.write(`starting ${memcachedArgs.join(" ")}\n`);
-  const server = spawn(
-    withPin([memcachedExe, ...memcachedArgs.slice(1)], opts.pinCpu)[0],
-    withPin([memcachedExe, ...memcachedArgs.slice(1)], opts.pinCpu).slice(1),
-    { stdio: ["ignore", "ignore", "inherit"] },
-  );
-  let serverExited = false;
-  server.on("exit", () => (serverExited = true));
-  const stopServer = async () => {
-    if (serverExited) return;
-    server.kill("SIGTERM");
-    for (let i = 0; i < 50 && !serverExited; i++) await sleep(100);
-    if (!serverExited) server.kill("SIGKILL");
-  };
+  let server;
+  try {
+    server = await startMemcached(memcachedExe, port, {
+      threads: 2,
+      memoryMb: 1024,
+      pinCpu: opts.pinCpu,
+    });
+  } catch (err) {
+    rmSync(buildDir, { recursive: true, force: true });
+    throw err;
+  }
+  const memcachedArgs = server.args;
   const onSignal = () => {
     server.kill("SIGKILL");
     process.exit(130);
@@ -703,17 +463,6 @@ async function main() {
   const entries = [];
   let exitCode = 0;
   try {
-    let ready = false;
-    for (let i = 0; i < 50 && !ready && !serverExited; i++) {
-      try {
-        const v = await memcachedCommand(port, "version", "\r\n");
-        ready = v.startsWith("VERSION");
-      } catch {
-        await sleep(100);
-      }
-    }
-    if (!ready) throw new Error("memcached did not start");
-
     if (clients.some((c) => c.native)) {
       const err = buildNative(buildDir);
       if (err) { for (const c of clients) if (c.native) c.buildError = err; }
@@ -776,7 +525,7 @@ async function main() {
       }
     }
   } finally {
-    await stopServer();
+    await server.stop();
     rmSync(buildDir, { recursive: true, force: true });
   }
 
@@ -789,8 +538,6 @@ async function main() {
   const markdown = report(run);
   console.log(markdown);
 
-  const resultsDir = path.join(BENCH, "results");
-  mkdirSync(resultsDir, { recursive: true });
   const json = {
     date,
     quick: opts.quick,
@@ -808,14 +555,7 @@ async function main() {
     })),
     markdown,
   };
-  const stamp = date.replace(/[:.]/g, "-");
-  const file = path.join(resultsDir, `bench-${stamp}${opts.quick ? "-quick" : ""}.json`);
-  writeFileSync(file, JSON.stringify(json, null, 2) + "\n");
-  writeFileSync(path.join(resultsDir, "latest.json"), JSON.stringify(json, null, 2) + "\n");
-  writeFileSync(path.join(resultsDir, "latest.md"), markdown + "\n");
-  process.stderr.write(
-    `\nresults: ${path.relative(ROOT, file)} (also bench/results/latest.json, latest.md)\n`,
-  );
+  writeResults({ name: "bench", latest: "latest", date, quick: opts.quick, json, markdown });
 
   if (opts.strict) {
     for (const e of entries.filter((x) => x.client.library === "mica")) {

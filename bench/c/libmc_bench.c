@@ -11,9 +11,11 @@
  *   c) set with 64 in flight: same as b with memcached_set
  *   d) memcached_mget of 100 keys + memcached_fetch_result, one connection
  *   e) 256 KiB values, 8 threads with their own connection: 500 sets then 2,000 gets
+ *   g) d against a cluster, h) b against a cluster (bench/run.sh --cluster)
  *
  * Build: gcc -O2 -o libmc_bench libmc_bench.c -lmemcached -lpthread
  * Usage: libmc_bench HOST PORT PREFIX SCENARIOS(a,b,c,d,e) QUICK(0|1)
+ *        libmc_bench HOST:PORT,HOST:PORT,... 0 PREFIX SCENARIOS(g,h) QUICK(0|1)   (cluster, ketama)
  */
 #include <libmemcached/memcached.h>
 #include <pthread.h>
@@ -54,8 +56,21 @@ static void die(const char *what, memcached_st *mc, memcached_return_t rc) {
 static memcached_st *new_conn(void) {
   memcached_st *mc = memcached_create(NULL);
   if (!mc) die("memcached_create", NULL, MEMCACHED_FAILURE);
-  memcached_return_t rc = memcached_server_add(mc, g_host, g_port);
-  if (rc != MEMCACHED_SUCCESS) die("memcached_server_add", mc, rc);
+  memcached_return_t rc;
+  if (strchr(g_host, ',') != NULL) {
+    /* A server list: libmemcached's ketama (MD5, the same ring as Mica's "ketama"). */
+    memcached_server_st *list = memcached_servers_parse(g_host);
+    if (!list) die("memcached_servers_parse", mc, MEMCACHED_FAILURE);
+    rc = memcached_server_push(mc, list);
+    memcached_server_list_free(list);
+    if (rc != MEMCACHED_SUCCESS) die("memcached_server_push", mc, rc);
+    rc = memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_DISTRIBUTION,
+                                MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA);
+    if (rc != MEMCACHED_SUCCESS) die("ketama", mc, rc);
+  } else {
+    rc = memcached_server_add(mc, g_host, g_port);
+    if (rc != MEMCACHED_SUCCESS) die("memcached_server_add", mc, rc);
+  }
   memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
   memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, 5000);
   memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, 5000);
@@ -200,8 +215,7 @@ static void scenario_a(memcached_st *mc) {
   free(v);
 }
 
-static void scenario_bc(memcached_st *mc, int is_set) {
-  const char *name = is_set ? "c" : "b";
+static void scenario_bc(memcached_st *mc, int is_set, const char *name) {
   long n = (is_set ? 200000 : 200000) / g_div, warm = 2000 / g_div;
   char *v = ascii_value(SMALL_VALUE);
   char key[256];
@@ -224,14 +238,14 @@ static void scenario_bc(memcached_st *mc, int is_set) {
   free(v);
 }
 
-static void scenario_d(memcached_st *mc) {
+static void scenario_d(memcached_st *mc, const char *name) {
   int n = 2000 / g_div, warm = 20 / g_div > 0 ? 20 / g_div : 1;
   char *v = ascii_value(SMALL_VALUE);
   char *keys[MANY_KEYS];
   size_t lens[MANY_KEYS];
   for (int i = 0; i < MANY_KEYS; i++) {
     keys[i] = malloc(256);
-    key_of(keys[i], 256, "d", i);
+    key_of(keys[i], 256, name, i);
     lens[i] = strlen(keys[i]);
     do_set(mc, keys[i], v, SMALL_VALUE);
   }
@@ -246,12 +260,12 @@ static void scenario_d(memcached_st *mc) {
     while (memcached_fetch_result(mc, &result, &rc) != NULL) {
       if (memcached_result_length(&result) == SMALL_VALUE) hits++;
     }
-    if (hits != MANY_KEYS) die("d: missing keys", mc, rc);
+    if (hits != MANY_KEYS) die("getMany: missing keys", mc, rc);
   }
   double secs = now_s() - t0;
   memcached_result_free(&result);
   for (int i = 0; i < MANY_KEYS; i++) free(keys[i]);
-  begin_result("d");
+  begin_result(name);
   printf("\"batches\":%d,\"keysPerBatch\":%d,\"method\":\"memcached_mget + memcached_fetch_result\","
          "\"seconds\":%.3f,\"batchesPerSec\":%.0f,\"keysPerSec\":%.0f}",
          n, MANY_KEYS, secs, n / secs, n * MANY_KEYS / secs);
@@ -306,9 +320,11 @@ int main(int argc, char **argv) {
   for (const char *s = scenarios; *s; s++) {
     switch (*s) {
       case 'a': scenario_a(mc); break;
-      case 'b': scenario_bc(mc, 0); break;
-      case 'c': scenario_bc(mc, 1); break;
-      case 'd': scenario_d(mc); break;
+      case 'b': scenario_bc(mc, 0, "b"); break;
+      case 'c': scenario_bc(mc, 1, "c"); break;
+      case 'd': scenario_d(mc, "d"); break;
+      case 'g': scenario_d(mc, "g"); break;
+      case 'h': scenario_bc(mc, 0, "h"); break;
       case 'e': scenario_e(mc); break;
       default: break;
     }

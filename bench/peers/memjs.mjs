@@ -6,7 +6,8 @@ const memjs = require("memjs");
 
 await runPeer("memjs", (cfg) => {
   const config = { retries: 0, timeout: 5, logger: { log() {} } };
-  const mc = memjs.Client.create(`${cfg.host}:${cfg.port}`, config);
+  // Cluster mode: memjs takes a comma-separated list and hashes keys over it.
+  const mc = memjs.Client.create(cfg.servers.join(","), config);
   const get = async (key) => (await mc.get(key)).value;
   const client = {
     name: "memjs",
@@ -21,5 +22,9 @@ await runPeer("memjs", (cfg) => {
     },
     makeLargeValue: (bytes) => Buffer.from(bytes),
   };
-  return { client, config: { retries: 0, timeout: "5 s" }, close: () => mc.close() };
+  return {
+    client,
+    config: { retries: 0, timeout: "5 s", servers: cfg.servers.length },
+    close: () => mc.close(),
+  };
 });
