@@ -212,12 +212,6 @@ export class GetManyResult<K extends Key = Key> extends Map<K, Value> {
   readonly failed: Map<K, MemcachedError> = new Map();
 }
 
-interface BatchOutcome<K> {
-  keys: K[];
-  values?: Map<K, Value>;
-  error?: MemcachedError;
-}
-
 /** The events a client dispatches (as `CustomEvent`s whose `detail` is a {@linkcode ServerEventDetail}). */
 export type ClientEventType = "server-down" | "server-up" | "reconnecting" | "error";
 
@@ -703,22 +697,32 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    */
   getMany<K extends Key>(keys: Iterable<K>, options?: GetManyOptions): Promise<GetManyResult<K>> {
     try {
-      const list = Array.from(keys);
-      const wire = list.map((key) => this.#key(key));
+      const list = Array.isArray(keys) ? keys as K[] : Array.from(keys);
+      const n = list.length;
       const map = valueMapper(options?.as);
       const deadline = this.#deadline(options);
       if (this.#closed) throw this.#closedError("getMany");
-      if (list.length === 0) return Promise.resolve(new GetManyResult<K>());
+      const wire = new Array<WireKey>(n);
+      for (let i = 0; i < n; i++) wire[i] = this.#key(list[i]!);
+      if (n === 0) return Promise.resolve(new GetManyResult<K>());
       const signal = options?.signal;
+      const values = new Array<Value | undefined>(n);
+      const failed: { at: number[]; error: MemcachedError }[] = [];
       if (this.#servers.length === 1) {
         // One server: one batch, no grouping.
-        return this.#batch(list, wire, map, deadline, signal, undefined).then(
-          (outcome) => this.#merge(list, [outcome], options),
-        );
+        let server: Server;
+        try {
+          server = this.#route(list[0]!);
+        } catch (error) {
+          failed.push({ at: Array.from(list, (_, i) => i), error: error as MemcachedError });
+          return Promise.resolve(this.#merge(list, values, failed, options));
+        }
+        return this.#batch(wire, undefined, values, failed, map, deadline, signal, server)
+          .then(() => this.#merge(list, values, failed, options));
       }
-      // Group the keys by server, keeping each group in the caller's order.
+      // Group the keys by server; each group keeps the caller's order.
       const groups = new Map<Server | MemcachedError, number[]>();
-      for (let i = 0; i < list.length; i++) {
+      for (let i = 0; i < n; i++) {
         let target: Server | MemcachedError;
         try {
           target = this.#route(list[i]!);
@@ -729,69 +733,65 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
         if (group === undefined) groups.set(target, [i]);
         else group.push(i);
       }
-      const batches: Promise<BatchOutcome<K>>[] = [];
-      for (const [target, indexes] of groups) {
-        const keysOf = indexes.map((i) => list[i]!);
-        if (target instanceof MemcachedError) {
-          batches.push(Promise.resolve({ keys: keysOf, error: target }));
-        } else {
+      const batches: Promise<void>[] = [];
+      for (const [target, at] of groups) {
+        if (target instanceof MemcachedError) failed.push({ at, error: target });
+        else {
           batches.push(
-            this.#batch(keysOf, indexes.map((i) => wire[i]!), map, deadline, signal, target),
+            this.#batch(at.map((i) => wire[i]!), at, values, failed, map, deadline, signal, target),
           );
         }
       }
-      return Promise.all(batches).then((outcomes) => this.#merge(list, outcomes, options));
+      return Promise.all(batches).then(() => this.#merge(list, values, failed, options));
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  /** One server's part of a getMany; never rejects: a failure is reported for its keys. */
-  #batch<K extends Key>(
-    keys: K[],
+  /**
+   * One server's part of a getMany. Never rejects: its values land in `values` (at the caller's
+   * positions `at`, or in order when `at` is undefined), or its failure is recorded in `failed`.
+   */
+  #batch(
     wire: WireKey[],
+    at: number[] | undefined,
+    values: (Value | undefined)[],
+    failed: { at: number[]; error: MemcachedError }[],
     map: ValueMapper<Value>,
     deadline: number,
     signal: AbortSignal | undefined,
-    server: Server | undefined,
-  ): Promise<BatchOutcome<K>> {
-    const request = new BatchGetRequest<K, Value>(deadline, keys, wire, this.#base64, map);
-    let promise: Promise<Map<K, Value>>;
-    try {
-      (server ?? this.#route(undefined)).pick().enqueue(request, signal);
-      promise = request.promise;
-    } catch (error) {
-      promise = Promise.reject(error);
-    }
-    return promise.then(
-      (values) => ({ keys, values }),
-      (error: unknown) => ({ keys, error: error as MemcachedError }),
-    );
+    server: Server,
+  ): Promise<void> {
+    const request = new BatchGetRequest<Value>(deadline, wire, this.#base64, map);
+    server.pick().enqueue(request, signal);
+    return request.promise.then((found) => {
+      if (at === undefined) { for (let i = 0; i < found.length; i++) values[i] = found[i]; }
+      else for (let i = 0; i < found.length; i++) values[at[i]!] = found[i];
+    }, (error: unknown) => {
+      failed.push({
+        at: at ?? Array.from(wire, (_, i) => i),
+        error: error as MemcachedError,
+      });
+    });
   }
 
-  /** Merges per-server outcomes in the caller's key order. */
+  /** Builds the result in the caller's key order. */
   #merge<K extends Key>(
     list: readonly K[],
-    outcomes: BatchOutcome<K>[],
+    values: readonly (Value | undefined)[],
+    failed: readonly { at: number[]; error: MemcachedError }[],
     options: GetManyOptions | undefined,
   ): GetManyResult<K> {
     const result = new GetManyResult<K>();
-    const found = new Map<K, Value>();
-    for (const outcome of outcomes) {
-      if (outcome.error !== undefined) {
-        // Closing the client or aborting the call ends the whole call, not one server's part.
-        const code = outcome.error.code;
-        if (options?.allOrNothing || code === "CLIENT_CLOSED" || code === "ABORTED") {
-          throw outcome.error;
-        }
-        for (const key of outcome.keys) result.failed.set(key, outcome.error);
-      } else if (outcome.values !== undefined) {
-        for (const [key, value] of outcome.values) found.set(key, value);
-      }
+    for (const { at, error } of failed) {
+      // Closing the client or aborting the call ends the whole call, not one server's part.
+      const code = error.code;
+      if (options?.allOrNothing || code === "CLIENT_CLOSED" || code === "ABORTED") throw error;
+      for (const i of at) result.failed.set(list[i]!, error);
     }
-    for (const key of list) {
-      const value = found.get(key);
-      if (value !== undefined) result.set(key, value);
+    for (let i = 0; i < list.length; i++) {
+      const value = values[i];
+      if (value !== undefined) result.set(list[i]!, value);
     }
     return result;
   }

@@ -211,30 +211,28 @@ const BATCH_OPTIONS: MetaGetOptions = { value: true, flags: true, quiet: true };
 
 /**
  * Quiet gets of many keys and a trailing `mn`: only hits answer (each with its opaque token),
- * then `MN` closes the batch. Resolves a map from the caller's keys to values.
+ * then `MN` closes the batch. Resolves the values by key position (`undefined` for a miss).
  */
-export class BatchGetRequest<K, V> extends Request<Map<K, V>> {
+export class BatchGetRequest<V> extends Request<(V | undefined)[]> {
   readonly command = "getMany";
-  #keys: readonly K[];
   #wire: readonly WireKey[];
   #base64: boolean;
   #map: ValueMapper<V>;
-  #results = new Map<K, V>();
+  #values: (V | undefined)[];
   #last = -1;
   #error: MemcachedError | undefined = undefined;
 
   constructor(
     deadline: number,
-    keys: readonly K[],
     wire: readonly WireKey[],
     base64: boolean,
     map: ValueMapper<V>,
   ) {
     super(deadline);
-    this.#keys = keys;
     this.#wire = wire;
     this.#base64 = base64;
     this.#map = map;
+    this.#values = new Array<V | undefined>(wire.length);
     this.opaqueCount = wire.length;
   }
 
@@ -249,7 +247,7 @@ export class BatchGetRequest<K, V> extends Request<Map<K, V>> {
   handle(r: Response): boolean {
     if (r.status === "MN") {
       if (this.#error !== undefined) this.reject(this.#error);
-      else this.resolve(this.#results);
+      else this.resolve(this.#values);
       return true;
     }
     if (isErrorReply(r)) {
@@ -265,7 +263,7 @@ export class BatchGetRequest<K, V> extends Request<Map<K, V>> {
       );
     }
     this.#last = index;
-    if (r.status === "VA") this.#results.set(this.#keys[index]!, this.#map(r));
+    if (r.status === "VA") this.#values[index] = this.#map(r);
     else if (r.status !== "EN") throw unexpected(this.command, r);
     return false;
   }

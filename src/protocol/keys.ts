@@ -94,10 +94,6 @@ export function keyBytes(key: string | Uint8Array): Uint8Array {
 export function encodeKey(key: string | Uint8Array, base64: boolean): WireKey {
   if (typeof key === "string") {
     if (key.length === 0) throw keyError("the key is empty");
-    if (!key.isWellFormed()) {
-      // A lone surrogate would be sent as U+FFFD and collide with another key.
-      throw keyError("the key holds a lone UTF-16 surrogate");
-    }
     if (!base64) {
       let ascii = true;
       for (let i = 0; i < key.length; i++) {
@@ -109,6 +105,7 @@ export function encodeKey(key: string | Uint8Array, base64: boolean): WireKey {
         }
         if (c >= 0x80) ascii = false;
       }
+      if (!ascii) checkWellFormed(key);
       if (ascii) {
         if (key.length > MAX_KEY_LENGTH) {
           throw keyError(`the key is ${key.length} bytes, over the ${MAX_KEY_LENGTH}-byte limit`);
@@ -131,6 +128,7 @@ export function encodeKey(key: string | Uint8Array, base64: boolean): WireKey {
       for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
       return s;
     }
+    checkWellFormed(key);
     return base64Key(utf8.encode(key));
   }
   if (!(key instanceof Uint8Array)) {
@@ -153,6 +151,11 @@ export function encodeKey(key: string | Uint8Array, base64: boolean): WireKey {
     s += String.fromCharCode(c);
   }
   return s;
+}
+
+/** A lone surrogate would be sent as U+FFFD and collide with another key. */
+function checkWellFormed(key: string): void {
+  if (!key.isWellFormed()) throw keyError("the key holds a lone UTF-16 surrogate");
 }
 
 function base64Key(bytes: Uint8Array): WireKey {
