@@ -270,6 +270,9 @@ const DEFAULTS = {
   idleTimeout: 0,
 } as const;
 
+/** How many key placements `Client` remembers. */
+const PLACEMENT_CACHE = 4096;
+
 function integer(name: string, value: number | undefined, fallback: number): number {
   const n = positive(name, value, fallback);
   if (!Number.isInteger(n)) {
@@ -383,6 +386,8 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   /** `#ring`'s servers, by ring index. */
   #ringServers: Server[];
   #distribution: Distribution;
+  /** Ring positions of recently routed string keys (see `#lookup`). */
+  #placements = new Map<string, number>();
   #failover: "fail-fast" | "eject";
   #dead = 0;
   #timeout: number;
@@ -499,6 +504,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     const live = this.#servers.filter((server) => !server.dead);
     this.#ringServers = live;
     this.#ring = this.#buildRing(live);
+    this.#placements.clear();
   }
 
   /** The servers, as `host:port` or socket paths, in the order given. */
@@ -561,9 +567,19 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
 
   /** The ring's server for a key, whatever its health; undefined when the ring is empty. */
   #lookup(key: Key): Server | undefined {
-    return this.#ring === undefined
-      ? this.#ringServers[0]
-      : this.#ringServers[this.#ring.serverIndexFor(key)];
+    const ring = this.#ring;
+    if (ring === undefined) return this.#ringServers[0];
+    if (typeof key !== "string") return this.#ringServers[ring.serverIndexFor(key)];
+    // Hot keys skip the MD5: a bounded memo of ring positions, emptied when it fills and
+    // whenever the ring changes (the `hashring` package behind the `memcached` client keeps an
+    // LRU of lookups for the same reason).
+    let index = this.#placements.get(key);
+    if (index === undefined) {
+      index = ring.serverIndexFor(key);
+      if (this.#placements.size >= PLACEMENT_CACHE) this.#placements.clear();
+      this.#placements.set(key, index);
+    }
+    return this.#ringServers[index];
   }
 
   /**

@@ -79,6 +79,11 @@ const GET_FLAGS: readonly string[] = Array.from(
   { length: 16 },
   (_, m) => (m & 1 ? " v" : "") + (m & 2 ? " f" : "") + (m & 4 ? " c" : "") + (m & 8 ? " t" : ""),
 );
+/** The same followed by `" q"` and/or `" O"` (bits 4 and 5), so a plain `mg` is one write. */
+const GET_FLAGS_TAIL: readonly string[] = Array.from(
+  { length: 64 },
+  (_, m) => GET_FLAGS[m & 15]! + (m & 16 ? " q" : "") + (m & 32 ? " O" : ""),
+);
 const MAX_U32 = 0xffff_ffff;
 
 function argError(what: string, reason: string): MemcachedError {
@@ -152,18 +157,19 @@ export function encodeMetaGet(
   checkOpaque(opaque);
   w.ascii("mg ");
   writeKey(w, key, base64);
-  w.ascii(
-    GET_FLAGS[
-      (options.value ? 1 : 0) | (options.flags ? 2 : 0) | (options.cas ? 4 : 0) |
-      (options.ttl ? 8 : 0)
-    ]!,
-  );
+  const mask = (options.value ? 1 : 0) | (options.flags ? 2 : 0) | (options.cas ? 4 : 0) |
+    (options.ttl ? 8 : 0);
   if (options.touch !== undefined) {
+    w.ascii(GET_FLAGS[mask]!);
     w.ascii(" T");
     w.uint(options.touch);
+    if (options.quiet) w.ascii(" q");
+    opaqueFlag(w, opaque);
+  } else {
+    // The common case: every flag and the opaque marker in one write.
+    w.ascii(GET_FLAGS_TAIL[mask | (options.quiet ? 16 : 0) | (opaque >= 0 ? 32 : 0)]!);
+    if (opaque >= 0) w.uint(opaque);
   }
-  if (options.quiet) w.ascii(" q");
-  opaqueFlag(w, opaque);
   w.crlf();
 }
 
