@@ -7,6 +7,7 @@
 import { bunConnector } from "./adapters/bun.ts";
 import { denoConnector } from "./adapters/deno.ts";
 import { parseServer, type ServerAddress } from "./address.ts";
+import { now as clockNow } from "./clock.ts";
 import { MemcachedError } from "./errors.ts";
 import { type Distribution, HashRing } from "./hash_ring.ts";
 import {
@@ -588,7 +589,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    */
   #route(key: Key | undefined): Server {
     if (this.#dead > 0) {
-      const now = Date.now();
+      const now = clockNow();
       for (const server of this.#servers) server.maybeProbe(now);
     }
     const server = key === undefined
@@ -612,7 +613,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
 
   #deadline(options: RequestOptions | undefined): number {
     const timeout = options?.timeout;
-    return Date.now() + (timeout === undefined ? this.#timeout : positive("timeout", timeout, 0));
+    return clockNow() + (timeout === undefined ? this.#timeout : positive("timeout", timeout, 0));
   }
 
   #key(key: Key): WireKey {

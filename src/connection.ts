@@ -12,6 +12,7 @@
  * @module
  */
 
+import { now as clockNow } from "./clock.ts";
 import { MemcachedError } from "./errors.ts";
 import { ByteWriter, ResponseDecoder } from "./protocol/mod.ts";
 import { Deque } from "./deque.ts";
@@ -223,7 +224,7 @@ export class Connection implements TransportHandlers {
       }
       request.watch(signal, () => this.#giveUp(request, abortError(request.command, signal)));
     }
-    if (request.deadline <= Date.now()) {
+    if (request.deadline <= clockNow()) {
       // Its time ran out before it reached the connection (for example while connecting).
       request.state = State.Finished;
       request.reject(timeoutError(request));
@@ -246,7 +247,7 @@ export class Connection implements TransportHandlers {
     } else if (request.state === State.Written && !request.settled) {
       // Its reply is still owed. Count it as overdue now, so that a server that never answers
       // it is detected after `stallTimeout` rather than after the request's own deadline.
-      const now = Date.now();
+      const now = clockNow();
       if (request.deadline > now) {
         request.deadline = now;
         this.#arm(now);
@@ -352,14 +353,14 @@ export class Connection implements TransportHandlers {
     if (this.#closed) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timerAt = deadline;
-    this.#timer = setTimeout(this.#sweep, Math.max(0, deadline - Date.now()));
+    this.#timer = setTimeout(this.#sweep, Math.max(0, deadline - clockNow()));
   }
 
   /** Times out overdue requests and drops a connection that has stopped answering. */
   #sweep = (): void => {
     this.#timer = undefined;
     this.#timerAt = Infinity;
-    const now = Date.now();
+    const now = clockNow();
     let next = Infinity;
     for (let i = 0; i < this.#queue.length; i++) {
       const request = this.#queue.at(i)!;

@@ -52,7 +52,7 @@ export abstract class Request<T = unknown> {
   state: State = State.Queued;
   /** Set once the caller's promise is settled (before or after the reply). */
   settled = false;
-  /** Absolute time (ms since epoch) after which the caller gets a `TIMEOUT`. */
+  /** When (on the `clock.ts` clock) the caller gets a `TIMEOUT`. */
   deadline: number;
   readonly promise: Promise<T>;
   #resolve!: (value: unknown) => void;

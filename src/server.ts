@@ -13,6 +13,7 @@
 
 import type { ServerSpec } from "./address.ts";
 import { Connection, type ConnectionOptions, type ConnectionOwner } from "./connection.ts";
+import { now as clockNow } from "./clock.ts";
 import { MemcachedError } from "./errors.ts";
 import { versionRequest } from "./operations.ts";
 import type { Connector } from "./transport.ts";
@@ -166,7 +167,7 @@ export class Server implements ConnectionOwner {
   #markDead(error: MemcachedError): void {
     this.#dead = true;
     this.#attempt = 0;
-    this.#nextProbeAt = Date.now() + this.#options.retryTimeout;
+    this.#nextProbeAt = clockNow() + this.#options.retryTimeout;
     for (const connection of this.#pool.splice(0)) {
       this.#retired.add(connection);
       void connection.destroy(
@@ -218,7 +219,7 @@ export class Server implements ConnectionOwner {
         this.#options.retryTimeout * 2 ** this.#attempt,
         this.#options.maxRetryTimeout,
       );
-      this.#nextProbeAt = Date.now() + base / 2 + Math.random() * base / 2;
+      this.#nextProbeAt = clockNow() + base / 2 + Math.random() * base / 2;
     });
   }
 

@@ -71,9 +71,11 @@ export interface DecoderOptions {
    */
   maxValueSize?: number;
   /**
-   * Copy each value that arrived whole into its own buffer. With `false`, such a value is a
-   * view into the receive buffer (`borrowed: true`), valid until the next `feed()`: this saves
-   * an allocation per reply for a caller that consumes each response before feeding more.
+   * Copy each value that arrived whole into its own buffer, and return a new object per reply.
+   * With `false`, such a value is a view into the receive buffer (`borrowed: true`) and every
+   * reply is the same reused object: a response and its value are valid only until the next
+   * call to `next()` or `feed()`. This saves allocations for a caller that consumes each reply
+   * at once, as a connection does.
    * @default {true}
    */
   copyValues?: boolean;
@@ -173,6 +175,7 @@ export class ResponseDecoder {
   #maxLine: number;
   #maxValue: number;
   #copy: boolean;
+  #reused: Response | undefined = undefined;
   /** A `VA` header whose value is still arriving. */
   #pending: Response | undefined = undefined;
   #value: Uint8Array | undefined = undefined;
@@ -188,7 +191,28 @@ export class ResponseDecoder {
     this.#maxLine = limit("maxLineLength", options.maxLineLength, 8192);
     this.#maxValue = limit("maxValueSize", options.maxValueSize, 1024 * 1024);
     this.#copy = options.copyValues ?? true;
+    if (!this.#copy) this.#reused = newResponse("OK");
     this.#buf = new Uint8Array(Math.max(4096, Math.min(this.#maxLine * 2, 65536)));
+  }
+
+  /**
+   * A response object: a new one, or with `copyValues: false` the decoder's one reused object
+   * (its previous reply has been handled: the caller consumes each reply before the next call).
+   */
+  #response(status: ResponseStatus): Response {
+    const r = this.#reused;
+    if (r === undefined) return newResponse(status);
+    r.status = status;
+    r.opaque = -1;
+    r.value = undefined;
+    r.borrowed = false;
+    r.flags = 0;
+    r.cas = undefined;
+    r.ttl = undefined;
+    r.key = undefined;
+    r.message = "";
+    r.stats = undefined;
+    return r;
   }
 
   /**
@@ -289,7 +313,7 @@ export class ResponseDecoder {
   #line(buf: Uint8Array, from: number, to: number): Response | undefined {
     if (this.#stats !== undefined && !this.#startsWith(buf, from, to, "STAT ")) {
       if (to - from === 3 && this.#startsWith(buf, from, to, "END")) {
-        const r = newResponse("STATS");
+        const r = this.#response("STATS");
         r.stats = this.#stats;
         this.#stats = undefined;
         return r;
@@ -324,7 +348,7 @@ export class ResponseDecoder {
     }
     if (to - from === 3 && this.#startsWith(buf, from, to, "END")) {
       // `stats` for a group with no statistics answers a bare END.
-      const r = newResponse("STATS");
+      const r = this.#response("STATS");
       r.stats = new Map();
       return r;
     }
@@ -332,7 +356,7 @@ export class ResponseDecoder {
       if (!this.#startsWith(buf, from, to, prefix)) return undefined;
       const rest = from + prefix.length;
       if (rest < to && buf[rest] !== SP) return undefined;
-      const r = newResponse(status);
+      const r = this.#response(status);
       r.message = rest < to ? latin1(buf, rest + 1, to) : "";
       return r;
     };
@@ -352,7 +376,7 @@ export class ResponseDecoder {
 
   /** Parses a meta reply's size (for VA) and flag tokens in buf[from, to). */
   #meta(status: ResponseStatus, buf: Uint8Array, from: number, to: number): Response | undefined {
-    const r = newResponse(status);
+    const r = this.#response(status);
     let i = from;
     let size = -1;
     if (status === "VA") {
