@@ -697,19 +697,22 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   }
 
   /**
-   * Reads many values in one pipelined batch (quiet `mg` requests and a closing `mn`).
+   * Reads many values: one pipelined batch per server (quiet `mg` requests and a closing
+   * `mn`), the batches of several servers running concurrently.
    *
    * @param keys The keys.
-   * @param options `as`, `timeout`, `signal`.
-   * @returns A map from each key that was found to its value; misses are absent.
+   * @param options `as`, `allOrNothing`, `timeout`, `signal`.
+   * @returns A map from each key that was found to its value, in the order of `keys`; misses
+   * are absent. Keys whose server failed are in `failed` with the error, unless `allOrNothing`
+   * is set, in which case the call rejects. Closing the client or aborting rejects the call.
    *
    * @example
    * ```ts ignore
    * import { connect } from "@mica/memcached";
    *
-   * await using client = await connect("127.0.0.1:11211");
+   * await using client = await connect(["127.0.0.1:11211", "127.0.0.1:11212"]);
    * const found = await client.getMany(["a", "b", "c"]);
-   * console.log(found.get("a"));
+   * console.log(found.get("a"), found.failed.size);
    * ```
    */
   getMany<K extends Key>(keys: Iterable<K>, options?: GetManyOptions): Promise<GetManyResult<K>> {
