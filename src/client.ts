@@ -114,6 +114,12 @@ export interface ClientOptions {
    */
   poolSize?: number;
   /**
+   * Open all `poolSize` connections of every server when the client opens (`connect()` or
+   * `open()`), instead of one per server with the rest on demand.
+   * @default {false}
+   */
+  eager?: boolean;
+  /**
    * Connection failures in a row (refused, connect timeout, reset, silent) after which a server
    * is marked dead. Any reply resets the count.
    * @default {3}
@@ -265,6 +271,7 @@ const DEFAULTS = {
   noDelay: true,
   defaultTtl: 0,
   poolSize: 1,
+  eager: false,
   failureLimit: 3,
   retryTimeout: 2000,
   maxRetryTimeout: 30_000,
@@ -439,6 +446,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     this.#failover = oneOf("failover", options.failover, ["fail-fast", "eject"], "fail-fast");
     const serverOptions: ServerOptions = {
       poolSize: integer("poolSize", options.poolSize, DEFAULTS.poolSize),
+      eager: flag("eager", options.eager, DEFAULTS.eager),
       failureLimit: integer("failureLimit", options.failureLimit, DEFAULTS.failureLimit),
       retryTimeout: positive("retryTimeout", options.retryTimeout, DEFAULTS.retryTimeout),
       maxRetryTimeout: positive(

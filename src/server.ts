@@ -21,6 +21,8 @@ import type { Connector } from "./transport.ts";
 /** Pool and health settings of every server of a client. */
 export interface ServerOptions {
   readonly poolSize: number;
+  /** Open every pooled connection at `warm()` instead of on demand. */
+  readonly eager: boolean;
   readonly failureLimit: number;
   readonly retryTimeout: number;
   readonly maxRetryTimeout: number;
@@ -126,6 +128,15 @@ export class Server implements ConnectionOwner {
 
   /** Opens one connection now if there is none; resolves when it is open. */
   warm(): Promise<void> {
+    if (this.#options.eager) {
+      // Open the whole pool now; resolve once any of it is open.
+      while (this.#pool.length < this.#options.poolSize) this.#open();
+      return Promise.any(this.#pool.map((connection) => connection.opened)).catch(
+        (error: AggregateError) => {
+          throw error.errors[0];
+        },
+      );
+    }
     return this.#pool.length > 0 ? this.#pool[0]!.opened : this.#open().opened;
   }
 

@@ -501,6 +501,29 @@ test("poolSize: 1 never opens a second connection to a server under the same loa
   assertAllZero(client);
 });
 
+test("eager: true opens every pooled connection at connect(); without it one per server", async () => {
+  await using servers = await startServers(3, () => startMemcached());
+  for (const eager of [true, false]) {
+    const { connector, records } = recordingConnector();
+    const client = await connect(servers.map((s) => s.address), { poolSize: 2, eager, connector });
+    await closeAfter(client, async () => {
+      await waitFor(
+        "the connections to open",
+        () => client.counters().connections === records.length,
+      );
+      assert.equal(
+        records.length,
+        eager ? 6 : 3,
+        `connections opened by connect() (eager: ${eager})`,
+      );
+      for (const server of client.counters().servers) {
+        assert.equal(server.connections, eager ? 2 : 1, `${server.server} (eager: ${eager})`);
+      }
+    });
+    assertAllZero(client);
+  }
+});
+
 test("idleTimeout closes idle connections to every server and the next request reopens one", async () => {
   await using servers = await startServers(3, () => startMemcached());
   const client = await connect(servers.map((s) => s.address), { idleTimeout: 100 });
