@@ -55,4 +55,24 @@ console.log(`[${runtime}] memcached ${server.address} (pid ${server.pid}) starte
   console.log("server cmd_get:", stats.get("cmd_get"), "cmd_set:", stats.get("cmd_set"));
   console.log("counters before close:", client.counters());
 }
-console.log(`[${runtime}] client closed; stopping memcached`);
+console.log(`[${runtime}] client closed`);
+
+// A cluster of three: keys are spread like libmemcached's ketama; a dead server fails only its keys.
+await using b = await startMemcached();
+await using c = await startMemcached();
+{
+  const list = [server.address, b.address, c.address];
+  await using cluster = await connect(list, { timeout: 300, failureLimit: 1 });
+  cluster.addEventListener("server-down", (event) => {
+    console.log("event server-down:", (event as CustomEvent<{ server: string }>).detail.server);
+  });
+  const keys = Array.from({ length: 9 }, (_, i) => `item:${i}`);
+  await Promise.all(keys.map((key) => cluster.set(key, key.toUpperCase())));
+  for (const key of keys.slice(0, 3)) console.log(`${key} lives on`, cluster.serverFor(key));
+  c.kill("SIGKILL");
+  await c.waitExit();
+  const found = await cluster.getMany(keys);
+  console.log(`after killing ${c.address}: found ${found.size}, failed ${found.failed.size}`);
+  for (const [key, error] of found.failed) console.log(`  ${key}: ${error.code}`);
+}
+console.log(`[${runtime}] cluster closed`);
