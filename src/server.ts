@@ -140,10 +140,16 @@ export class Server implements ConnectionOwner {
     return this.#pool.length > 0 ? this.#pool[0]!.opened : this.#open().opened;
   }
 
+  /** A new pooled connection, opening now. */
   #open(): Connection {
+    const connection = this.#connect();
+    this.#adopt(connection);
+    return connection;
+  }
+
+  /** A new connection, opening now, tracked until its transport is done (not yet pooled). */
+  #connect(): Connection {
     const connection = new Connection(this.spec.endpoint, this.#options.connection, this);
-    this.#born.set(connection, this.#generation);
-    this.#pool.push(connection);
     this.#all.add(connection);
     void connection.done.then(() => this.#all.delete(connection));
     connection.opened = connection.open(
@@ -153,8 +159,22 @@ export class Server implements ConnectionOwner {
     );
     // Its failure reaches its requests and `closed()`; nothing is left unobserved.
     connection.opened.catch(() => {});
-    this.#armIdle();
     return connection;
+  }
+
+  /** Puts a connection in the pool, in the current failure generation. */
+  #adopt(connection: Connection): void {
+    this.#born.set(connection, this.#generation);
+    this.#pool.push(connection);
+    this.#armIdle();
+  }
+
+  /** Closes a connection on purpose: its close is not counted as a failure. */
+  #retire(connection: Connection, reason: string, cause?: MemcachedError): void {
+    this.#retired.add(connection);
+    void connection.destroy(
+      new MemcachedError("CONNECTION_CLOSED", `Cannot complete request: ${reason}`, { cause }),
+    );
   }
 
   /** Connection hook: the server answered. */
@@ -180,14 +200,7 @@ export class Server implements ConnectionOwner {
     this.#attempt = 0;
     this.#nextProbeAt = clockNow() + this.#options.retryTimeout;
     for (const connection of this.#pool.splice(0)) {
-      this.#retired.add(connection);
-      void connection.destroy(
-        new MemcachedError(
-          "CONNECTION_CLOSED",
-          `Cannot complete request: ${this.name} is marked dead`,
-          { cause: error },
-        ),
-      );
+      this.#retire(connection, `${this.name} is marked dead`, error);
     }
     this.#listener.down(this, error);
   }
@@ -199,16 +212,8 @@ export class Server implements ConnectionOwner {
     }
     this.#attempt++;
     this.#listener.reconnecting(this, this.#attempt);
-    const probe = new Connection(this.spec.endpoint, this.#options.connection, this);
+    const probe = this.#connect();
     this.#probe = probe;
-    this.#all.add(probe);
-    void probe.done.then(() => this.#all.delete(probe));
-    probe.opened = probe.open(
-      this.#options.connector,
-      this.#options.connectTimeout,
-      this.#lifetime,
-    );
-    probe.opened.catch(() => {});
     const request = versionRequest(now + this.#options.connectTimeout + this.#options.timeout);
     probe.enqueue(request, undefined);
     request.promise.then(() => {
@@ -217,14 +222,11 @@ export class Server implements ConnectionOwner {
       this.#dead = false;
       this.#failures = 0;
       this.#attempt = 0;
-      this.#born.set(probe, this.#generation);
-      this.#pool.push(probe);
-      this.#armIdle();
+      this.#adopt(probe);
       this.#listener.up(this);
     }, () => {
       this.#probe = undefined;
-      this.#retired.add(probe);
-      void probe.destroy(new MemcachedError("CONNECTION_CLOSED", "Cannot probe: it failed"));
+      this.#retire(probe, "the probe failed");
       // Exponential backoff with jitter: half fixed, half random; capped.
       const base = Math.min(
         this.#options.retryTimeout * 2 ** this.#attempt,
@@ -248,10 +250,7 @@ export class Server implements ConnectionOwner {
       this.#idleSeen.set(connection, connection.enqueued);
       if (connection.load === 0 && seen === connection.enqueued) {
         this.#pool.splice(this.#pool.indexOf(connection), 1);
-        this.#retired.add(connection);
-        void connection.destroy(
-          new MemcachedError("CONNECTION_CLOSED", "Cannot complete request: idle connection"),
-        );
+        this.#retire(connection, "idle connection");
       }
     }
     if (this.#pool.length > 0) this.#armIdle();
