@@ -16,12 +16,14 @@ import {
   fmt,
   fmtRatio,
   freePort,
+  label,
   memcachedStats,
   metric,
   ratio,
   runProcess,
   startMemcached,
   table,
+  vsEachPeer,
   withPin,
   writeResults,
 } from "./orchestra.mjs";
@@ -72,8 +74,6 @@ function placement(servers, before, after) {
 function report(run) {
   const { versions, entries, opts } = run;
   const out = [];
-  const label = (e) =>
-    e.client.runtime === "c" ? e.client.display : `${e.client.display} (${e.client.runtime})`;
   const ran = (e) => e.json?.results && Object.values(e.json.results).some((r) => !r?.error);
   out.push(
     `# Mica cluster benchmark — ${run.date}${opts.quick ? " — QUICK MODE (10× fewer ops)" : ""}`,
@@ -179,13 +179,7 @@ function report(run) {
     ));
     out.push("");
 
-    out.push("## Mica vs each peer");
-    out.push("");
-    out.push(
-      `Each cell: ${micaRuntimes.map((rt) => `Mica-${rt}`).join(" / ")} relative to that peer ` +
-        "(> 1 = Mica better).",
-    );
-    out.push("");
+    out.push(...vsEachPeer(entries, METRICS, micaRuntimes, micaOn));
     out.push(table(
       ["peer (runtime)", ...METRICS.map((m) => m.title)],
       entries.filter((e) => e.client.library !== "mica").map((e) => [

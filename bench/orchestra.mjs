@@ -365,3 +365,33 @@ export function table(header, rows) {
   for (const r of rows) lines.push(`| ${r.join(" | ")} |`);
   return lines.join("\n");
 }
+
+/** A client's name in report tables: "library (runtime)", or the display name for native code. */
+export const label = (e) =>
+  e.client.runtime === "c" ? e.client.display : `${e.client.display} (${e.client.runtime})`;
+
+/**
+ * The "Mica vs each peer" section: one row per peer, one cell per metric with Mica's ratio on
+ * each runtime.
+ */
+export function vsEachPeer(entries, metrics, micaRuntimes, micaOn) {
+  return [
+    "## Mica vs each peer",
+    "",
+    `Each cell: ${micaRuntimes.map((rt) => `Mica-${rt}`).join(" / ")} relative to that peer ` +
+    "(> 1 = Mica better).",
+    "",
+    table(
+      ["peer (runtime)", ...metrics.map((m) => m.title)],
+      entries.filter((e) => e.client.library !== "mica").map((e) => [
+        label(e),
+        ...metrics.map((m) =>
+          micaRuntimes
+            .map((rt) => fmtRatio(ratio(m, metric(micaOn(rt), m.key), metric(e, m.key))))
+            .join(" / ")
+        ),
+      ]),
+    ),
+    "",
+  ];
+}

@@ -19,12 +19,14 @@ import {
   fmt,
   fmtRatio,
   freePort,
+  label,
   mb,
   metric,
   ratio,
   runProcess,
   startMemcached,
   table,
+  vsEachPeer,
   which,
   withPin,
   writeResults,
@@ -185,8 +187,6 @@ function report(run) {
   const out = [];
   const { versions, entries, opts } = run;
   const nonSoak = entries.filter((e) => !e.client.soak && !e.client.memcslap);
-  const label = (e) =>
-    e.client.runtime === "c" ? e.client.display : `${e.client.display} (${e.client.runtime})`;
 
   out.push(`# Mica benchmark — ${run.date}${opts.quick ? " — QUICK MODE (10× fewer ops)" : ""}`);
   out.push("");
@@ -282,27 +282,7 @@ function report(run) {
       out.push("");
     }
 
-    // 3. Mica vs each peer
-    out.push("## Mica vs each peer");
-    out.push("");
-    out.push(
-      `Each cell: ${micaRuntimes.map((rt) => `Mica-${rt}`).join(" / ")} relative to that peer ` +
-        "(> 1 = Mica better).",
-    );
-    out.push("");
-    const others = nonSoak.filter((e) => e.client.library !== "mica");
-    out.push(table(
-      ["peer (runtime)", ...METRICS.map((m) => m.title)],
-      others.map((e) => [
-        label(e),
-        ...METRICS.map((m) =>
-          micaRuntimes
-            .map((rt) => fmtRatio(ratio(m, metric(micaOn(rt), m.key), metric(e, m.key))))
-            .join(" / ")
-        ),
-      ]),
-    ));
-    out.push("");
+    out.push(...vsEachPeer(nonSoak, METRICS, micaRuntimes, micaOn));
   }
 
   // memcslap reference
