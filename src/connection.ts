@@ -224,12 +224,6 @@ export class Connection implements TransportHandlers {
       }
       request.watch(signal, () => this.#giveUp(request, abortError(request.command, signal)));
     }
-    if (request.deadline <= clockNow()) {
-      // Its time ran out before it reached the connection (for example while connecting).
-      request.state = State.Finished;
-      request.reject(timeoutError(request));
-      return;
-    }
     this.#queue.push(request);
     this.#waiting++;
     if (request.deadline < this.#timerAt) this.#arm(request.deadline);
@@ -268,10 +262,18 @@ export class Connection implements TransportHandlers {
     const queue = this.#queue;
     const max = this.#options.maxInFlight;
     const inflight = this.#inflight;
+    // One clock read per write: a request whose deadline passed while it waited (for the
+    // connection to open, or for room in flight) is never sent, even if the sweep is late.
+    const now = clockNow();
     while (queue.length > 0 && inflight.length < max) {
       const request = queue.shift()!;
       if (request.state !== State.Queued) continue;
       this.#waiting--;
+      if (request.deadline <= now) {
+        request.reject(timeoutError(request));
+        request.state = State.Finished;
+        continue;
+      }
       let opaque = 0;
       if (request.opaqueCount > 0) {
         if (this.#nextOpaque + request.opaqueCount > OPAQUE_LIMIT) this.#nextOpaque = 1;
