@@ -24,3 +24,5 @@ export * from "./writer.ts";
 export * from "./keys.ts";
 export * from "./encoder.ts";
 export * from "./decoder.ts";
+export * from "./text.ts";
+export * from "./binary.ts";
