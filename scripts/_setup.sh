@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Installs what Mica's tests and demo need; sourced by scripts/test.sh and scripts/demo.sh.
 #
-#   mica_setup   installs memcached + libmemcached-tools (Debian) if missing, then the npm
+#   mica_setup   installs memcached, libmemcached-tools, sasl2-bin (saslpasswd2, for SASL tests)
+#                and openssl (certificates for TLS tests) from Debian if missing, then the npm
 #                devDependencies (deno, bun, bun-types, benchmark peers) if missing or stale.
 #
 # Expects the current directory to be the repository root. Returns non-zero on failure.
@@ -26,10 +27,11 @@ mica_apt_install() {
 }
 
 mica_install_memcached() {
-  if [ -x "$MEMCACHED_BIN" ] && command -v memcslap >/dev/null 2>&1; then
+  if [ -x "$MEMCACHED_BIN" ] && command -v memcslap >/dev/null 2>&1 &&
+    command -v saslpasswd2 >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1; then
     return 0
   fi
-  mica_apt_install memcached libmemcached-tools || return 1
+  mica_apt_install memcached libmemcached-tools sasl2-bin openssl || return 1
   if [ ! -x "$MEMCACHED_BIN" ]; then
     echo "setup: $MEMCACHED_BIN is still missing after apt-get install" >&2
     return 1

@@ -38,17 +38,74 @@ export interface Transport extends Disposable {
   readonly done: Promise<void>;
 }
 
+/**
+ * TLS settings of a connection. Certificate verification is always on: the server's certificate
+ * must chain to a trusted CA, be valid now and name {@linkcode TlsOptions.serverName}.
+ *
+ * Runtime limits (the connector rejects with `UNSUPPORTED` before connecting):
+ * - Deno: no TLS over a unix socket, and no client certificate together with a `serverName`
+ *   that differs from the host (`Deno.startTls` takes no certificate).
+ *
+ * @example Trusting a private CA and presenting a client certificate
+ * ```ts ignore
+ * import type { TlsOptions } from "@mica/memcached";
+ *
+ * const tls: TlsOptions = {
+ *   ca: [await Deno.readTextFile("ca.pem")],
+ *   serverName: "cache.internal",
+ *   cert: await Deno.readTextFile("client.pem"),
+ *   key: await Deno.readTextFile("client.key"),
+ * };
+ * ```
+ */
+export interface TlsOptions {
+  /**
+   * PEM CA certificates to trust instead of the system store.
+   *
+   * @default {undefined} (the runtime's trusted roots)
+   */
+  readonly ca?: readonly string[];
+  /**
+   * The name to verify the server's certificate against (and send as SNI).
+   *
+   * @default {undefined} (the endpoint's host; `"localhost"` for a unix socket)
+   */
+  readonly serverName?: string;
+  /**
+   * PEM client certificate (chain) for mutual TLS; requires {@linkcode TlsOptions.key}.
+   *
+   * @default {undefined}
+   */
+  readonly cert?: string;
+  /**
+   * PEM private key of {@linkcode TlsOptions.cert}.
+   *
+   * @default {undefined}
+   */
+  readonly key?: string;
+}
+
 /** Options an adapter's connect function receives. */
 export interface ConnectorOptions {
-  /** Aborts the connection attempt (connect timeout, client closed). */
+  /** Aborts the connection attempt (connect timeout, client closed), TLS handshake included. */
   readonly signal: AbortSignal;
   /** Disable Nagle's algorithm on TCP sockets. */
   readonly noDelay: boolean;
+  /**
+   * Speak TLS. The connector resolves only after the handshake succeeded; a certificate or
+   * handshake failure rejects with a `MemcachedError` coded `TLS_FAILED`, a combination the
+   * runtime cannot do with `UNSUPPORTED`.
+   *
+   * @default {undefined} (plain TCP)
+   */
+  readonly tls?: TlsOptions;
 }
 
 /**
  * Opens a transport. Rejects when the connection cannot be opened or `signal` aborts; on
- * rejection nothing is left open.
+ * rejection nothing is left open. With `options.tls`, rejects with a `MemcachedError` coded
+ * `TLS_FAILED` when the handshake fails, or `UNSUPPORTED` (before connecting) when the runtime
+ * cannot honour the settings; other failures keep the runtime's error.
  */
 export type Connector = (
   endpoint: Endpoint,

@@ -10,6 +10,15 @@
  * `/usr/bin/memcached -U 0 -t 2 -m 64 -u root` and is ready when it answers `stats` with its
  * own pid (so a foreign server that already holds the port is never mistaken for it).
  *
+ * Servers that do not answer a plain `stats` on their port are supported too:
+ * - TLS (`tls` option, memcached `-Z`): a second, plain listener `-l notls:127.0.0.1:<port>`
+ *   ({@linkcode MemcachedServer.plainPort}) takes the readiness `stats` and
+ *   {@linkcode rawCommand}s.
+ * - SASL (`-S`, binary protocol only, every command but a few refused before auth) and ASCII
+ *   auth (`-Y`, every command refused before auth): readiness `"listening"` checks in `/proc`
+ *   that the socket listening on the port (or socket path) belongs to our process, which is as
+ *   strong as the `stats` pid check and needs no protocol at all.
+ *
  * @example Start a server for one test
  * ```ts ignore
  * import assert from "node:assert/strict";
@@ -26,7 +35,7 @@
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { createConnection, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -59,6 +68,48 @@ export interface StartMemcachedOptions {
    * @default {undefined}
    */
   port?: number;
+  /**
+   * Environment variables added to this process's environment for memcached (for example
+   * `SASL_CONF_PATH` for `-S`). Without it memcached inherits the environment unchanged.
+   *
+   * @default {undefined}
+   */
+  env?: Readonly<Record<string, string>>;
+  /**
+   * Serve TLS on {@linkcode MemcachedServer.port} (`-Z -o ssl_chain_cert=...`), plus a plain
+   * listener on {@linkcode MemcachedServer.plainPort}. Not with `unixSocket`.
+   *
+   * @default {undefined}
+   */
+  tls?: MemcachedTlsOptions;
+  /**
+   * How to tell that memcached is ready: `"stats"` sends `stats` (on the plain listener under
+   * TLS) and waits for our pid in the reply; `"listening"` waits until `/proc` shows our process
+   * listening on the port or socket path, for servers that refuse `stats` before authentication.
+   *
+   * @default {"listening"} when `args` turn on SASL (`-S`) or ASCII auth (`-Y`), else `"stats"`
+   */
+  readiness?: "stats" | "listening";
+}
+
+/** TLS settings of a test server (memcached `-Z` and its `ssl_*` options). */
+export interface MemcachedTlsOptions {
+  /** PEM file of the server's certificate chain (`ssl_chain_cert`). */
+  certFile: string;
+  /** PEM file of the server's private key (`ssl_key`). */
+  keyFile: string;
+  /**
+   * PEM file of the CAs whose client certificates are accepted (`ssl_ca_cert`).
+   *
+   * @default {undefined}
+   */
+  caFile?: string;
+  /**
+   * Client certificate check (`ssl_verify_mode`): 0 none, 1 request, 2 require, 3 once.
+   *
+   * @default {0}
+   */
+  verifyMode?: 0 | 1 | 2 | 3;
 }
 
 /** A running (or stopped) memcached process started by {@linkcode startMemcached}. */
@@ -71,6 +122,11 @@ export interface MemcachedServer {
   readonly address: string;
   /** The unix socket path, when started with `unixSocket: true`. */
   readonly socketPath?: string;
+  /**
+   * With `tls`: the port of the plain (non-TLS) listener, used by {@linkcode rawCommand} and the
+   * readiness check. Otherwise `undefined`.
+   */
+  readonly plainPort?: number;
   /** The process id of the current memcached process (changes on {@linkcode restart}). */
   readonly pid: number;
   /**
@@ -99,6 +155,8 @@ const READY_POLL_MS = 20;
 const KILL_AFTER_MS = 2_000;
 const PORT_ATTEMPTS = 5;
 const STDERR_LIMIT = 8_192;
+/** memcached arguments that turn on authentication, so that `stats` is refused before it. */
+const AUTH_ARG = /^(-S|--enable-sasl|-Y.*|--auth-file(=.*)?)$/;
 
 /** Processes not yet exited; killed when the test process exits so none outlive a crash. */
 const live = new Set<ChildProcess>();
@@ -126,10 +184,15 @@ function killLeftovers(): void {
 export async function startMemcached(
   options: StartMemcachedOptions = {},
 ): Promise<MemcachedServer> {
+  if (options.tls !== undefined && options.unixSocket === true) {
+    throw new TypeError("Cannot start memcached: TLS needs a TCP listener, not unixSocket");
+  }
   const socketDir = options.unixSocket === true
     ? mkdtempSync(join(tmpdir(), "mica-memcached-"))
     : undefined;
   const extraArgs = options.args ?? [];
+  const readiness = options.readiness ??
+    (extraArgs.some((arg) => AUTH_ARG.test(arg)) ? "listening" : "stats");
   let lastError: unknown;
   const attempts = options.port === undefined ? PORT_ATTEMPTS : 1;
   for (let attempt = 0; attempt < attempts; attempt++) {
@@ -140,7 +203,25 @@ export async function startMemcached(
       lastError = error;
       continue;
     }
-    const server = new MemcachedProcess(port, socketDir, extraArgs);
+    let plainPort: number | undefined;
+    if (options.tls !== undefined) {
+      try {
+        plainPort = await pickFreePort();
+        if (plainPort === port) throw new Error(`port ${port} was picked twice`);
+      } catch (error) {
+        lastError = error;
+        continue;
+      }
+    }
+    const server = new MemcachedProcess({
+      port,
+      plainPort,
+      socketDir,
+      extraArgs,
+      env: options.env,
+      tls: options.tls,
+      readiness,
+    });
     try {
       await server.restart();
       return server;
@@ -212,7 +293,8 @@ export interface RawCommandOptions {
 
 /**
  * Talks to memcached without the client under test: opens a plain socket, writes `bytes`
- * followed by `mn\r\n`, reads until the reply ends with `MN\r\n` and closes the socket.
+ * followed by `mn\r\n`, reads until the reply ends with `MN\r\n` and closes the socket. A TLS
+ * server is reached through its plain listener ({@linkcode MemcachedServer.plainPort}).
  *
  * A reply whose data ends in `MN\r\n` exactly at a read boundary would be cut short there;
  * avoid values that end in `\r\nMN` in raw commands.
@@ -228,7 +310,12 @@ export async function rawCommand(
   bytes: string,
   options: RawCommandOptions = {},
 ): Promise<string> {
-  const reply = await exchange(server, `${bytes}mn\r\n`, "MN\r\n", options.timeout ?? 5_000);
+  const reply = await exchange(
+    plainTarget(server),
+    `${bytes}mn\r\n`,
+    "MN\r\n",
+    options.timeout ?? 5_000,
+  );
   return reply.slice(0, -"MN\r\n".length);
 }
 
@@ -257,6 +344,15 @@ interface Target {
   readonly host: string;
   readonly port: number;
   readonly socketPath?: string | undefined;
+}
+
+/** The unix socket, else the plain listener of a TLS server, else the TCP port. */
+function plainTarget(server: MemcachedServer): Target {
+  return {
+    host: server.host,
+    port: server.plainPort ?? server.port,
+    socketPath: server.socketPath,
+  };
 }
 
 /** Writes `payload` on a fresh connection and reads until the reply ends with `terminator`. */
@@ -303,29 +399,54 @@ function exchange(
   });
 }
 
+/** What {@linkcode MemcachedProcess} is started with. */
+interface ProcessConfig {
+  readonly port: number;
+  readonly plainPort: number | undefined;
+  readonly socketDir: string | undefined;
+  readonly extraArgs: readonly string[];
+  readonly env: Readonly<Record<string, string>> | undefined;
+  readonly tls: MemcachedTlsOptions | undefined;
+  readonly readiness: "stats" | "listening";
+}
+
 /** One memcached process slot: a fixed port and socket path, restartable. */
 class MemcachedProcess implements MemcachedServer {
   readonly host = HOST;
   readonly port: number;
   readonly address: string;
   readonly socketPath?: string;
+  readonly plainPort?: number;
   readonly #socketDir: string | undefined;
   readonly #args: string[];
+  readonly #env: Readonly<Record<string, string>> | undefined;
+  readonly #readiness: "stats" | "listening";
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #running = false;
   #stderr = "";
 
-  constructor(port: number, socketDir: string | undefined, extraArgs: readonly string[]) {
+  constructor(config: ProcessConfig) {
+    const { port, plainPort, socketDir, tls } = config;
     this.port = port;
     this.address = `${HOST}:${port}`;
     this.#socketDir = socketDir;
+    this.#env = config.env;
+    this.#readiness = config.readiness;
     const args = ["-l", HOST, "-p", String(port), "-U", "0", "-t", "2", "-m", "64", "-u", "root"];
     if (socketDir !== undefined) {
       this.socketPath = join(socketDir, "memcached.sock");
       args.push("-s", this.socketPath, "-a", "0600");
     }
-    this.#args = [...args, ...extraArgs];
+    if (tls !== undefined && plainPort !== undefined) {
+      this.plainPort = plainPort;
+      const settings = [`ssl_chain_cert=${tls.certFile}`, `ssl_key=${tls.keyFile}`];
+      if (tls.caFile !== undefined) settings.push(`ssl_ca_cert=${tls.caFile}`);
+      if (tls.verifyMode !== undefined) settings.push(`ssl_verify_mode=${tls.verifyMode}`);
+      // Several -l options add listeners; "notls:" keeps this one plain.
+      args.push("-l", `notls:${HOST}:${plainPort}`, "-Z", "-o", settings.join(","));
+    }
+    this.#args = [...args, ...config.extraArgs];
   }
 
   /** True when memcached failed because its port was taken (so another port may work). */
@@ -391,7 +512,10 @@ class MemcachedProcess implements MemcachedServer {
 
   #spawn(): void {
     this.#stderr = "";
-    const child = spawn(MEMCACHED_BIN, this.#args, { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(MEMCACHED_BIN, this.#args, {
+      stdio: ["ignore", "ignore", "pipe"],
+      ...(this.#env === undefined ? {} : { env: { ...process.env, ...this.#env } }),
+    });
     this.#child = child;
     this.#running = true;
     live.add(child);
@@ -437,15 +561,62 @@ class MemcachedProcess implements MemcachedServer {
     );
   }
 
-  /** True when our process answers `stats` (not another server that owns the port). */
+  /**
+   * True when our process answers `stats` (not another server that owns the port), or, with
+   * readiness `"listening"`, when our process holds the listening socket.
+   */
   async #isServing(): Promise<boolean> {
+    if (this.#readiness === "listening") return listensOn(this.pid, this);
     try {
-      const stats = await exchange(this, "stats\r\n", "END\r\n", READY_TIMEOUT_MS);
+      const stats = await exchange(plainTarget(this), "stats\r\n", "END\r\n", READY_TIMEOUT_MS);
       return `\r\n${stats}`.includes(`\r\nSTAT pid ${this.pid}\r\n`);
     } catch {
       return false;
     }
   }
+}
+
+/**
+ * Whether process `pid` holds a socket listening on `target` (its unix socket path if it has
+ * one, else `127.0.0.1:port`): the inode of a listening socket in `/proc/net/tcp` (or
+ * `/proc/net/unix`) must be one of the process's `/proc/PID/fd` links. Linux only.
+ */
+function listensOn(pid: number, target: Target): boolean {
+  const inodes = new Set<string>();
+  try {
+    if (target.socketPath === undefined) {
+      // "sl local_address rem_address st ... inode": 127.0.0.1 is 0100007F, LISTEN is 0A.
+      const local = `0100007F:${target.port.toString(16).toUpperCase().padStart(4, "0")}`;
+      for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+        const fields = line.trim().split(/\s+/);
+        if (fields[1] === local && fields[3] === "0A" && fields[9] !== undefined) {
+          inodes.add(fields[9]);
+        }
+      }
+    } else {
+      // "Num RefCount Protocol Flags Type St Inode Path": flag 00010000 is __SO_ACCEPTCON.
+      for (const line of readFileSync("/proc/net/unix", "utf8").split("\n").slice(1)) {
+        const fields = line.trim().split(/\s+/);
+        if (fields[7] === target.socketPath && fields[3] === "00010000" && fields[6]) {
+          inodes.add(fields[6]);
+        }
+      }
+    }
+    if (inodes.size === 0) return false;
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      let link: string;
+      try {
+        link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue; // Closed while we looked.
+      }
+      const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+      if (inode !== undefined && inodes.has(inode)) return true;
+    }
+  } catch {
+    // The process exited (no /proc/PID/fd): not ready; the caller sees it has exited.
+  }
+  return false;
 }
 
 /**

@@ -1,5 +1,10 @@
 /**
- * The Bun adapter: a {@linkcode Transport} over `Bun.connect` (TCP and unix sockets).
+ * The Bun adapter: a {@linkcode Transport} over `Bun.connect` (TCP and unix sockets, with or
+ * without TLS).
+ *
+ * `Bun.connect` resolves once the TCP connection is open; with TLS the connector then waits for
+ * the socket's `handshake` callback and resolves only if the server's certificate verified, so a
+ * certificate failure rejects the connect with `TLS_FAILED`.
  *
  * `socket.write` is non-blocking and may take only part of a chunk; the rest waits in a queue
  * that the socket's `drain` handler continues. `end` (the server closed its side), `error` and
@@ -8,10 +13,12 @@
  * @module
  */
 
+import { MemcachedError } from "../errors.ts";
 import type {
   Connector,
   ConnectorOptions,
   Endpoint,
+  TlsOptions,
   Transport,
   TransportHandlers,
 } from "../transport.ts";
@@ -22,6 +29,7 @@ interface BunSocket {
   write(data: Uint8Array, byteOffset?: number, byteLength?: number): number;
   terminate(): void;
   setNoDelay?(noDelay?: boolean): boolean;
+  readonly authorized?: boolean;
 }
 
 interface BunSocketHandler {
@@ -32,13 +40,23 @@ interface BunSocketHandler {
   error(socket: BunSocket, error: Error): void;
   close(socket: BunSocket, error?: Error): void;
   connectError(socket: BunSocket, error: Error): void;
+  handshake?(socket: BunSocket, success: boolean, authorizationError: Error | null): void;
+}
+
+/** The part of Bun's `TLSOptions` this adapter sets. */
+interface BunTls {
+  ca?: string[];
+  cert?: string;
+  key?: string;
+  serverName: string;
+  rejectUnauthorized: true;
 }
 
 interface BunNet {
   connect(
     options:
-      | { hostname: string; port: number; socket: BunSocketHandler }
-      | { unix: string; socket: BunSocketHandler },
+      | { hostname: string; port: number; socket: BunSocketHandler; tls?: BunTls }
+      | { unix: string; socket: BunSocketHandler; tls?: BunTls },
   ): Promise<BunSocket>;
 }
 
@@ -54,40 +72,120 @@ class BunTransport implements Transport {
   #queued = 0;
   #blocked = false;
   #closed = false;
+  /** The TLS server name; `undefined` for a plain socket. */
+  #tlsName: string | undefined;
+  /**
+   * True until the connector hands the transport over: until then a failure settles
+   * {@linkcode BunTransport.opened} instead of calling `closed`.
+   */
+  #connecting = true;
+  #settleOpened: ((error: unknown) => void) | undefined;
+  /**
+   * Resolves when the socket is usable (plain: once `Bun.connect` resolved; TLS: after a
+   * verified handshake); rejects if it failed first.
+   */
+  readonly opened: Promise<void>;
 
-  constructor(handlers: TransportHandlers) {
+  constructor(handlers: TransportHandlers, tlsName: string | undefined) {
     this.#handlers = handlers;
+    this.#tlsName = tlsName;
     this.done = new Promise((resolve) => this.#resolveDone = resolve);
+    this.opened = new Promise((resolve, reject) => {
+      this.#settleOpened = (error) => {
+        this.#settleOpened = undefined;
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+    });
+    // Bun may fail the socket before the connector awaits `opened`: never leave it unobserved.
+    this.opened.catch(() => {});
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
+  /** Takes the socket `Bun.connect` resolved with; a plain socket is usable from now on. */
   attach(socket: BunSocket): void {
     this.#socket = socket;
+    if (this.#tlsName === undefined) this.#settleOpened?.(undefined);
+  }
+
+  /** Fails a connect still in progress with `error`: the socket is terminated, `closed` is not called. */
+  abort(error: unknown): void {
+    if (this.#connecting) this.#fail(error);
+  }
+
+  /**
+   * Ends the connect phase: from now on failures call `closed`.
+   *
+   * @throws {Error} If the socket closed in the meantime.
+   */
+  handOver(): void {
+    if (this.#closed) throw closedWhileOpening();
+    this.#connecting = false;
   }
 
   /** The handler object given to `Bun.connect`; every callback routes to this transport. */
   handler(): BunSocketHandler {
-    return {
+    const handler: BunSocketHandler = {
       binaryType: "uint8array",
       data: (_socket, data) => {
         if (!this.#closed) this.#handlers.data(data);
       },
       drain: () => this.#flush(),
-      end: () => this.#close(undefined),
-      error: (_socket, error) => this.#close(error),
+      end: () => this.#fail(undefined),
+      error: (_socket, error) => this.#fail(this.#tlsError(error)),
       close: (_socket, error) => {
-        this.#close(error);
+        this.#fail(this.#tlsError(error));
         this.#resolveDone();
       },
       connectError: (_socket, error) => {
         this.#closed = true;
         this.#resolveDone();
-        void error; // Bun.connect rejects with it; the connector reports it.
+        // Bun.connect rejects with it; the connector reports that rejection.
+        this.#settleOpened?.(error);
       },
     };
+    if (this.#tlsName !== undefined) {
+      handler.handshake = (socket, success, authorizationError) => {
+        if (success && authorizationError === null && socket.authorized !== false) {
+          this.#settleOpened?.(undefined);
+        } else {
+          this.#fail(this.#tlsError(authorizationError ?? new Error("not authorized")));
+        }
+      };
+    }
+    return handler;
+  }
+
+  /** Closes with `error`: while connecting, rejects `opened` instead of calling `closed`. */
+  #fail(error: unknown): void {
+    if (this.#connecting) {
+      this.#settleOpened?.(error ?? this.#tlsError(closedWhileOpening()));
+      this.#close(undefined, false);
+    } else {
+      this.#close(error, true);
+    }
+  }
+
+  /**
+   * Types a TLS failure as `TLS_FAILED`: any failure before the handshake completed, and an
+   * established session's failures that Bun attributes to TLS (a fatal alert, a bad record).
+   * A plain socket's errors, and other errors of a TLS session, are kept as they are.
+   */
+  #tlsError(error: unknown): unknown {
+    if (this.#tlsName === undefined || error === undefined) return error;
+    if (error instanceof MemcachedError) return error;
+    // `opened` of a TLS socket stays pending until the handshake verified.
+    const handshaking = this.#settleOpened !== undefined;
+    const reason = reasonOf(error);
+    if (!handshaking && reason === undefined) return error;
+    const detail = error instanceof Error ? error.message : String(error);
+    const action = handshaking
+      ? "complete the TLS handshake with"
+      : "continue the TLS session with";
+    return new MemcachedError(
+      "TLS_FAILED",
+      `Cannot ${action} ${this.#tlsName}: ${reason ?? "handshake failed"} (${detail})`,
+      { cause: error },
+    );
   }
 
   write(chunk: Uint8Array): boolean {
@@ -99,7 +197,7 @@ class BunTransport implements Transport {
       written = socket.write(chunk, 0, chunk.length);
       if (written < 0) {
         // Report the close from the event loop, not from inside the caller's write().
-        queueMicrotask(() => this.#close(new Error("the socket closed while writing")));
+        queueMicrotask(() => this.#close(new Error("the socket closed while writing"), true));
         return false;
       }
       if (written === chunk.length) return !this.#blocked;
@@ -120,7 +218,7 @@ class BunTransport implements Transport {
       const n = socket.write(chunk, this.#offset, rest);
       if (n < 0) {
         // Report the close from the event loop, not from inside the caller's write().
-        queueMicrotask(() => this.#close(new Error("the socket closed while writing")));
+        queueMicrotask(() => this.#close(new Error("the socket closed while writing"), true));
         return;
       }
       this.#queued -= n;
@@ -141,14 +239,14 @@ class BunTransport implements Transport {
   }
 
   destroy(): void {
-    this.#close(undefined);
+    this.#close(undefined, true);
   }
 
   [Symbol.dispose](): void {
     this.destroy();
   }
 
-  #close(error: unknown): void {
+  #close(error: unknown, notify: boolean): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue = [];
@@ -163,19 +261,27 @@ class BunTransport implements Transport {
         // Already closed.
       }
     }
-    this.#handlers.closed(error);
+    if (notify) this.#handlers.closed(error);
   }
 }
 
 const EMPTY = new Uint8Array(0);
 
 /**
- * Opens a connection with `Bun.connect`.
+ * Opens a connection with `Bun.connect`, with TLS when `options.tls` is set.
+ *
+ * With TLS the promise resolves only after the handshake completed and the server's certificate
+ * verified (`rejectUnauthorized: true`, and `socket.authorized` is checked too); `signal` aborts
+ * the handshake as well.
  *
  * @param endpoint The server's TCP address or unix socket path.
  * @param handlers Receives data, drain and close events.
- * @param options The abort signal and TCP no-delay setting.
+ * @param options The abort signal, TCP no-delay setting and TLS settings.
  * @returns The open transport.
+ * @throws {MemcachedError} `TLS_FAILED` when the handshake fails (untrusted, expired or misnamed
+ * certificate, refused client certificate); `INVALID_ARGUMENT` for a `cert` without a `key` or
+ * the reverse, or for `ca`, `cert` or `key` that is not valid PEM. Other failures reject with
+ * Bun's error.
  *
  * @example Passing the Bun adapter explicitly
  * ```ts ignore
@@ -183,6 +289,22 @@ const EMPTY = new Uint8Array(0);
  * import { bunConnector } from "@mica/memcached/adapters/bun";
  *
  * await using client = await connect("127.0.0.1:11211", { connector: bunConnector });
+ * ```
+ *
+ * @example Opening a TLS transport directly
+ * ```ts ignore
+ * import { bunConnector } from "@mica/memcached/adapters/bun";
+ *
+ * using transport = await bunConnector(
+ *   { kind: "tcp", host: "10.0.0.5", port: 11211 },
+ *   { data: (chunk) => console.log(chunk.length), drain: () => {}, closed: () => {} },
+ *   {
+ *     signal: AbortSignal.timeout(5_000),
+ *     noDelay: true,
+ *     tls: { ca: [await Bun.file("ca.pem").text()], serverName: "cache.internal" },
+ *   },
+ * );
+ * transport.write(new TextEncoder().encode("version\r\n"));
  * ```
  */
 export const bunConnector: Connector = async (
@@ -193,20 +315,105 @@ export const bunConnector: Connector = async (
   const net = (globalThis as unknown as { Bun: BunNet }).Bun;
   const { signal } = options;
   signal.throwIfAborted();
-  const transport = new BunTransport(handlers);
-  const socket = endpoint.kind === "tcp"
-    ? await net.connect({
-      hostname: endpoint.host,
-      port: endpoint.port,
-      socket: transport.handler(),
-    })
-    : await net.connect({ unix: endpoint.path, socket: transport.handler() });
+  const tls = options.tls === undefined ? undefined : bunTls(endpoint, options.tls);
+  const transport = new BunTransport(handlers, tls?.serverName);
+  let socket: BunSocket;
+  try {
+    socket = endpoint.kind === "tcp"
+      ? await net.connect({
+        hostname: endpoint.host,
+        port: endpoint.port,
+        socket: transport.handler(),
+        ...(tls === undefined ? {} : { tls }),
+      })
+      : await net.connect({
+        unix: endpoint.path,
+        socket: transport.handler(),
+        ...(tls === undefined ? {} : { tls }),
+      });
+  } catch (error) {
+    const code = String((error as { code?: unknown } | undefined)?.code ?? "");
+    if (tls === undefined || !/^ERR_(OSSL|BORINGSSL)/.test(code)) throw error;
+    // Bun parses the PEM options before connecting.
+    throw new MemcachedError(
+      "INVALID_ARGUMENT",
+      `Cannot connect to ${describe(endpoint)} with TLS: ca, cert or key is not valid PEM ` +
+        `(${error instanceof Error ? error.message : String(error)})`,
+      { cause: error },
+    );
+  }
   transport.attach(socket);
-  if (signal.aborted || transport.closed) {
-    socket.terminate();
+  const onAbort = () => transport.abort(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
     signal.throwIfAborted();
-    throw new Error("the connection closed while opening");
+    await transport.opened;
+    signal.throwIfAborted();
+    transport.handOver();
+  } catch (error) {
+    // Terminate the socket (if it is not closed yet) and wait for its close event.
+    transport.abort(error);
+    await transport.done;
+    throw error;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
   }
   if (endpoint.kind === "tcp" && options.noDelay) socket.setNoDelay?.(true);
   return transport;
 };
+
+/** Bun's TLS options for `tls`; verification is always on. */
+function bunTls(endpoint: Endpoint, tls: TlsOptions): BunTls {
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new MemcachedError(
+      "INVALID_ARGUMENT",
+      `Cannot connect to ${
+        describe(endpoint)
+      } with TLS: a client certificate needs both cert and key`,
+    );
+  }
+  const serverName = tls.serverName ??
+    (endpoint.kind === "tcp" ? endpoint.host : "localhost");
+  return {
+    serverName,
+    rejectUnauthorized: true,
+    ...(tls.ca === undefined ? {} : { ca: [...tls.ca] }),
+    ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+    ...(tls.key === undefined ? {} : { key: tls.key }),
+  };
+}
+
+function describe(endpoint: Endpoint): string {
+  return endpoint.kind === "tcp" ? `${endpoint.host}:${endpoint.port}` : endpoint.path;
+}
+
+function closedWhileOpening(): Error {
+  return new Error("the connection closed while opening");
+}
+
+/** Which check failed, from the code or message of a BoringSSL error as Bun reports it. */
+function reasonOf(error: unknown): string | undefined {
+  const code = String((error as { code?: unknown } | undefined)?.code ?? "");
+  const text = `${code} ${error instanceof Error ? error.message : String(error)}`;
+  if (/CERTIFICATE_REQUIRED/.test(text)) return "the server demands a client certificate";
+  if (/ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE)/.test(text)) {
+    return "the server refused the client certificate";
+  }
+  if (/ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH|IP_ADDRESS_MISMATCH/.test(text)) {
+    return "the certificate does not name the server";
+  }
+  if (/CERT_HAS_EXPIRED|CERT_NOT_YET_VALID/.test(text)) {
+    return "the certificate is expired or not yet valid";
+  }
+  if (
+    /UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|SELF_SIGNED_CERT|CERT_UNTRUSTED/
+      .test(text)
+  ) {
+    return "the certificate is not signed by a trusted CA";
+  }
+  if (/WRONG_VERSION_NUMBER|HTTP_REQUEST|UNKNOWN_PROTOCOL/.test(text)) {
+    return "the server does not speak TLS on this port";
+  }
+  if (/SSL routines|ALERT/.test(text)) return "the TLS session failed";
+  return undefined;
+}

@@ -1,5 +1,9 @@
 /**
- * The Deno adapter: a {@linkcode Transport} over `Deno.connect` (TCP and unix sockets).
+ * The Deno adapter: a {@linkcode Transport} over `Deno.connect` (TCP and unix sockets), and TLS
+ * over TCP through `Deno.startTls` (or `Deno.connectTls` when a client certificate is sent).
+ *
+ * Deno's TLS handshake is lazy; the connector runs it (`handshake()`) before resolving, so a
+ * certificate failure rejects the connect with `TLS_FAILED`, within the connect's abort signal.
  *
  * One read loop reads into a single reusable buffer (no allocation per read); one write loop
  * drains a queue of chunks, looping on partial writes. Both loops end when the socket closes,
@@ -9,21 +13,24 @@
  * @module
  */
 
+import { MemcachedError } from "../errors.ts";
 import type {
   Connector,
   ConnectorOptions,
   Endpoint,
+  TlsOptions,
   Transport,
   TransportHandlers,
 } from "../transport.ts";
 import { HIGH_WATER_MARK, LOW_WATER_MARK } from "../transport.ts";
 
-/** The part of `Deno.Conn` this adapter uses. */
+/** The part of `Deno.Conn` (and `Deno.TlsConn`) this adapter uses. */
 interface DenoConn {
   read(p: Uint8Array): Promise<number | null>;
   write(p: Uint8Array): Promise<number>;
   close(): void;
   setNoDelay?(noDelay?: boolean): void;
+  handshake?(): Promise<unknown>;
 }
 
 interface DenoNet {
@@ -32,6 +39,14 @@ interface DenoNet {
       | { hostname: string; port: number; transport?: "tcp"; signal?: AbortSignal }
       | { transport: "unix"; path: string },
   ): Promise<DenoConn>;
+  connectTls(options: {
+    hostname: string;
+    port: number;
+    caCerts?: string[];
+    cert?: string;
+    key?: string;
+  }): Promise<DenoConn>;
+  startTls(conn: DenoConn, options: { hostname: string; caCerts?: string[] }): Promise<DenoConn>;
 }
 
 const READ_SIZE = 64 * 1024;
@@ -46,10 +61,13 @@ class DenoTransport implements Transport {
   #blocked = false;
   #writing: Promise<void> | undefined;
   #closed = false;
+  /** The server name of a TLS connection, for error messages; `undefined` for plain sockets. */
+  #tlsName: string | undefined;
 
-  constructor(conn: DenoConn, handlers: TransportHandlers) {
+  constructor(conn: DenoConn, handlers: TransportHandlers, tlsName: string | undefined) {
     this.#conn = conn;
     this.#handlers = handlers;
+    this.#tlsName = tlsName;
     this.done = this.#readLoop();
   }
 
@@ -63,7 +81,7 @@ class DenoTransport implements Transport {
         if (n > 0 && !this.#closed) this.#handlers.data(buf.subarray(0, n));
       }
     } catch (e) {
-      error = e;
+      error = this.#tlsName === undefined ? e : tlsSessionError(e, this.#tlsName);
     }
     this.#close(error);
     await this.#writing;
@@ -101,7 +119,7 @@ class DenoTransport implements Transport {
         }
       }
     } catch (error) {
-      this.#close(error);
+      this.#close(this.#tlsName === undefined ? error : tlsSessionError(error, this.#tlsName));
     } finally {
       this.#writing = undefined;
     }
@@ -133,12 +151,23 @@ class DenoTransport implements Transport {
 const EMPTY = new Uint8Array(0);
 
 /**
- * Opens a connection with `Deno.connect`.
+ * Opens a connection with `Deno.connect`, or a TLS connection when `options.tls` is set.
+ *
+ * With TLS the handshake completes before the promise resolves. Without a client certificate the
+ * TCP connection is opened with `Deno.connect` (so `signal` cancels it) and upgraded with
+ * `Deno.startTls`; with one, `Deno.connectTls` opens it, and an abort during its TCP connect
+ * takes effect once that connect settles (the socket is then closed at once).
  *
  * @param endpoint The server's TCP address or unix socket path.
  * @param handlers Receives data, drain and close events.
- * @param options The abort signal and TCP no-delay setting.
+ * @param options The abort signal, TCP no-delay setting and TLS settings.
  * @returns The open transport.
+ * @throws {MemcachedError} `TLS_FAILED` when the handshake fails (untrusted, expired or misnamed
+ * certificate, refused client certificate); `UNSUPPORTED` for TLS over a unix socket, or for a
+ * client certificate with a `serverName` other than the host; `INVALID_ARGUMENT` for a `cert`
+ * without a `key` or the reverse, or either not being valid PEM (a `ca` entry that is not PEM
+ * is ignored by Deno, so the server then fails as untrusted). Other failures reject with Deno's
+ * error.
  *
  * @example Passing the Deno adapter explicitly
  * ```ts ignore
@@ -147,6 +176,22 @@ const EMPTY = new Uint8Array(0);
  *
  * await using client = await connect("127.0.0.1:11211", { connector: denoConnector });
  * ```
+ *
+ * @example Opening a TLS transport directly
+ * ```ts ignore
+ * import { denoConnector } from "@mica/memcached/adapters/deno";
+ *
+ * using transport = await denoConnector(
+ *   { kind: "tcp", host: "10.0.0.5", port: 11211 },
+ *   { data: (chunk) => console.log(chunk.length), drain: () => {}, closed: () => {} },
+ *   {
+ *     signal: AbortSignal.timeout(5_000),
+ *     noDelay: true,
+ *     tls: { ca: [await Deno.readTextFile("ca.pem")], serverName: "cache.internal" },
+ *   },
+ * );
+ * transport.write(new TextEncoder().encode("version\r\n"));
+ * ```
  */
 export const denoConnector: Connector = async (
   endpoint: Endpoint,
@@ -154,8 +199,9 @@ export const denoConnector: Connector = async (
   options: ConnectorOptions,
 ): Promise<Transport> => {
   const net = (globalThis as unknown as { Deno: DenoNet }).Deno;
-  const { signal } = options;
+  const { signal, tls } = options;
   signal.throwIfAborted();
+  if (tls !== undefined) return await connectTls(net, endpoint, handlers, options, tls);
   const conn = endpoint.kind === "tcp"
     ? await net.connect({ hostname: endpoint.host, port: endpoint.port, signal })
     : await net.connect({ transport: "unix", path: endpoint.path });
@@ -164,5 +210,155 @@ export const denoConnector: Connector = async (
     signal.throwIfAborted();
   }
   if (endpoint.kind === "tcp" && options.noDelay) conn.setNoDelay?.(true);
-  return new DenoTransport(conn, handlers);
+  return new DenoTransport(conn, handlers, undefined);
 };
+
+/** Opens a TLS connection and completes its handshake (see {@linkcode denoConnector}). */
+async function connectTls(
+  net: DenoNet,
+  endpoint: Endpoint,
+  handlers: TransportHandlers,
+  options: ConnectorOptions,
+  tls: TlsOptions,
+): Promise<Transport> {
+  const { signal } = options;
+  if (endpoint.kind === "unix") {
+    throw new MemcachedError(
+      "UNSUPPORTED",
+      `Cannot connect to ${endpoint.path} with TLS: Deno supports TLS over TCP only`,
+    );
+  }
+  const where = `${endpoint.host}:${endpoint.port}`;
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new MemcachedError(
+      "INVALID_ARGUMENT",
+      `Cannot connect to ${where} with TLS: a client certificate needs both cert and key`,
+    );
+  }
+  const serverName = tls.serverName ?? endpoint.host;
+  const caCerts = tls.ca === undefined ? undefined : [...tls.ca];
+  let conn: DenoConn;
+  if (tls.cert !== undefined && tls.key !== undefined) {
+    if (serverName !== endpoint.host) {
+      throw new MemcachedError(
+        "UNSUPPORTED",
+        `Cannot connect to ${where} with TLS: Deno cannot send a client certificate when ` +
+          `serverName (${serverName}) differs from the host (Deno.startTls takes no certificate)`,
+      );
+    }
+    // Deno.connectTls takes no signal: an abort during its TCP connect is honoured below.
+    try {
+      conn = await net.connectTls({
+        hostname: endpoint.host,
+        port: endpoint.port,
+        ...(caCerts === undefined ? {} : { caCerts }),
+        cert: tls.cert,
+        key: tls.key,
+      });
+    } catch (error) {
+      const text = error instanceof Error ? error.message : "";
+      if (!/certificate data|key data|No certificates|No keys|private key/i.test(text)) throw error;
+      throw new MemcachedError(
+        "INVALID_ARGUMENT",
+        `Cannot connect to ${where} with TLS: the client certificate or key is not valid PEM ` +
+          `(${text})`,
+        { cause: error },
+      );
+    }
+  } else {
+    const tcp = await net.connect({ hostname: endpoint.host, port: endpoint.port, signal });
+    try {
+      signal.throwIfAborted();
+      conn = await net.startTls(tcp, {
+        hostname: serverName,
+        ...(caCerts === undefined ? {} : { caCerts }),
+      });
+    } catch (error) {
+      closeQuietly(tcp);
+      throw error;
+    }
+  }
+  try {
+    await handshake(conn, signal, serverName);
+  } catch (error) {
+    closeQuietly(conn);
+    throw error;
+  }
+  if (options.noDelay) conn.setNoDelay?.(true);
+  return new DenoTransport(conn, handlers, serverName);
+}
+
+/**
+ * Runs the TLS handshake of `conn`; an abort closes the socket, which ends the handshake op, so
+ * the promise settles only when no op is left pending.
+ */
+async function handshake(conn: DenoConn, signal: AbortSignal, serverName: string): Promise<void> {
+  signal.throwIfAborted();
+  const onAbort = () => closeQuietly(conn);
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    await conn.handshake?.();
+  } catch (error) {
+    signal.throwIfAborted();
+    throw tlsHandshakeError(error, serverName);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+  signal.throwIfAborted();
+}
+
+function closeQuietly(conn: DenoConn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+/** Which check failed, from the message of a rustls error as Deno reports it. */
+function reasonOf(error: unknown): string | undefined {
+  const text = error instanceof Error ? error.message : String(error);
+  const alert = /received fatal alert: (\w+)/.exec(text)?.[1];
+  if (alert === "CertificateRequired") return "the server demands a client certificate";
+  if (alert !== undefined && /Certificate|UnknownCA/.test(alert)) {
+    return "the server refused the client certificate";
+  }
+  if (alert !== undefined) return `the server ended the handshake with the alert ${alert}`;
+  if (/UnknownIssuer/.test(text)) return "the certificate is not signed by a trusted CA";
+  if (/not valid for name|NotValidForName/.test(text)) {
+    return "the certificate does not name the server";
+  }
+  if (/certificate expired|NotValidYet|not valid yet/i.test(text)) {
+    return "the certificate is expired or not yet valid";
+  }
+  if (/invalid peer certificate/.test(text)) return "the certificate is invalid";
+  if (/corrupt message|InvalidContentType/.test(text)) {
+    return "the server does not speak TLS on this port";
+  }
+  return undefined;
+}
+
+function tlsHandshakeError(error: unknown, serverName: string): MemcachedError {
+  const detail = error instanceof Error ? error.message : String(error);
+  const reason = reasonOf(error);
+  return new MemcachedError(
+    "TLS_FAILED",
+    `Cannot complete the TLS handshake with ${serverName}: ${reason ?? "handshake failed"} ` +
+      `(${detail})`,
+    { cause: error },
+  );
+}
+
+/**
+ * Types an error of an established TLS session: a fatal alert (the server refusing the client
+ * certificate arrives after the handshake in TLS 1.3) or a record that does not decrypt is
+ * `TLS_FAILED`; other errors (reset, broken pipe) are kept as they are.
+ */
+function tlsSessionError(error: unknown, serverName: string): unknown {
+  if (!(error instanceof Error) || reasonOf(error) === undefined) return error;
+  return new MemcachedError(
+    "TLS_FAILED",
+    `Cannot continue the TLS session with ${serverName}: ${reasonOf(error)} (${error.message})`,
+    { cause: error },
+  );
+}
