@@ -57,11 +57,14 @@ export {
 } from "./src/hash_ring.ts";
 export { ketamaHash, md5, md5Words, oneAtATime } from "./src/hashes.ts";
 export { type ErrorCode, isMemcachedError, MemcachedError } from "./src/errors.ts";
+export { Credentials } from "./src/credentials.ts";
+export type { Protocol } from "./src/dialect.ts";
 export { FLAG_BYTES, FLAG_STRING, type Key, type Ttl, type Value } from "./src/values.ts";
 export type {
   Connector,
   ConnectorOptions,
   Endpoint,
+  TlsOptions,
   Transport,
   TransportHandlers,
 } from "./src/transport.ts";

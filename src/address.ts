@@ -5,6 +5,7 @@
  * @module
  */
 
+import { Credentials } from "./credentials.ts";
 import { MemcachedError } from "./errors.ts";
 import type { Endpoint } from "./transport.ts";
 
@@ -15,11 +16,26 @@ export const DEFAULT_PORT = 11211;
  * A server address: `"host:port"`, `"host:port:weight"`, `"host"` (port 11211),
  * `"[::1]:11211"`, a unix socket path (starting with `/` or `./`), `{ host, port, weight }` or
  * `{ path, weight }`. The weight (default 1) sets the server's share of keys in a cluster.
+ *
+ * Credentials for this server may lead a string address as `"user:password@host:port"`
+ * (percent-encode `%`, `@` and `:` in them, as in a URL), or be given as `username` and
+ * `password` in the object form. They are never part of the server's name.
  */
 export type ServerAddress =
   | string
-  | { readonly host: string; readonly port?: number; readonly weight?: number }
-  | { readonly path: string; readonly weight?: number };
+  | {
+    readonly host: string;
+    readonly port?: number;
+    readonly weight?: number;
+    readonly username?: string;
+    readonly password?: string;
+  }
+  | {
+    readonly path: string;
+    readonly weight?: number;
+    readonly username?: string;
+    readonly password?: string;
+  };
 
 /** A parsed server: where it listens, its weight, and its name as `serverFor` returns it. */
 export interface ServerSpec {
@@ -29,6 +45,27 @@ export interface ServerSpec {
   readonly weight: number;
   /** `host:port` (`[v6]:port`) or the socket path. */
   readonly name: string;
+  /** Credentials given with this address, if any. */
+  readonly credentials?: Credentials;
+}
+
+/** Splits `user:password@` off a string address, percent-decoding both. */
+function splitCredentials(address: string): { rest: string; credentials?: Credentials } {
+  const at = address.lastIndexOf("@");
+  if (at < 0 || address.startsWith("/") || address.startsWith(".")) return { rest: address };
+  const rest = address.slice(at + 1);
+  const info = address.slice(0, at);
+  const colon = info.indexOf(":");
+  let username: string;
+  let password: string;
+  try {
+    username = decodeURIComponent(colon < 0 ? info : info.slice(0, colon));
+    password = colon < 0 ? "" : decodeURIComponent(info.slice(colon + 1));
+  } catch {
+    // The message must not echo the credentials.
+    throw bad(`***@${rest}`, "the credentials are not valid percent-encoding");
+  }
+  return { rest, credentials: Credentials.from(username, password) };
 }
 
 /**
@@ -45,8 +82,28 @@ export interface ServerSpec {
  * console.log(parseServer("cache-1:11212:3").weight); // 3
  * ```
  */
-export function parseServer(address: ServerAddress): ServerSpec {
+export function parseServer(given: ServerAddress): ServerSpec {
   let weight = 1;
+  let credentials: Credentials | undefined;
+  let address: ServerAddress = given;
+  if (typeof given === "string") {
+    const split = splitCredentials(given);
+    address = split.rest;
+    credentials = split.credentials;
+  } else if (typeof given === "object" && given !== null) {
+    const { username, password } = given;
+    if (username !== undefined || password !== undefined) {
+      credentials = Credentials.from(username as string, password ?? "");
+      // Keep the password out of every later message about this address.
+      address = "path" in given
+        ? { path: given.path, ...(given.weight === undefined ? {} : { weight: given.weight }) }
+        : {
+          host: given.host,
+          ...(given.port === undefined ? {} : { port: given.port }),
+          ...(given.weight === undefined ? {} : { weight: given.weight }),
+        };
+    }
+  }
   let target: ServerAddress = address;
   if (typeof address === "string") {
     const parts = address.startsWith("[")
@@ -71,7 +128,12 @@ export function parseServer(address: ServerAddress): ServerSpec {
     : endpoint.host.includes(":")
     ? `[${endpoint.host}]:${endpoint.port}`
     : `${endpoint.host}:${endpoint.port}`;
-  return { endpoint, weight, name };
+  return credentials === undefined ? { endpoint, weight, name } : {
+    endpoint,
+    weight,
+    name,
+    credentials,
+  };
 }
 
 function bad(address: unknown, reason: string): MemcachedError {

@@ -10,23 +10,17 @@ import { parseServer, type ServerAddress } from "./address.ts";
 import { now as clockNow } from "./clock.ts";
 import { MemcachedError } from "./errors.ts";
 import { type Distribution, HashRing } from "./hash_ring.ts";
-import {
-  ArithmeticRequest,
-  BatchGetRequest,
-  DeleteRequest,
-  flushRequest,
-  GetRequest,
-  statsRequest,
-  StoreRequest,
-  TouchRequest,
-  type ValueMapper,
-  verbosityRequest,
-  versionRequest,
-} from "./operations.ts";
-import { encodeKey, type MetaGetOptions, type SetMode, type WireKey } from "./protocol/mod.ts";
+import { binaryDialect, SaslAuthRequest } from "./binary_operations.ts";
+import { Credentials } from "./credentials.ts";
+import { type Dialect, metaDialect, type Protocol } from "./dialect.ts";
+import type { ValueMapper } from "./operations.ts";
+import { encodeKey, type SetMode, type WireKey } from "./protocol/mod.ts";
+import { BinaryResponseDecoder } from "./protocol/binary.ts";
 import type { Request } from "./request.ts";
+import { TextAuthRequest, textDecoder, textDialect } from "./text_operations.ts";
 import { Server, type ServerCounters, type ServerListener, type ServerOptions } from "./server.ts";
-import type { Connector } from "./transport.ts";
+import type { Connector, TlsOptions } from "./transport.ts";
+import type { Handshake } from "./connection.ts";
 import {
   checkValue,
   decodeAuto,
@@ -142,6 +136,27 @@ export interface ClientOptions {
    * @default {0}
    */
   idleTimeout?: number;
+  /**
+   * The wire protocol: `"meta"` (memcached 1.6+, opaque-matched), `"text"` (the classic ASCII
+   * protocol, for proxies and older servers) or `"binary"` (needed for SASL). The API is the
+   * same; what a protocol cannot express safely rejects with `UNSUPPORTED`.
+   * @default {"meta"}
+   */
+  protocol?: Protocol;
+  /**
+   * Connect with TLS: `true` for the system's trusted CAs, or settings (`ca`, `serverName`,
+   * `cert` and `key` for mutual TLS). The certificate and its name are always verified.
+   * @default {false}
+   */
+  tls?: boolean | TlsOptions;
+  /**
+   * User name for SASL PLAIN (binary protocol) or ASCII authentication (text and meta
+   * protocols, memcached `-Y`); each new connection authenticates before its first request.
+   * Credentials in an address (`"user:pass@host:port"`) take precedence for that server.
+   */
+  username?: string;
+  /** The password of `username`. It never appears in errors, events or inspection output. */
+  password?: string;
   /**
    * The runtime adapter that opens sockets. By default the one for the runtime Mica runs in
    * (`denoConnector` on Deno, `bunConnector` on Bun).
@@ -330,6 +345,63 @@ function flag(name: string, value: boolean | undefined, fallback: boolean): bool
   return value;
 }
 
+/** The authentication each new connection runs first, for a protocol. */
+function handshake(protocol: Protocol, credentials: Credentials): Handshake {
+  if (protocol === "binary") {
+    return {
+      request: (deadline) =>
+        new SaslAuthRequest(
+          deadline,
+          () => credentials.reveal((username, password) => ({ username, password })),
+        ),
+      decoder: () => new BinaryResponseDecoder(),
+    };
+  }
+  if (credentials.reveal((_user, password) => /\s/.test(password))) {
+    throw new MemcachedError(
+      "INVALID_ARGUMENT",
+      "Cannot use credentials: ASCII authentication (text and meta protocols) cannot send a " +
+        'password with a space; use protocol "binary" (SASL)',
+    );
+  }
+  return {
+    request: (deadline) =>
+      new TextAuthRequest(
+        deadline,
+        () => credentials.reveal((username, password) => `${username} ${password}`),
+      ),
+    // ASCII auth answers in the text protocol, also on a connection that then speaks meta.
+    decoder: textDecoder,
+  };
+}
+
+function tlsOptions(value: boolean | TlsOptions | undefined): TlsOptions | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return {};
+  if (typeof value !== "object" || value === null) {
+    throw new MemcachedError(
+      "INVALID_ARGUMENT",
+      "Cannot use option tls: expected a boolean or { ca, serverName, cert, key }",
+    );
+  }
+  const { ca, serverName, cert, key } = value;
+  if (ca !== undefined && (!Array.isArray(ca) || ca.some((c) => typeof c !== "string"))) {
+    throw new MemcachedError("INVALID_ARGUMENT", "Cannot use option tls.ca: expected PEM strings");
+  }
+  for (const [name, v] of [["serverName", serverName], ["cert", cert], ["key", key]] as const) {
+    if (v !== undefined && typeof v !== "string") {
+      throw new MemcachedError("INVALID_ARGUMENT", `Cannot use option tls.${name}: not a string`);
+    }
+  }
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new MemcachedError(
+      "INVALID_ARGUMENT",
+      "Cannot use option tls: give both cert and key for a client certificate, or neither",
+    );
+  }
+  return { ...value };
+}
+
 function defaultConnector(): Connector {
   const g = globalThis as Record<string, unknown>;
   if (g.Bun !== undefined) return bunConnector;
@@ -367,8 +439,13 @@ function valueMapper(as: GetOptions["as"]): ValueMapper<Value> {
   throw new MemcachedError("INVALID_ARGUMENT", `Cannot get: unknown \`as\` ${String(as)}`);
 }
 
-const GET: MetaGetOptions = { value: true, flags: true };
-const GETS: MetaGetOptions = { value: true, flags: true, cas: true };
+const DIALECTS: Record<Protocol, Dialect> = {
+  meta: metaDialect,
+  text: textDialect,
+  binary: binaryDialect,
+};
+const READ = {};
+const READ_CAS = { cas: true };
 
 /**
  * A memcached client. Create one with {@linkcode connect}; hold it with `await using` so it is
@@ -403,6 +480,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   #maxValueSize: number;
   #base64: boolean;
   #defaultTtl: number;
+  #dialect: Dialect;
   #lifetime = new AbortController();
   #closed = false;
   #closing: Promise<void> | undefined = undefined;
@@ -444,6 +522,18 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
       "ketama",
     );
     this.#failover = oneOf("failover", options.failover, ["fail-fast", "eject"], "fail-fast");
+    const protocol = oneOf("protocol", options.protocol, ["meta", "text", "binary"], "meta");
+    this.#dialect = DIALECTS[protocol];
+    if (protocol === "text" && this.#base64) {
+      throw new MemcachedError(
+        "UNSUPPORTED",
+        'Cannot use base64Keys with protocol "text": it has no base64 keys (use "meta" or "binary")',
+      );
+    }
+    const tls = tlsOptions(options.tls);
+    const shared = options.username === undefined && options.password === undefined
+      ? undefined
+      : Credentials.from(options.username as string, options.password ?? "");
     const serverOptions: ServerOptions = {
       poolSize: integer("poolSize", options.poolSize, DEFAULTS.poolSize),
       eager: flag("eager", options.eager, DEFAULTS.eager),
@@ -460,18 +550,26 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
       connectTimeout,
       timeout: this.#timeout,
       connector: options.connector ?? defaultConnector(),
+      probe: this.#dialect.version,
       connection: {
         maxInFlight: positive("maxInFlight", options.maxInFlight, DEFAULTS.maxInFlight),
         maxQueued: positive("maxQueued", options.maxQueued, DEFAULTS.maxQueued),
         stallTimeout: this.#timeout,
         maxValueSize: this.#maxValueSize,
         noDelay: flag("noDelay", options.noDelay, DEFAULTS.noDelay),
+        decoder: this.#dialect.decoder,
+        ...(tls === undefined ? {} : { tls }),
       },
     };
     const listener = this.#listener();
-    this.#servers = specs.map((spec) =>
-      new Server(spec, serverOptions, listener, this.#lifetime.signal)
-    );
+    this.#servers = specs.map((spec) => {
+      const credentials = spec.credentials ?? shared;
+      const options = credentials === undefined ? serverOptions : {
+        ...serverOptions,
+        connection: { ...serverOptions.connection, handshake: handshake(protocol, credentials) },
+      };
+      return new Server(spec, options, listener, this.#lifetime.signal);
+    });
     this.#ringServers = this.#servers;
     this.#ring = this.#buildRing(this.#servers);
   }
@@ -653,13 +751,13 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   get(key: Key, options?: GetOptions): Promise<Value | undefined> {
     try {
       return this.#submit(
-        new GetRequest(
+        this.#dialect.get(
           "get",
           this.#deadline(options),
           this.#key(key),
           this.#base64,
           valueMapper(options?.as),
-          GET,
+          READ,
         ),
         options?.signal,
         key,
@@ -688,13 +786,13 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   gets(key: Key, options?: GetOptions): Promise<Item | undefined> {
     try {
       return this.#submit(
-        new GetRequest(
+        this.#dialect.get(
           "gets",
           this.#deadline(options),
           this.#key(key),
           this.#base64,
           itemMapper(options?.as),
-          GETS,
+          READ_CAS,
         ),
         options?.signal,
         key,
@@ -790,7 +888,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     signal: AbortSignal | undefined,
     server: Server,
   ): Promise<void> {
-    const request = new BatchGetRequest<Value>(deadline, wire, this.#base64, map);
+    const request = this.#dialect.batchGet<Value>(deadline, wire, this.#base64, map);
     server.pick().enqueue(request, signal);
     return request.promise.then((found) => {
       if (at === undefined) { for (let i = 0; i < found.length; i++) values[i] = found[i]; }
@@ -849,7 +947,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
           `Cannot ${command}: the CAS token must be a bigint from gets()`,
         );
       }
-      const request = new StoreRequest<T>(
+      const request = this.#dialect.store<T>(
         command,
         this.#deadline(options),
         wireKey,
@@ -1009,7 +1107,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   delete(key: Key, options?: RequestOptions): Promise<boolean> {
     try {
       return this.#submit(
-        new DeleteRequest(this.#deadline(options), this.#key(key), this.#base64),
+        this.#dialect.delete(this.#deadline(options), this.#key(key), this.#base64),
         options?.signal,
         key,
       );
@@ -1030,7 +1128,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
       const initial = options?.initial === undefined ? undefined : u64("initial", options.initial);
       const ttl = options?.ttl === undefined ? 0 : wireTtl(options.ttl, Date.now());
       return this.#submit(
-        new ArithmeticRequest(
+        this.#dialect.arithmetic(
           this.#deadline(options),
           wireKey,
           this.#base64,
@@ -1106,7 +1204,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   touch(key: Key, ttl: Ttl, options?: RequestOptions): Promise<boolean> {
     try {
       return this.#submit(
-        new TouchRequest(
+        this.#dialect.touch(
           this.#deadline(options),
           this.#key(key),
           this.#base64,
@@ -1139,13 +1237,13 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   getAndTouch(key: Key, ttl: Ttl, options?: GetOptions): Promise<Value | undefined> {
     try {
       return this.#submit(
-        new GetRequest(
+        this.#dialect.get(
           "getAndTouch",
           this.#deadline(options),
           this.#key(key),
           this.#base64,
           valueMapper(options?.as),
-          { value: true, flags: true, touch: wireTtl(ttl, Date.now()) },
+          { touch: wireTtl(ttl, Date.now()) },
         ),
         options?.signal,
         key,
@@ -1181,7 +1279,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
       throw new MemcachedError("NO_SERVERS", "Cannot flush: every server is marked dead");
     }
     await Promise.all(targets.map((server) => {
-      const request = flushRequest(deadline, delay);
+      const request = this.#dialect.flush(deadline, delay);
       server.pick().enqueue(request, options?.signal);
       return request.promise;
     }));
@@ -1228,7 +1326,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    */
   version(options?: ServerOptionsArg): Promise<string> {
     try {
-      return this.#submitPlain(versionRequest(this.#deadline(options)), options);
+      return this.#submitPlain(this.#dialect.version(this.#deadline(options)), options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -1258,7 +1356,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
           `Cannot stats: ${JSON.stringify(group)} is not a statistics group name`,
         );
       }
-      return this.#submitPlain(statsRequest(this.#deadline(options), group), options);
+      return this.#submitPlain(this.#dialect.stats(this.#deadline(options), group), options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -1286,7 +1384,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
         `Cannot verbosity: ${String(level)} is not a non-negative integer`,
       );
     }
-    await this.#submitPlain(verbosityRequest(this.#deadline(options), level), options);
+    await this.#submitPlain(this.#dialect.verbosity(this.#deadline(options), level), options);
   }
 
   /**

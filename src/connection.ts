@@ -14,10 +14,10 @@
 
 import { now as clockNow } from "./clock.ts";
 import { MemcachedError } from "./errors.ts";
-import { ByteWriter, ResponseDecoder } from "./protocol/mod.ts";
+import { ByteWriter, type DecoderOptions } from "./protocol/mod.ts";
 import { Deque } from "./deque.ts";
-import { type Request, State } from "./request.ts";
-import type { Connector, Endpoint, Transport, TransportHandlers } from "./transport.ts";
+import { type ReplyDecoder, type Request, State } from "./request.ts";
+import type { Connector, Endpoint, TlsOptions, Transport, TransportHandlers } from "./transport.ts";
 
 /** Limits and timeouts of one connection. */
 export interface ConnectionOptions {
@@ -31,6 +31,24 @@ export interface ConnectionOptions {
   readonly maxValueSize: number;
   /** Disable Nagle's algorithm. */
   readonly noDelay: boolean;
+  /** Makes the decoder of the connection's protocol. */
+  readonly decoder: (options: DecoderOptions) => ReplyDecoder;
+  /**
+   * Authentication run on each new connection before any request is written: its request is
+   * written alone and read with its own decoder; if it fails the connection fails with its
+   * error (`AUTH_FAILED`), within the connect timeout.
+   */
+  readonly handshake?: Handshake;
+  /** TLS settings passed to the connector. */
+  readonly tls?: TlsOptions;
+}
+
+/** A request a connection must complete before any other (authentication). */
+export interface Handshake {
+  /** Makes the request, with the deadline of the connect timeout. */
+  request(deadline: number): Request<unknown>;
+  /** Makes the decoder that reads its reply. */
+  decoder(): ReplyDecoder;
 }
 
 /** Who is told about a connection's life: its server's pool. */
@@ -56,7 +74,11 @@ export class Connection implements TransportHandlers {
   readonly endpoint: Endpoint;
   #options: ConnectionOptions;
   #transport: Transport | undefined = undefined;
-  #decoder: ResponseDecoder;
+  #decoder: ReplyDecoder;
+  /** Reads the handshake's reply while it runs; then undefined. */
+  #handshakeDecoder: ReplyDecoder | undefined = undefined;
+  /** Whether requests may be written: the transport is open and any handshake is done. */
+  #ready = false;
   #writer = new ByteWriter();
   /** Requests not yet written, in call order. */
   #queue = new Deque<Request>();
@@ -99,7 +121,7 @@ export class Connection implements TransportHandlers {
     this.endpoint = endpoint;
     this.#options = options;
     this.#owner = owner;
-    this.#decoder = new ResponseDecoder({
+    this.#decoder = options.decoder({
       maxValueSize: options.maxValueSize,
       // Every reply is handled before the next chunk is fed, so values need no copy here.
       copyValues: false,
@@ -127,6 +149,7 @@ export class Connection implements TransportHandlers {
       const attempt = connector(this.endpoint, this, {
         signal: controller.signal,
         noDelay: this.#options.noDelay,
+        ...(this.#options.tls === undefined ? {} : { tls: this.#options.tls }),
       });
       // Adapters whose connect cannot be cancelled settle later; the race below must not leave
       // a rejection unobserved, and a late transport closes itself on the aborted signal.
@@ -147,6 +170,11 @@ export class Connection implements TransportHandlers {
       }
       this.#transport = transport;
       void transport.done.then(this.#resolveDone);
+      const handshake = this.#options.handshake;
+      if (handshake !== undefined) {
+        await this.#shake(handshake, clockNow() + connectTimeout, controller.signal);
+      }
+      this.#ready = true;
       if (this.#queue.length > 0) this.#flush();
     } catch (error) {
       const failure = this.#failure ??
@@ -157,6 +185,9 @@ export class Connection implements TransportHandlers {
           )
           : signal.aborted
           ? new MemcachedError("CLIENT_CLOSED", `Cannot connect to ${where}: the client closed`)
+          : error instanceof MemcachedError
+          // The adapter's own typed failure: TLS_FAILED, UNSUPPORTED, INVALID_ARGUMENT.
+          ? error
           : new MemcachedError("CONNECT_FAILED", `Cannot connect to ${where}: ${message(error)}`, {
             cause: error,
           }));
@@ -167,6 +198,49 @@ export class Connection implements TransportHandlers {
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
       controller.abort();
+    }
+  }
+
+  /**
+   * Writes the handshake request alone and waits for its reply (read with its own decoder).
+   * Throws its error, or the connection's failure, or the abort reason.
+   */
+  async #shake(handshake: Handshake, deadline: number, signal: AbortSignal): Promise<void> {
+    const request = handshake.request(deadline);
+    this.#handshakeDecoder = handshake.decoder();
+    const w = this.#writer;
+    request.opaque = this.#nextOpaque;
+    this.#nextOpaque += request.opaqueCount;
+    request.encode(w, request.opaque);
+    request.state = State.Written;
+    this.#inflight.push(request);
+    w.flushTo(this.#write);
+    // If the attempt is aborted (connect timeout, client closed) the caller maps the abort to
+    // its error and fails the connection, which rejects this request: nobody awaits it then.
+    request.promise.catch(() => {});
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([
+        request.promise,
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(signal.reason);
+          if (signal.aborted) onAbort();
+          else signal.addEventListener("abort", onAbort, { once: true });
+        }),
+      ]);
+    } catch (error) {
+      if (signal.aborted) throw error;
+      const failure = error instanceof MemcachedError
+        ? error
+        : new MemcachedError("AUTH_FAILED", `Cannot authenticate: ${message(error)}`, {
+          cause: error,
+        });
+      // The connection is of no use unauthenticated.
+      this.#fail(failure);
+      throw failure;
+    } finally {
+      if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
+      this.#handshakeDecoder = undefined;
     }
   }
 
@@ -256,8 +330,7 @@ export class Connection implements TransportHandlers {
   };
 
   #flush(): void {
-    const transport = this.#transport;
-    if (this.#closed || this.#blocked || transport === undefined) return;
+    if (this.#closed || this.#blocked || !this.#ready) return;
     const w = this.#writer;
     const queue = this.#queue;
     const max = this.#options.maxInFlight;
@@ -304,7 +377,7 @@ export class Connection implements TransportHandlers {
   /** Transport handler: bytes arrived. */
   data(chunk: Uint8Array): void {
     if (this.#reads++ === 0) this.#owner.replied(this);
-    const decoder = this.#decoder;
+    const decoder = this.#handshakeDecoder ?? this.#decoder;
     const inflight = this.#inflight;
     try {
       decoder.feed(chunk);
@@ -315,10 +388,10 @@ export class Connection implements TransportHandlers {
         if (request === undefined) {
           throw new MemcachedError(
             "PROTOCOL_ERROR",
-            `Cannot match reply: got ${r.status} with no request waiting`,
+            `Cannot match reply: got ${describeReply(r)} with no request waiting`,
           );
         }
-        if (request.handle(r)) {
+        if (request.handle(r as never)) {
           inflight.shift();
           request.state = State.Finished;
         }
@@ -345,6 +418,11 @@ export class Connection implements TransportHandlers {
   /** Transport handler: the transport closed. */
   closed(error: unknown): void {
     if (this.#closed) return;
+    if (error instanceof MemcachedError && error.code === "TLS_FAILED") {
+      // The TLS session ended with an alert (a client certificate refused after the handshake).
+      this.#fail(error);
+      return;
+    }
     const why = error === undefined ? "the server closed the connection" : message(error);
     this.#fail(
       new MemcachedError("CONNECTION_CLOSED", `Cannot complete request: ${why}`, { cause: error }),
@@ -430,6 +508,15 @@ export class Connection implements TransportHandlers {
     if (this.#transport === undefined) this.#resolveDone();
     return this.done;
   }
+}
+
+/** Names a reply for a message: its status word (text, meta) or opcode (binary). */
+function describeReply(r: object): string {
+  const { status, opcode } = r as { status?: unknown; opcode?: unknown };
+  if (typeof opcode === "number") {
+    return `opcode 0x${opcode.toString(16)} (status ${String(status)})`;
+  }
+  return String(status);
 }
 
 function finish(request: Request | undefined, error: MemcachedError): void {

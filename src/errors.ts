@@ -21,6 +21,10 @@
  * - `CLIENT_CLOSED`: the client was closed before or while the request ran.
  * - `CONNECT_FAILED`: the connection could not be opened (refused, no such host or path).
  * - `CONNECT_TIMEOUT`: the connection was not open within `connectTimeout`.
+ * - `TLS_FAILED`: the TLS handshake failed: the server's certificate is not trusted (unknown CA,
+ *   wrong name, expired) or the server refused the client's certificate.
+ * - `AUTH_FAILED`: the server refused the credentials (SASL or ASCII auth), or demands
+ *   authentication and none was configured.
  * - `CONNECTION_CLOSED`: the connection closed or failed while the request was pending.
  * - `TIMEOUT`: the request took longer than its `timeout`.
  * - `ABORTED`: the request's `AbortSignal` fired.
@@ -34,6 +38,8 @@
  * - `SERVER_ERROR`: the server answered `SERVER_ERROR` (for example out of memory).
  * - `CLIENT_ERROR`: the server answered `CLIENT_ERROR` (it rejected the request).
  * - `COMMAND_ERROR`: the server answered `ERROR` (it does not know the command).
+ * - `UNSUPPORTED`: the configured protocol cannot express the operation or option safely (for
+ *   example `incr` with an initial value over the text protocol); rejected before any byte.
  */
 export type ErrorCode =
   | "INVALID_KEY"
@@ -45,6 +51,8 @@ export type ErrorCode =
   | "CLIENT_CLOSED"
   | "CONNECT_FAILED"
   | "CONNECT_TIMEOUT"
+  | "TLS_FAILED"
+  | "AUTH_FAILED"
   | "CONNECTION_CLOSED"
   | "TIMEOUT"
   | "ABORTED"
@@ -54,7 +62,8 @@ export type ErrorCode =
   | "PROTOCOL_ERROR"
   | "SERVER_ERROR"
   | "CLIENT_ERROR"
-  | "COMMAND_ERROR";
+  | "COMMAND_ERROR"
+  | "UNSUPPORTED";
 
 /**
  * The error Mica throws and rejects with. Branch on {@linkcode MemcachedError.code}, never on

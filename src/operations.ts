@@ -23,6 +23,7 @@ import {
   type WireKey,
 } from "./protocol/mod.ts";
 import { isErrorReply, Request, serverError } from "./request.ts";
+import type { ValueReply } from "./values.ts";
 
 function unexpected(command: string, r: Response): MemcachedError {
   return new MemcachedError(
@@ -56,8 +57,8 @@ abstract class KeyRequest<T> extends Request<T> {
   }
 }
 
-/** Turns a `VA` reply into what the caller gets. */
-export type ValueMapper<V> = (r: Response) => V;
+/** Turns a value reply (meta `VA`, text `VALUE`, binary get) into what the caller gets. */
+export type ValueMapper<V> = (r: ValueReply) => V;
 
 /** `mg <key> v f [c] [T<ttl>]`: get, gets, getAndTouch. */
 export class GetRequest<V> extends KeyRequest<V | undefined> {

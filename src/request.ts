@@ -8,7 +8,7 @@
  */
 
 import { MemcachedError } from "./errors.ts";
-import type { ByteWriter, Response } from "./protocol/mod.ts";
+import type { ByteWriter } from "./protocol/mod.ts";
 
 /** Where a request is in its life: queued, written (awaiting its reply), or finished. */
 export const State = {
@@ -24,8 +24,14 @@ export const State = {
 export type State = typeof State[keyof typeof State];
 
 /** Maps a server error reply to a {@linkcode MemcachedError}. */
-export function serverError(r: Response, command: string): MemcachedError {
-  const code = r.status === "CLIENT_ERROR"
+export function serverError(
+  r: { readonly status: string; readonly message: string },
+  command: string,
+): MemcachedError {
+  // memcached's ASCII auth (-Y) answers every command of an unauthenticated connection so.
+  const code = r.status === "CLIENT_ERROR" && r.message === "unauthenticated"
+    ? "AUTH_FAILED"
+    : r.status === "CLIENT_ERROR"
     ? "CLIENT_ERROR"
     : r.status === "SERVER_ERROR"
     ? "SERVER_ERROR"
@@ -34,9 +40,17 @@ export function serverError(r: Response, command: string): MemcachedError {
   return new MemcachedError(code, `Cannot ${command}: the server answered ${detail}`);
 }
 
-/** Whether a reply is an error line (which never carries an opaque token). */
-export function isErrorReply(r: Response): boolean {
+/** Whether a text or meta reply is an error line (which never carries an opaque token). */
+export function isErrorReply(r: { readonly status: string }): boolean {
   return r.status === "ERROR" || r.status === "CLIENT_ERROR" || r.status === "SERVER_ERROR";
+}
+
+/** What a connection reads replies with: a protocol's incremental decoder. */
+export interface ReplyDecoder {
+  /** Adds received bytes. */
+  feed(chunk: Uint8Array): void;
+  /** The next complete reply, or `undefined` when more bytes are needed. */
+  next(): object | undefined;
 }
 
 /**
@@ -72,16 +86,17 @@ export abstract class Request<T = unknown> {
   abstract encode(w: ByteWriter, opaque: number): void;
 
   /**
-   * Handles one reply addressed to this request.
+   * Handles one reply addressed to this request. The reply's type is the decoder's of the
+   * connection's protocol (a request is only ever given to a connection of its protocol).
    *
    * @returns `true` when the request needs no more replies.
    * @throws {MemcachedError} `PROTOCOL_ERROR` when the reply cannot belong to this request:
    * the connection is then out of step and must be dropped.
    */
-  abstract handle(r: Response): boolean;
+  abstract handle(r: never): boolean;
 
-  /** Checks that a meta reply carries this request's opaque token. */
-  protected expectOpaque(r: Response): void {
+  /** Checks that a meta or binary reply carries this request's opaque token. */
+  protected expectOpaque(r: { readonly opaque: number }): void {
     if (r.opaque !== this.opaque) {
       throw new MemcachedError(
         "PROTOCOL_ERROR",

@@ -15,7 +15,7 @@ import type { ServerSpec } from "./address.ts";
 import { Connection, type ConnectionOptions, type ConnectionOwner } from "./connection.ts";
 import { now as clockNow } from "./clock.ts";
 import { MemcachedError } from "./errors.ts";
-import { versionRequest } from "./operations.ts";
+import type { Request } from "./request.ts";
 import type { Connector } from "./transport.ts";
 
 /** Pool and health settings of every server of a client. */
@@ -31,6 +31,8 @@ export interface ServerOptions {
   readonly timeout: number;
   readonly connection: ConnectionOptions;
   readonly connector: Connector;
+  /** Makes the probe of a dead server: `version` in the client's protocol. */
+  readonly probe: (deadline: number) => Request<string>;
 }
 
 /** What a server tells its client. */
@@ -214,7 +216,7 @@ export class Server implements ConnectionOwner {
     this.#listener.reconnecting(this, this.#attempt);
     const probe = this.#connect();
     this.#probe = probe;
-    const request = versionRequest(now + this.#options.connectTimeout + this.#options.timeout);
+    const request = this.#options.probe(now + this.#options.connectTimeout + this.#options.timeout);
     probe.enqueue(request, undefined);
     request.promise.then(() => {
       this.#probe = undefined;

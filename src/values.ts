@@ -6,7 +6,7 @@
  */
 
 import { MemcachedError } from "./errors.ts";
-import { type Response, utf8Length } from "./protocol/mod.ts";
+import { utf8Length } from "./protocol/mod.ts";
 
 /** A value Mica stores: text (sent as UTF-8) or bytes. */
 export type Value = string | Uint8Array;
@@ -67,23 +67,35 @@ export function typeFlags(value: Value): number {
   return typeof value === "string" ? FLAG_STRING : FLAG_BYTES;
 }
 
+/** What every protocol's value reply carries: the bytes, client flags and CAS token. */
+export interface ValueReply {
+  /** The value's bytes (possibly a view into the receive buffer: see `borrowed`). */
+  readonly value: Uint8Array | undefined;
+  /** Whether `value` is only valid until the decoder is fed again. */
+  readonly borrowed: boolean;
+  /** The client flags. */
+  readonly flags: number;
+  /** The CAS token, when asked for. */
+  readonly cas: bigint | undefined;
+}
+
 /** A reply's value as bytes the caller owns (a borrowed view is copied). */
-function ownBytes(r: Response): Uint8Array {
+function ownBytes(r: ValueReply): Uint8Array {
   return r.borrowed ? r.value!.slice() : r.value!;
 }
 
 /** Decodes a value by its client flags: 0 is text; anything else is returned as bytes. */
-export function decodeAuto(r: Response): Value {
+export function decodeAuto(r: ValueReply): Value {
   return r.flags === FLAG_STRING ? utf8Decoder.decode(r.value) : ownBytes(r);
 }
 
 /** Decodes a value as UTF-8 text whatever its flags. */
-export function decodeString(r: Response): Value {
+export function decodeString(r: ValueReply): Value {
   return utf8Decoder.decode(r.value);
 }
 
 /** Returns a value's bytes whatever its flags. */
-export function decodeBytes(r: Response): Value {
+export function decodeBytes(r: ValueReply): Value {
   return ownBytes(r);
 }
 

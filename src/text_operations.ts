@@ -1,0 +1,452 @@
+/**
+ * The client's operations over memcached's classic text protocol, for proxies (twemproxy,
+ * mcrouter in ASCII mode) and servers older than 1.6.
+ *
+ * The text protocol has no opaque token: replies are matched by order alone, which is safe
+ * because a connection reads every reply it is owed, in order, even for requests whose caller
+ * gave up. Values are also checked against their key (`VALUE <key> ...`), so a reply that
+ * belongs to another request is a protocol error that drops the connection, never a wrong
+ * value. `noreply` is never sent: memcached still answers some errors of a `noreply` command,
+ * which would shift every later reply onto the wrong request.
+ *
+ * Not expressible, so refused with `UNSUPPORTED` before any byte is written: `incr`/`decr`
+ * with `initial` (text has no auto-create; an `add` after a miss would race with other
+ * clients), and base64 keys (text has no `b` flag; sending the base64 text would store under a
+ * different key than the meta and binary protocols do).
+ *
+ * @module
+ */
+
+import type { Dialect } from "./dialect.ts";
+import { MemcachedError } from "./errors.ts";
+import {
+  type ByteWriter,
+  encodeFlushAll,
+  encodeStats,
+  encodeVerbosity,
+  encodeVersion,
+  type WireKey,
+} from "./protocol/mod.ts";
+import {
+  encodeTextArithmetic,
+  encodeTextDelete,
+  encodeTextGet,
+  encodeTextStore,
+  encodeTextTouch,
+  type TextResponse,
+  TextResponseDecoder,
+  type TextStoreMode,
+} from "./protocol/text.ts";
+import type { ValueMapper } from "./operations.ts";
+import { isErrorReply, Request, serverError } from "./request.ts";
+
+function unexpected(command: string, r: TextResponse): MemcachedError {
+  return new MemcachedError("PROTOCOL_ERROR", `Cannot ${command}: unexpected reply ${r.status}`);
+}
+
+/** Rejects base64 keys, which the text protocol cannot send as the same key. */
+function plainKey(command: string, base64: boolean): void {
+  if (base64) {
+    throw new MemcachedError(
+      "UNSUPPORTED",
+      `Cannot ${command}: the text protocol has no base64 keys; use protocol "meta" or "binary"`,
+    );
+  }
+}
+
+/** A request answered by one line. */
+abstract class LineRequest<T> extends Request<T> {
+  constructor(deadline: number) {
+    super(deadline);
+    this.opaqueCount = 0;
+  }
+
+  protected abstract result(r: TextResponse): T;
+
+  handle(r: TextResponse): boolean {
+    if (isErrorReply(r)) {
+      this.reject(serverError(r, this.command));
+      return true;
+    }
+    this.resolve(this.result(r));
+    return true;
+  }
+}
+
+/** `get`/`gets`/`gat`/`gats <key>`: `VALUE` (on a hit) then `END`. */
+class TextGetRequest<V> extends Request<V | undefined> {
+  readonly command: string;
+  #key: WireKey;
+  #map: ValueMapper<V>;
+  #cas: boolean;
+  #touch: number | undefined;
+  #value: V | undefined = undefined;
+  #hit = false;
+
+  constructor(
+    command: string,
+    deadline: number,
+    key: WireKey,
+    map: ValueMapper<V>,
+    cas: boolean,
+    touch: number | undefined,
+  ) {
+    super(deadline);
+    this.opaqueCount = 0;
+    this.command = command;
+    this.#key = key;
+    this.#map = map;
+    this.#cas = cas;
+    this.#touch = touch;
+  }
+
+  encode(w: ByteWriter): void {
+    encodeTextGet(
+      w,
+      [this.#key],
+      this.#touch === undefined ? { cas: this.#cas } : { cas: this.#cas, touch: this.#touch },
+    );
+  }
+
+  handle(r: TextResponse): boolean {
+    if (r.status === "VALUE") {
+      if (this.#hit || r.key !== this.#key) {
+        throw new MemcachedError(
+          "PROTOCOL_ERROR",
+          `Cannot match reply: ${this.command} got a value for another key`,
+        );
+      }
+      this.#hit = true;
+      // The value is mapped now: a borrowed view is only valid until the next reply.
+      this.#value = this.#map(r);
+      return false;
+    }
+    if (r.status === "END") {
+      this.resolve(this.#value);
+      return true;
+    }
+    if (isErrorReply(r)) {
+      this.reject(serverError(r, this.command));
+      return true;
+    }
+    throw unexpected(this.command, r);
+  }
+}
+
+/** `get k1 k2 ...`: a `VALUE` per hit, in request order, then `END`. */
+class TextBatchGetRequest<V> extends Request<(V | undefined)[]> {
+  readonly command = "getMany";
+  #wire: readonly WireKey[];
+  #map: ValueMapper<V>;
+  #values: (V | undefined)[];
+  /** The position after the last hit: hits come in request order. */
+  #next = 0;
+
+  constructor(deadline: number, wire: readonly WireKey[], map: ValueMapper<V>) {
+    super(deadline);
+    this.opaqueCount = 0;
+    this.#wire = wire;
+    this.#map = map;
+    this.#values = new Array<V | undefined>(wire.length);
+  }
+
+  encode(w: ByteWriter): void {
+    encodeTextGet(w, this.#wire);
+  }
+
+  handle(r: TextResponse): boolean {
+    if (r.status === "VALUE") {
+      const wire = this.#wire;
+      let i = this.#next;
+      while (i < wire.length && wire[i] !== r.key) i++;
+      if (i === wire.length) {
+        throw new MemcachedError(
+          "PROTOCOL_ERROR",
+          "Cannot match reply: getMany got a value for a key it did not ask for (or out of order)",
+        );
+      }
+      this.#values[i] = this.#map(r);
+      this.#next = i + 1;
+      return false;
+    }
+    if (r.status === "END") {
+      this.resolve(this.#values);
+      return true;
+    }
+    if (isErrorReply(r)) {
+      this.reject(serverError(r, this.command));
+      return true;
+    }
+    throw unexpected(this.command, r);
+  }
+}
+
+class TextTouchRequest extends LineRequest<boolean> {
+  readonly command = "touch";
+  #key: WireKey;
+  #ttl: number;
+
+  constructor(deadline: number, key: WireKey, ttl: number) {
+    super(deadline);
+    this.#key = key;
+    this.#ttl = ttl;
+  }
+
+  encode(w: ByteWriter): void {
+    encodeTextTouch(w, this.#key, this.#ttl);
+  }
+
+  protected result(r: TextResponse): boolean {
+    if (r.status === "TOUCHED") return true;
+    if (r.status === "NOT_FOUND") return false;
+    throw unexpected(this.command, r);
+  }
+}
+
+class TextStoreRequest<T extends boolean | undefined> extends LineRequest<T> {
+  readonly command: string;
+  #mode: TextStoreMode;
+  #key: WireKey;
+  #data: Uint8Array | string;
+  #flags: number;
+  #ttl: number;
+  #cas: bigint | undefined;
+
+  constructor(
+    command: string,
+    deadline: number,
+    key: WireKey,
+    data: Uint8Array | string,
+    mode: TextStoreMode,
+    flags: number,
+    ttl: number,
+    cas: bigint | undefined,
+  ) {
+    super(deadline);
+    this.command = command;
+    this.#mode = mode;
+    this.#key = key;
+    this.#data = data;
+    this.#flags = flags;
+    this.#ttl = ttl;
+    this.#cas = cas;
+  }
+
+  encode(w: ByteWriter): void {
+    encodeTextStore(
+      w,
+      this.#mode,
+      this.#key,
+      this.#data,
+      this.#cas === undefined
+        ? { flags: this.#flags, exptime: this.#ttl }
+        : { flags: this.#flags, exptime: this.#ttl, cas: this.#cas },
+    );
+  }
+
+  protected result(r: TextResponse): T {
+    switch (r.status) {
+      case "STORED":
+        return (this.command === "set" ? undefined : true) as T;
+      case "NOT_STORED": // add on an existing key, replace/append/prepend on a missing one
+      case "EXISTS": // CAS token no longer matches
+      case "NOT_FOUND": // CAS on a missing key
+        if (this.command === "set") {
+          this.reject(
+            new MemcachedError("SERVER_ERROR", `Cannot set: the server answered ${r.status}`),
+          );
+        }
+        return false as T;
+      default:
+        throw unexpected(this.command, r);
+    }
+  }
+}
+
+class TextDeleteRequest extends LineRequest<boolean> {
+  readonly command = "delete";
+  #key: WireKey;
+
+  constructor(deadline: number, key: WireKey) {
+    super(deadline);
+    this.#key = key;
+  }
+
+  encode(w: ByteWriter): void {
+    encodeTextDelete(w, this.#key);
+  }
+
+  protected result(r: TextResponse): boolean {
+    if (r.status === "DELETED") return true;
+    if (r.status === "NOT_FOUND") return false;
+    throw unexpected(this.command, r);
+  }
+}
+
+class TextArithmeticRequest extends LineRequest<bigint | undefined> {
+  readonly command: "incr" | "decr";
+  #key: WireKey;
+  #delta: bigint;
+
+  constructor(deadline: number, key: WireKey, mode: "incr" | "decr", delta: bigint) {
+    super(deadline);
+    this.command = mode;
+    this.#key = key;
+    this.#delta = delta;
+  }
+
+  encode(w: ByteWriter): void {
+    encodeTextArithmetic(w, this.command, this.#key, this.#delta);
+  }
+
+  protected result(r: TextResponse): bigint | undefined {
+    if (r.status === "NUMBER") return r.number!;
+    if (r.status === "NOT_FOUND") return undefined;
+    throw unexpected(this.command, r);
+  }
+}
+
+/** `version`, `flush_all`, `stats`, `verbosity`: the same bytes as in the meta protocol. */
+class TextPlainRequest<T> extends LineRequest<T> {
+  readonly command: string;
+  #encode: (w: ByteWriter) => void;
+  #accept: (r: TextResponse) => T | undefined;
+
+  constructor(
+    command: string,
+    deadline: number,
+    encode: (w: ByteWriter) => void,
+    accept: (r: TextResponse) => T | undefined,
+  ) {
+    super(deadline);
+    this.command = command;
+    this.#encode = encode;
+    this.#accept = accept;
+  }
+
+  encode(w: ByteWriter): void {
+    this.#encode(w);
+  }
+
+  protected result(r: TextResponse): T {
+    const value = this.#accept(r);
+    if (value === undefined) throw unexpected(this.command, r);
+    return value;
+  }
+}
+
+/** ASCII authentication (memcached `-Y`): a `set` whose data is `<user> <password>`. */
+export class TextAuthRequest extends LineRequest<true> {
+  readonly command = "authenticate";
+  #secret: () => string;
+
+  /** @param secret Returns `"<user> <password>"`, read only while encoding. */
+  constructor(deadline: number, secret: () => string) {
+    super(deadline);
+    this.#secret = secret;
+  }
+
+  encode(w: ByteWriter): void {
+    encodeTextStore(w, "set", "auth", this.#secret());
+  }
+
+  override handle(r: TextResponse): boolean {
+    if (r.status === "STORED") {
+      this.resolve(true);
+      return true;
+    }
+    // The server's message may not name the user, but keep it out of ours all the same.
+    this.reject(
+      new MemcachedError(
+        "AUTH_FAILED",
+        `Cannot authenticate: the server refused the credentials (${r.status})`,
+      ),
+    );
+    return true;
+  }
+
+  protected result(): true {
+    return true;
+  }
+}
+
+/** A decoder for the text handshake (ASCII auth), also used before a meta connection starts. */
+export function textDecoder(): TextResponseDecoder {
+  return new TextResponseDecoder();
+}
+
+/** memcached's classic text protocol. */
+export const textDialect: Dialect = {
+  name: "text",
+  decoder: (options) => new TextResponseDecoder(options),
+  get: (command, deadline, key, base64, map, spec) => {
+    plainKey(command, base64);
+    return new TextGetRequest(command, deadline, key, map, spec.cas === true, spec.touch);
+  },
+  touch: (deadline, key, base64, ttl) => {
+    plainKey("touch", base64);
+    return new TextTouchRequest(deadline, key, ttl);
+  },
+  store: (command, deadline, key, base64, data, options) => {
+    plainKey(command, base64);
+    const mode: TextStoreMode = options.cas !== undefined ? "cas" : options.mode ?? "set";
+    return new TextStoreRequest(
+      command,
+      deadline,
+      key,
+      data,
+      mode,
+      options.flags ?? 0,
+      options.ttl ?? 0,
+      options.cas,
+    );
+  },
+  delete: (deadline, key, base64) => {
+    plainKey("delete", base64);
+    return new TextDeleteRequest(deadline, key);
+  },
+  arithmetic: (deadline, key, base64, options) => {
+    const mode = options.mode ?? "incr";
+    plainKey(mode, base64);
+    if (options.initial !== undefined) {
+      throw new MemcachedError(
+        "UNSUPPORTED",
+        `Cannot ${mode} with an initial value over the text protocol: it cannot create a ` +
+          `missing counter atomically; use protocol "meta" or "binary"`,
+      );
+    }
+    return new TextArithmeticRequest(deadline, key, mode, options.delta ?? 1n);
+  },
+  batchGet: (deadline, wire, base64, map) => {
+    plainKey("getMany", base64);
+    return new TextBatchGetRequest(deadline, wire, map);
+  },
+  version: (deadline) =>
+    new TextPlainRequest(
+      "version",
+      deadline,
+      encodeVersion,
+      (r) => r.status === "VERSION" ? r.message : undefined,
+    ),
+  flush: (deadline, delay) =>
+    new TextPlainRequest(
+      "flush",
+      deadline,
+      (w) => encodeFlushAll(w, delay),
+      (r) => r.status === "OK" ? true as const : undefined,
+    ),
+  stats: (deadline, group) =>
+    new TextPlainRequest(
+      "stats",
+      deadline,
+      (w) => encodeStats(w, group),
+      (r) => r.status === "STATS" ? r.stats : r.status === "END" ? new Map() : undefined,
+    ),
+  verbosity: (deadline, level) =>
+    new TextPlainRequest(
+      "verbosity",
+      deadline,
+      (w) => encodeVerbosity(w, level),
+      (r) => r.status === "OK" ? true as const : undefined,
+    ),
+};
