@@ -45,12 +45,48 @@ export function isErrorReply(r: { readonly status: string }): boolean {
   return r.status === "ERROR" || r.status === "CLIENT_ERROR" || r.status === "SERVER_ERROR";
 }
 
+/**
+ * What {@linkcode Request.handle} returns: `true` when the request needs no more replies,
+ * `false` when it needs more, or {@linkcode PASS} when it is finished and the reply it was given
+ * belongs to the next request (members of a batched text `get`).
+ */
+export type Verdict = boolean | typeof PASS;
+
+/** The request is finished; hand the same reply to the next request. */
+export const PASS = 2;
+
 /** What a connection reads replies with: a protocol's incremental decoder. */
 export interface ReplyDecoder {
   /** Adds received bytes. */
   feed(chunk: Uint8Array): void;
   /** The next complete reply, or `undefined` when more bytes are needed. */
   next(): object | undefined;
+}
+
+/** An abort signal a request follows, and the listener it added. */
+interface AbortWatch {
+  readonly signal: AbortSignal;
+  readonly onAbort: () => void;
+}
+
+/**
+ * Removes a request's abort listener. A plain function rather than a private method: a class
+ * with private methods stamps a brand on every instance, one more slot per request.
+ */
+function unwatch(watch: AbortWatch): undefined {
+  watch.signal.removeEventListener("abort", watch.onAbort);
+  return undefined;
+}
+
+// Where `captureResolvers` leaves the functions of the promise being constructed. The Promise
+// constructor runs its executor synchronously, so a request takes them (and clears the slots)
+// before any other promise can be made.
+let capturedResolve: ((value: unknown) => void) | undefined;
+let capturedReject: ((error: unknown) => void) | undefined;
+
+function captureResolvers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve as (value: unknown) => void;
+  capturedReject = reject;
 }
 
 /**
@@ -71,15 +107,16 @@ export abstract class Request<T = unknown> {
   readonly promise: Promise<T>;
   #resolve!: (value: unknown) => void;
   #reject!: (error: unknown) => void;
-  #signal: AbortSignal | undefined;
-  #onAbort: (() => void) | undefined;
+  /** The abort signal followed, with its listener; only for requests given a signal. */
+  #abort: AbortWatch | undefined = undefined;
 
   constructor(deadline: number) {
     this.deadline = deadline;
-    this.promise = new Promise<T>((resolve, reject) => {
-      this.#resolve = resolve as (value: unknown) => void;
-      this.#reject = reject;
-    });
+    // One shared executor instead of a closure (and its context) per request.
+    this.promise = new Promise<T>(captureResolvers);
+    this.#resolve = capturedResolve!;
+    this.#reject = capturedReject!;
+    capturedResolve = capturedReject = undefined;
   }
 
   /** Writes the request's bytes using opaque tokens `opaque .. opaque + opaqueCount - 1`. */
@@ -93,7 +130,23 @@ export abstract class Request<T = unknown> {
    * @throws {MemcachedError} `PROTOCOL_ERROR` when the reply cannot belong to this request:
    * the connection is then out of step and must be dropped.
    */
-  abstract handle(r: never): boolean;
+  abstract handle(r: never): Verdict;
+
+  /**
+   * Requests with the same batch key, queued one after another, may share one wire command
+   * (text `get k1 k2 ...`): the first encodes them all with {@linkcode Request.encodeBatch}, and
+   * the replies are handed to each in turn, a member answering {@linkcode PASS} for a reply
+   * that belongs to the next. `undefined` (the default): never batched. A getter, so requests
+   * carry no slot for it.
+   */
+  get batchKey(): string | undefined {
+    return undefined;
+  }
+
+  /** Encodes `members` (this request first, all with its batch key) as one command. */
+  encodeBatch(_w: ByteWriter, _members: readonly Request[]): void {
+    throw new MemcachedError("PROTOCOL_ERROR", `Cannot batch ${this.command}`);
+  }
 
   /** Checks that a meta or binary reply carries this request's opaque token. */
   protected expectOpaque(r: { readonly opaque: number }): void {
@@ -108,24 +161,15 @@ export abstract class Request<T = unknown> {
   /** Follows an abort signal until the request settles. */
   watch(signal: AbortSignal | undefined, onAbort: () => void): void {
     if (signal === undefined) return;
-    this.#signal = signal;
-    this.#onAbort = onAbort;
+    this.#abort = { signal, onAbort };
     signal.addEventListener("abort", onAbort, { once: true });
-  }
-
-  #unwatch(): void {
-    if (this.#signal !== undefined) {
-      this.#signal.removeEventListener("abort", this.#onAbort!);
-      this.#signal = undefined;
-      this.#onAbort = undefined;
-    }
   }
 
   /** Settles the caller's promise with a value, once. */
   resolve(value: T): void {
     if (this.settled) return;
     this.settled = true;
-    this.#unwatch();
+    if (this.#abort !== undefined) this.#abort = unwatch(this.#abort);
     this.#resolve(value);
   }
 
@@ -133,7 +177,7 @@ export abstract class Request<T = unknown> {
   reject(error: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    this.#unwatch();
+    if (this.#abort !== undefined) this.#abort = unwatch(this.#abort);
     this.#reject(error);
   }
 }
