@@ -1368,6 +1368,8 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    * @param level 0 (quiet) and up.
    * @param options `timeout`, `signal`.
    * @returns Resolves once the server accepted it.
+   * @throws {MemcachedError} `UNSUPPORTED` over the binary protocol (memcached does not
+   * implement its binary verbosity command).
    *
    * @example
    * ```ts ignore

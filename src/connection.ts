@@ -16,7 +16,7 @@ import { now as clockNow } from "./clock.ts";
 import { MemcachedError } from "./errors.ts";
 import { ByteWriter, type DecoderOptions } from "./protocol/mod.ts";
 import { Deque } from "./deque.ts";
-import { type ReplyDecoder, type Request, State } from "./request.ts";
+import { PASS, type ReplyDecoder, type Request, State } from "./request.ts";
 import type { Connector, Endpoint, TlsOptions, Transport, TransportHandlers } from "./transport.ts";
 
 /** Limits and timeouts of one connection. */
@@ -68,6 +68,8 @@ export interface ConnectionCounters {
 }
 
 const OPAQUE_LIMIT = 0x7fff_ffff;
+/** The most requests one batched command (text `get k1 k2 ...`) carries. */
+const MAX_BATCH = 128;
 
 /** A connection to one memcached server. */
 export class Connection implements TransportHandlers {
@@ -347,6 +349,10 @@ export class Connection implements TransportHandlers {
         request.state = State.Finished;
         continue;
       }
+      const batchKey = request.batchKey;
+      if (batchKey !== undefined && queue.length > 0 && this.#batch(request, batchKey, now)) {
+        continue;
+      }
       let opaque = 0;
       if (request.opaqueCount > 0) {
         if (this.#nextOpaque + request.opaqueCount > OPAQUE_LIMIT) this.#nextOpaque = 1;
@@ -367,6 +373,51 @@ export class Connection implements TransportHandlers {
     }
     if (w.length === 0) return;
     w.flushTo(this.#write);
+  }
+
+  /**
+   * Writes `first` and the requests queued right after it that share its batch key as one
+   * command, all in flight in order. Returns false, having taken nothing, when no other request
+   * can join (the caller then writes `first` alone).
+   */
+  #batch(first: Request, key: string, now: number): boolean {
+    const queue = this.#queue;
+    const inflight = this.#inflight;
+    const room = this.#options.maxInFlight - inflight.length;
+    let members: Request[] | undefined;
+    while (queue.length > 0 && (members?.length ?? 1) < Math.min(room, MAX_BATCH)) {
+      const next = queue.peek()!;
+      if (next.state !== State.Queued) {
+        queue.shift();
+        continue;
+      }
+      if (next.batchKey !== key) break;
+      queue.shift();
+      this.#waiting--;
+      if (next.deadline <= now) {
+        next.reject(timeoutError(next));
+        next.state = State.Finished;
+        continue;
+      }
+      (members ??= [first]).push(next);
+    }
+    if (members === undefined) return false;
+    try {
+      // Every member's key was checked when it was made; a throw here writes nothing.
+      first.encodeBatch(this.#writer, members);
+    } catch (error) {
+      for (const member of members) {
+        member.state = State.Finished;
+        member.reject(error);
+      }
+      return true;
+    }
+    for (const member of members) {
+      member.opaque = -1;
+      member.state = State.Written;
+      inflight.push(member);
+    }
+    return true;
   }
 
   /** Hands a chunk to the transport; it copies what it keeps, so the writer may reuse it. */
@@ -391,7 +442,27 @@ export class Connection implements TransportHandlers {
             `Cannot match reply: got ${describeReply(r)} with no request waiting`,
           );
         }
-        if (request.handle(r as never)) {
+        let verdict = request.handle(r as never);
+        if (verdict === PASS) {
+          // A batch member is done; the reply is the next member's.
+          let member = request;
+          do {
+            inflight.shift();
+            member.state = State.Finished;
+            member = inflight.peek()!;
+            if (member === undefined) {
+              throw new MemcachedError(
+                "PROTOCOL_ERROR",
+                `Cannot match reply: got ${describeReply(r)} after the last request of a batch`,
+              );
+            }
+            verdict = member.handle(r as never);
+          } while (verdict === PASS);
+          if (verdict) {
+            inflight.shift();
+            member.state = State.Finished;
+          }
+        } else if (verdict) {
           inflight.shift();
           request.state = State.Finished;
         }

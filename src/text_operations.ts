@@ -38,7 +38,7 @@ import {
   type TextStoreMode,
 } from "./protocol/text.ts";
 import type { ValueMapper } from "./operations.ts";
-import { isErrorReply, Request, serverError } from "./request.ts";
+import { isErrorReply, PASS, Request, serverError, type Verdict } from "./request.ts";
 
 function unexpected(command: string, r: TextResponse): MemcachedError {
   return new MemcachedError("PROTOCOL_ERROR", `Cannot ${command}: unexpected reply ${r.status}`);
@@ -73,7 +73,16 @@ abstract class LineRequest<T> extends Request<T> {
   }
 }
 
-/** `get`/`gets`/`gat`/`gats <key>`: `VALUE` (on a hit) then `END`. */
+/**
+ * `get`/`gets`/`gat`/`gats <key>`: `VALUE` (on a hit) then `END`.
+ *
+ * Plain `get`s (and `gets`) queued one after another leave as one `get k1 k2 ...` line
+ * (memcached answers a line of many keys several times faster than as many lines). Each member
+ * of such a batch takes the replies in turn: memcached answers hits in key order and ends with
+ * one `END`, so a `VALUE` for another key, or the `END`, tells a member it missed, and it passes
+ * that reply on to the next member (`PASS`); only the last member takes the `END`. A value is
+ * only ever taken by a member asking for that very key.
+ */
 class TextGetRequest<V> extends Request<V | undefined> {
   readonly command: string;
   #key: WireKey;
@@ -82,6 +91,8 @@ class TextGetRequest<V> extends Request<V | undefined> {
   #touch: number | undefined;
   #value: V | undefined = undefined;
   #hit = false;
+  /** Whether this request ends its batch (it alone reads the `END`). */
+  #last = true;
 
   constructor(
     command: string,
@@ -100,6 +111,20 @@ class TextGetRequest<V> extends Request<V | undefined> {
     this.#touch = touch;
   }
 
+  override get batchKey(): string | undefined {
+    return this.#touch !== undefined ? undefined : this.#cas ? "text:gets" : "text:get";
+  }
+
+  override encodeBatch(w: ByteWriter, members: readonly Request[]): void {
+    const keys = new Array<WireKey>(members.length);
+    for (let i = 0; i < members.length; i++) {
+      const member = members[i] as TextGetRequest<unknown>;
+      keys[i] = member.#key;
+      member.#last = i === members.length - 1;
+    }
+    encodeTextGet(w, keys, { cas: this.#cas });
+  }
+
   encode(w: ByteWriter): void {
     encodeTextGet(
       w,
@@ -108,26 +133,34 @@ class TextGetRequest<V> extends Request<V | undefined> {
     );
   }
 
-  handle(r: TextResponse): boolean {
+  handle(r: TextResponse): Verdict {
     if (r.status === "VALUE") {
-      if (this.#hit || r.key !== this.#key) {
-        throw new MemcachedError(
-          "PROTOCOL_ERROR",
-          `Cannot match reply: ${this.command} got a value for another key`,
-        );
+      if (r.key !== this.#key || this.#hit) {
+        if (this.#last) {
+          throw new MemcachedError(
+            "PROTOCOL_ERROR",
+            `Cannot match reply: ${this.command} got a value for another key`,
+          );
+        }
+        // A batch member whose key had no value: the reply is a later member's.
+        this.resolve(this.#value);
+        return PASS;
       }
       this.#hit = true;
       // The value is mapped now: a borrowed view is only valid until the next reply.
       this.#value = this.#map(r);
-      return false;
-    }
-    if (r.status === "END") {
+      if (this.#last) return false;
       this.resolve(this.#value);
       return true;
     }
+    if (r.status === "END") {
+      this.resolve(this.#value);
+      return this.#last ? true : PASS;
+    }
     if (isErrorReply(r)) {
+      // The whole line failed: every remaining member of the batch gets the error.
       this.reject(serverError(r, this.command));
-      return true;
+      return this.#last ? true : PASS;
     }
     throw unexpected(this.command, r);
   }

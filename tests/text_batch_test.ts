@@ -1,0 +1,175 @@
+/**
+ * Text-protocol `get`s queued together leave as one `get k1 k2 ...` line. These tests check
+ * that every value still reaches its own caller: against a real memcached (hits, misses,
+ * duplicates, order with stores, timeouts mid-batch), and against a scripted server that
+ * answers out of order or with an error, where the connection must fail rather than hand a
+ * value to the wrong key.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { test } from "./_harness.ts";
+import { startMemcached } from "./_memcached.ts";
+import { runtimeConnector, withCode } from "./_util.ts";
+import { connect, type Connector, isMemcachedError } from "../mod.ts";
+
+/** The runtime's connector, recording every line the client writes. */
+function lineRecorder(): { connector: Connector; lines: string[] } {
+  const lines: string[] = [];
+  const decoder = new TextDecoder("latin1");
+  let pending = "";
+  const connector: Connector = async (endpoint, handlers, options) => {
+    const transport = await runtimeConnector(endpoint, handlers, options);
+    return {
+      write: (chunk) => {
+        pending += decoder.decode(chunk);
+        const parts = pending.split("\r\n");
+        pending = parts.pop()!;
+        lines.push(...parts);
+        return transport.write(chunk);
+      },
+      destroy: () => transport.destroy(),
+      done: transport.done,
+      [Symbol.dispose]: () => transport[Symbol.dispose](),
+    };
+  };
+  return { connector, lines };
+}
+
+/**
+ * A connector to no socket at all: every line the client writes is answered by `answer` (its
+ * reply bytes are delivered on a later turn).
+ */
+function scriptedServer(answer: (line: string) => string): Connector {
+  return (_endpoint, handlers) => {
+    let closed = false;
+    let resolveDone!: () => void;
+    const done = new Promise<void>((resolve) => resolveDone = resolve);
+    const close = (error?: unknown) => {
+      if (closed) return;
+      closed = true;
+      handlers.closed(error);
+      resolveDone();
+    };
+    let pending = "";
+    const decoder = new TextDecoder("latin1");
+    const transport = {
+      write(chunk: Uint8Array): boolean {
+        pending += decoder.decode(chunk);
+        const parts = pending.split("\r\n");
+        pending = parts.pop()!;
+        const reply = parts.map(answer).join("");
+        if (reply !== "") {
+          const bytes = Uint8Array.from(reply, (c) => c.charCodeAt(0));
+          queueMicrotask(() => {
+            if (!closed) handlers.data(bytes);
+          });
+        }
+        return true;
+      },
+      destroy: () => close(),
+      done,
+      [Symbol.dispose]: () => close(),
+    };
+    return Promise.resolve(transport);
+  };
+}
+
+test("text gets queued together leave as one line and each caller gets its own value", async () => {
+  await using server = await startMemcached();
+  const { connector, lines } = lineRecorder();
+  await using client = await connect(server.address, { protocol: "text", connector });
+  for (let i = 0; i < 300; i += 3) await client.set(`k${i}`, `v${i}`);
+  lines.length = 0;
+  const keys = Array.from({ length: 300 }, (_, i) => `k${i % 150 * 2}`); // duplicates, misses
+  const values = await Promise.all(keys.map((key) => client.get(key)));
+  for (const [i, key] of keys.entries()) {
+    const n = Number(key.slice(1));
+    assert.equal(values[i], n % 3 === 0 ? `v${n}` : undefined, key);
+  }
+  const gets = lines.filter((line) => line.startsWith("get "));
+  assert.ok(gets.length < keys.length / 10, `${gets.length} get lines for ${keys.length} gets`);
+  assert.equal(gets.reduce((n, line) => n + line.split(" ").length - 1, 0), keys.length);
+});
+
+test("text batching keeps the order of gets, gets and stores issued together", async () => {
+  await using server = await startMemcached();
+  await using client = await connect(server.address, { protocol: "text" });
+  await client.set("a", "old");
+  const [before, item, , after, casBefore] = await Promise.all([
+    client.get("a"),
+    client.gets("a"),
+    client.set("a", "new"),
+    client.get("a"),
+    client.gets("b"),
+  ]);
+  assert.equal(before, "old");
+  assert.equal(item?.value, "old");
+  assert.equal(after, "new");
+  assert.equal(casBefore, undefined);
+  assert.equal(await client.cas("a", "x", item!.cas), false, "the set changed the CAS token");
+});
+
+test("text batch members that time out are dropped and the others still get their values", async () => {
+  await using server = await startMemcached();
+  await using client = await connect(server.address, { protocol: "text" });
+  for (let i = 0; i < 50; i++) await client.set(`k${i}`, `v${i}`);
+  server.kill("SIGSTOP");
+  const early = Array.from(
+    { length: 50 },
+    (_, i) =>
+      client.get(`k${i}`, { timeout: i % 2 === 0 ? 30 : 5_000 }).then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      ),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  server.kill("SIGCONT");
+  const outcomes = await Promise.all(early);
+  for (const [i, outcome] of outcomes.entries()) {
+    if (i % 2 === 0) {
+      assert.ok(!outcome.ok && isMemcachedError(outcome.error, "TIMEOUT"), `k${i}`);
+    } else assert.deepEqual(outcome, { ok: true, value: `v${i}` }, `k${i}`);
+  }
+  const later = await Promise.all(Array.from({ length: 50 }, (_, i) => client.get(`k${i}`)));
+  assert.deepEqual(later, Array.from({ length: 50 }, (_, i) => `v${i}`));
+});
+
+test("a batched text get answered in a different key order fails the connection, never a wrong value", async () => {
+  const connector = scriptedServer((line) =>
+    line.startsWith("get ")
+      // Values for the last and the first key, in the wrong order.
+      ? "VALUE c 0 2\r\nvc\r\nVALUE a 0 2\r\nva\r\nEND\r\n"
+      : line === "version"
+      ? "VERSION 1.6.18\r\n"
+      : "ERROR\r\n"
+  );
+  await using client = await connect("127.0.0.1:1", { protocol: "text", connector });
+  const results = await Promise.all(
+    ["a", "b", "c"].map((key) => client.get(key).then((v) => v, (e: unknown) => e)),
+  );
+  // `a` and `b` are misses once `c`'s value arrives first; `a`'s late value then matches
+  // nobody still waiting, so the connection fails and `c`, still waiting for `END`, gets the
+  // protocol error: no caller sees another key's value.
+  assert.equal(results[0], undefined);
+  assert.equal(results[1], undefined);
+  assert.ok(isMemcachedError(results[2], "PROTOCOL_ERROR"), String(results[2]));
+  assert.equal(client.counters().connections, 0, "the connection was dropped");
+});
+
+test("an error line for a batched text get rejects every member with it", async () => {
+  const connector = scriptedServer((line) =>
+    line.startsWith("get ")
+      ? "SERVER_ERROR out of memory writing get response\r\n"
+      : line === "version"
+      ? "VERSION 1.6.18\r\n"
+      : "ERROR\r\n"
+  );
+  await using client = await connect("127.0.0.1:1", { protocol: "text", connector });
+  const results = await Promise.all(
+    ["a", "b", "c"].map((key) => client.get(key).then((v) => v, (e: unknown) => e)),
+  );
+  for (const result of results) assert.ok(withCode("SERVER_ERROR")(result), String(result));
+  assert.equal(await client.version(), "1.6.18", "the connection is still in step");
+});
