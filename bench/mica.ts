@@ -2,13 +2,29 @@
 //   deno run --allow-all --v8-flags=--expose-gc bench/mica.ts --server 127.0.0.1:11211
 //   bun bench/mica.ts --server 127.0.0.1:11211
 // With `--servers h:p1,h:p2,h:p3` instead it connects to that cluster (bench/run.sh --cluster).
+// `--protocol meta|text|binary` picks the wire protocol and `--tls-ca FILE` connects with TLS,
+// trusting that CA (bench/run.sh --protocols).
 // It prints one JSON object (the last stdout line) for bench/run.mjs.
-import { connect } from "../mod.ts";
+import { type ClientOptions, connect, type Protocol } from "../mod.ts";
+import { readFileSync } from "node:fs";
 import meta from "../deno.json" with { type: "json" };
 import { type BenchClient, emit, parseArgs, runScenarios } from "./harness.mjs";
 import { argv, env, exit, heapSource, memory, runtime, runtimeVersion } from "./runtime.ts";
 
 const cfg = parseArgs(argv, env);
+
+/** The value of `--name value` or `--name=value`. */
+function option(name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  if (i >= 0 && i + 1 < argv.length) return argv[i + 1];
+  return argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+}
+const protocol = (option("protocol") ?? "meta") as Protocol;
+const tlsCa = option("tls-ca");
+const connectOptions: ClientOptions = {
+  protocol,
+  ...(tlsCa === undefined ? {} : { tls: { ca: [readFileSync(tlsCa, "utf8")] } }),
+};
 
 const out: Record<string, unknown> = {
   client: "mica",
@@ -23,9 +39,12 @@ try {
   // Cluster mode (--servers a,b,c): ketama, as 3rd-Eden's default; other options default.
   const cluster = cfg.servers.length > 1;
   const mica = cluster
-    ? await connect(cfg.servers, { distribution: "ketama" })
-    : await connect(cfg.server);
-  if (cluster) out.config = { servers: cfg.servers.length, distribution: "ketama" };
+    ? await connect(cfg.servers, { ...connectOptions, distribution: "ketama" })
+    : await connect(cfg.server, connectOptions);
+  out.config = { protocol, tls: tlsCa !== undefined };
+  if (cluster) {
+    out.config = { servers: cfg.servers.length, distribution: "ketama", protocol, tls: false };
+  }
   try {
     const client: BenchClient = {
       name: `mica (${runtime})`,

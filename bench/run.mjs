@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { runCluster } from "./cluster.mjs";
+import { runProtocols } from "./protocols.mjs";
 import {
   buildNative,
   clientTable,
@@ -38,6 +39,9 @@ const USAGE = `usage: bash bench/run.sh [options]
   --cluster             three servers instead of one: scenarios g (getMany over 3 servers) and
                         h (64-in-flight gets over 3 servers) for Mica and the npm peers that
                         can shard (bench/cluster.mjs; see README "Cluster mode")
+  --protocols           Mica only, one server: meta vs text vs binary protocol, plain TCP vs TLS,
+                        scenarios b and c on Deno and Bun (bench/protocols.mjs)
+  --rounds N            with --protocols: rounds per configuration, median reported (default 3)
   --only LIST           comma-separated client selectors; a selector matches a client id
                         (e.g. mica-deno, memjs-node, libmemcached-c, memcslap), a library
                         (mica, memjs, memcache-client, memcached, libmemcached), a runtime
@@ -81,6 +85,13 @@ function parseOptions(argv) {
         break;
       case "--cluster":
         opts.cluster = true;
+        break;
+      case "--protocols":
+        opts.protocols = true;
+        break;
+      case "--rounds":
+        opts.rounds = Number(value());
+        if (!Number.isInteger(opts.rounds) || opts.rounds < 1) throw new Error("--rounds: N >= 1");
         break;
       case "--only":
         opts.only.push(...list(value()));
@@ -414,6 +425,7 @@ async function main() {
   const tools = findTools();
   const versions = collectVersions(memcachedExe, tools);
   if (opts.cluster) return await runCluster(opts, { memcachedExe, tools, versions });
+  if (opts.protocols) return await runProtocols(opts, { memcachedExe, tools, versions });
 
   const buildDir = mkdtempSync(path.join(os.tmpdir(), "mica-bench-"));
   const clients = clientTable(tools, opts, buildDir);
