@@ -18,6 +18,15 @@
  */
 
 import { MemcachedError } from "../errors.ts";
+import {
+  DEFAULT_MAX_VALUE_SIZE,
+  failure,
+  LEND_MAX,
+  limit,
+  MAX_U64,
+  protocolError,
+  ReceiveBuffer,
+} from "./_decode.ts";
 import type { DecoderOptions } from "./decoder.ts";
 import { MAX_KEY_LENGTH, type WireKey } from "./keys.ts";
 import { type ByteWriter, utf8Length } from "./writer.ts";
@@ -217,7 +226,6 @@ export interface BinaryResponse {
 }
 
 const MAX_U32 = 0xffff_ffff;
-const MAX_U64 = (1n << 64n) - 1n;
 const U32_MASK = 0xffff_ffffn;
 const HEADER = 24;
 const REQUEST_MAGIC = 0x80;
@@ -991,21 +999,6 @@ function u64(hi: number, lo: number): bigint {
 // ---------------------------------------------------------------------------------------------
 // Decoder
 
-function protocolError(reason: string): MemcachedError {
-  return new MemcachedError("PROTOCOL_ERROR", `Cannot decode reply: ${reason}`);
-}
-
-function limit(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new MemcachedError(
-      "INVALID_ARGUMENT",
-      `Cannot create decoder: ${name} must be a positive integer, got ${value}`,
-    );
-  }
-  return value;
-}
-
 /**
  * 1 for the opcodes whose successful replies carry 4 bytes of flags and a value: Get, GetQ,
  * GetK, GetKQ, GAT, GATQ, GATK, GATKQ.
@@ -1054,9 +1047,7 @@ function newResponse(): BinaryResponse {
  * ```
  */
 export class BinaryResponseDecoder {
-  #buf: Uint8Array;
-  #start = 0;
-  #end = 0;
+  readonly #rx: ReceiveBuffer;
   #maxBody: number;
   #copy: boolean;
   #reused: BinaryResponse | undefined = undefined;
@@ -1069,11 +1060,12 @@ export class BinaryResponseDecoder {
   #bodyLen = 0;
   #opaque = 0;
   #cas = 0n;
-  /** A reply whose value is still arriving, streamed into `#value`. */
+  /** A reply whose value is still arriving, streamed into the receive buffer's `value`. */
   #pending: BinaryResponse | undefined = undefined;
-  #value: Uint8Array | undefined = undefined;
-  #filled = 0;
-  /** Bytes of the unfinished packet taken out of the receive buffer (header, streamed body). */
+  /**
+   * Bytes of the unfinished packet taken out of the receive buffer other than a streamed value:
+   * its header, and the extras and key of a value that is streaming in.
+   */
   #held = 0;
   #failed: MemcachedError | undefined = undefined;
 
@@ -1082,11 +1074,11 @@ export class BinaryResponseDecoder {
    * @throws {MemcachedError} `INVALID_ARGUMENT` when `maxValueSize` is not a positive integer.
    */
   constructor(options: DecoderOptions = {}) {
-    const maxValue = limit("maxValueSize", options.maxValueSize, 1024 * 1024);
+    const maxValue = limit("maxValueSize", options.maxValueSize, DEFAULT_MAX_VALUE_SIZE);
     this.#maxBody = maxValue + BODY_OVERHEAD;
     this.#copy = options.copyValues ?? true;
     if (!this.#copy) this.#reused = newResponse();
-    this.#buf = new Uint8Array(16 * 1024);
+    this.#rx = new ReceiveBuffer(16 * 1024, !this.#copy);
   }
 
   /**
@@ -1094,7 +1086,7 @@ export class BinaryResponseDecoder {
    * the current packet already taken out of it (its header, a value still streaming in).
    */
   get buffered(): number {
-    return this.#end - this.#start + this.#held;
+    return this.#rx.held + this.#held;
   }
 
   /**
@@ -1103,39 +1095,7 @@ export class BinaryResponseDecoder {
    * @param chunk Bytes from the server, in order.
    */
   feed(chunk: Uint8Array): void {
-    let off = 0;
-    const value = this.#value;
-    if (value !== undefined && this.#filled < value.length) {
-      off = Math.min(value.length - this.#filled, chunk.length);
-      value.set(off === chunk.length ? chunk : chunk.subarray(0, off), this.#filled);
-      this.#filled += off;
-      this.#held += off;
-    }
-    const n = chunk.length - off;
-    if (n === 0) return;
-    if (this.#start === this.#end) {
-      // Nothing unparsed: start over at the front, so the buffer never needs compacting.
-      this.#start = 0;
-      this.#end = 0;
-    }
-    if (this.#end + n > this.#buf.length) this.#makeRoom(n);
-    this.#buf.set(off === 0 ? chunk : chunk.subarray(off), this.#end);
-    this.#end += n;
-  }
-
-  #makeRoom(n: number): void {
-    const live = this.#end - this.#start;
-    if (live + n <= this.#buf.length && this.#start > 0) {
-      this.#buf.copyWithin(0, this.#start, this.#end);
-    } else {
-      let cap = Math.max(this.#buf.length * 2, 64);
-      while (cap < live + n) cap *= 2;
-      const next = new Uint8Array(cap);
-      next.set(this.#buf.subarray(this.#start, this.#end));
-      this.#buf = next;
-    }
-    this.#end = live;
-    this.#start = 0;
+    this.#rx.feed(chunk);
   }
 
   /**
@@ -1152,8 +1112,7 @@ export class BinaryResponseDecoder {
     try {
       return this.#next();
     } catch (error) {
-      this.#failed = error instanceof MemcachedError ? error : protocolError(String(error));
-      throw this.#failed;
+      throw (this.#failed = failure(error));
     }
   }
 
@@ -1172,10 +1131,11 @@ export class BinaryResponseDecoder {
 
   #next(): BinaryResponse | undefined {
     if (this.#pending !== undefined) return this.#finishValue();
-    const buf = this.#buf;
-    let p = this.#start;
+    const rx = this.#rx;
+    const buf = rx.buf;
+    let p = rx.start;
     if (!this.#haveHeader) {
-      const avail = this.#end - p;
+      const avail = rx.end - p;
       if (avail < HEADER) {
         // Fail on a wrong magic byte at once (a text-protocol reply need not fill a header).
         if (avail > 0 && buf[p] !== RESPONSE_MAGIC) this.#readHeader(buf, p);
@@ -1183,13 +1143,13 @@ export class BinaryResponseDecoder {
       }
       this.#readHeader(buf, p);
       p += HEADER;
-      this.#start = p;
+      rx.start = p;
       this.#held = HEADER;
     }
     const bodyLen = this.#bodyLen;
     const extLen = this.#extLen;
     const keyLen = this.#keyLen;
-    const avail = this.#end - p;
+    const avail = rx.end - p;
     const get = GET_FAMILY[this.#opcode] === 1 && this.#status === 0;
     if (avail >= bodyLen) {
       // The whole body is here: views (or copies) of the receive buffer.
@@ -1205,10 +1165,12 @@ export class BinaryResponseDecoder {
         if (end > v || get) r.value = buf.slice(v, end);
       } else {
         if (keyLen > 0) r.key = buf.subarray(k, v);
-        if (end > v || get) r.value = buf.subarray(v, end);
+        if (end > v || get) {
+          r.value = end - v <= LEND_MAX ? rx.lend(v, end - v) : buf.subarray(v, end);
+        }
         r.borrowed = r.key !== undefined || r.value !== undefined;
       }
-      this.#start = end;
+      rx.start = end;
       this.#haveHeader = false;
       this.#held = 0;
       return r;
@@ -1222,15 +1184,10 @@ export class BinaryResponseDecoder {
     const k = p + extLen;
     const v = k + keyLen;
     if (keyLen > 0) r.key = buf.slice(k, v);
-    const value = new Uint8Array(bodyLen - extLen - keyLen);
-    const n = this.#end - v;
-    value.set(buf.subarray(v, this.#end));
-    r.value = value;
-    this.#start = this.#end;
-    this.#held += avail;
+    rx.start = v;
+    r.value = rx.stream(bodyLen - extLen - keyLen);
+    this.#held += extLen + keyLen;
     this.#pending = r;
-    this.#value = value;
-    this.#filled = n;
     return undefined;
   }
 
@@ -1275,11 +1232,9 @@ export class BinaryResponseDecoder {
 
   /** Completes a streamed reply once its whole value is here. */
   #finishValue(): BinaryResponse | undefined {
-    if (this.#filled < this.#value!.length) return undefined;
+    if (!this.#rx.endStream()) return undefined;
     const r = this.#pending!;
     this.#pending = undefined;
-    this.#value = undefined;
-    this.#filled = 0;
     this.#haveHeader = false;
     this.#held = 0;
     return r;

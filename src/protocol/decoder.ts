@@ -11,7 +11,23 @@
  * @module
  */
 
-import { MemcachedError } from "../errors.ts";
+import type { MemcachedError } from "../errors.ts";
+import {
+  addStat,
+  DEFAULT_MAX_LINE_LENGTH,
+  DEFAULT_MAX_VALUE_SIZE,
+  excerpt,
+  failure,
+  latin1,
+  limit,
+  lineBufferSize,
+  parseU64,
+  parseUint,
+  protocolError,
+  ReceiveBuffer,
+  SP,
+  startsWith,
+} from "./_decode.ts";
 
 /** What a reply says, by its first word. */
 export type ResponseStatus =
@@ -40,8 +56,8 @@ export interface Response {
   value: Uint8Array | undefined;
   /**
    * Whether `value` is a view into the decoder's receive buffer (only when the decoder was made
-   * with `copyValues: false`): it is then valid only until the next `feed()`, and a caller that
-   * keeps it must copy it.
+   * with `copyValues: false`): it is then valid only until the next `next()` or `feed()`, and a
+   * caller that keeps it must copy it.
    */
   borrowed: boolean;
   /** Client flags (`f`); 0 when absent. */
@@ -81,34 +97,6 @@ export interface DecoderOptions {
   copyValues?: boolean;
 }
 
-/** The most lines a `stats` reply may have (memcached's largest groups have a few thousand). */
-const MAX_STATS = 100_000;
-
-const CR = 13;
-const LF = 10;
-const SP = 32;
-
-function protocolError(reason: string): MemcachedError {
-  return new MemcachedError("PROTOCOL_ERROR", `Cannot decode reply: ${reason}`);
-}
-
-function limit(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new MemcachedError(
-      "INVALID_ARGUMENT",
-      `Cannot create decoder: ${name} must be a positive integer, got ${value}`,
-    );
-  }
-  return value;
-}
-
-function latin1(buf: Uint8Array, from: number, to: number): string {
-  let s = "";
-  for (let i = from; i < to; i++) s += String.fromCharCode(buf[i]!);
-  return s;
-}
-
 function newResponse(status: ResponseStatus): Response {
   return {
     status,
@@ -122,32 +110,6 @@ function newResponse(status: ResponseStatus): Response {
     message: "",
     stats: undefined,
   };
-}
-
-/** Parses an unsigned decimal in buf[from, to) into a number; -1 if not all digits or too big. */
-function parseUint(buf: Uint8Array, from: number, to: number): number {
-  if (from >= to || to - from > 15) return -1;
-  let n = 0;
-  for (let i = from; i < to; i++) {
-    const d = buf[i]! - 48;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n;
-}
-
-function parseU64(buf: Uint8Array, from: number, to: number): bigint | undefined {
-  if (to - from <= 15) {
-    const n = parseUint(buf, from, to);
-    return n < 0 ? undefined : BigInt(n);
-  }
-  if (to - from > 20) return undefined;
-  for (let i = from; i < to; i++) {
-    const c = buf[i]!;
-    if (c < 48 || c > 57) return undefined;
-  }
-  const n = BigInt(latin1(buf, from, to));
-  return n < 1n << 64n ? n : undefined;
 }
 
 /**
@@ -168,18 +130,13 @@ function parseU64(buf: Uint8Array, from: number, to: number): bigint | undefined
  * ```
  */
 export class ResponseDecoder {
-  #buf: Uint8Array;
-  #start = 0;
-  #end = 0;
-  #scan = 0;
+  readonly #rx: ReceiveBuffer;
   #maxLine: number;
   #maxValue: number;
   #copy: boolean;
   #reused: Response | undefined = undefined;
-  /** A `VA` header whose value is still arriving. */
+  /** A `VA` header whose value (or the CRLF after it) is still arriving. */
   #pending: Response | undefined = undefined;
-  #value: Uint8Array | undefined = undefined;
-  #filled = 0;
   /** Statistics being collected until `END`. */
   #stats: Map<string, string> | undefined = undefined;
   #failed: MemcachedError | undefined = undefined;
@@ -188,11 +145,11 @@ export class ResponseDecoder {
    * @param options Line and value size limits.
    */
   constructor(options: DecoderOptions = {}) {
-    this.#maxLine = limit("maxLineLength", options.maxLineLength, 8192);
-    this.#maxValue = limit("maxValueSize", options.maxValueSize, 1024 * 1024);
+    this.#maxLine = limit("maxLineLength", options.maxLineLength, DEFAULT_MAX_LINE_LENGTH);
+    this.#maxValue = limit("maxValueSize", options.maxValueSize, DEFAULT_MAX_VALUE_SIZE);
     this.#copy = options.copyValues ?? true;
     if (!this.#copy) this.#reused = newResponse("OK");
-    this.#buf = new Uint8Array(Math.max(4096, Math.min(this.#maxLine * 2, 65536)));
+    this.#rx = new ReceiveBuffer(lineBufferSize(this.#maxLine), !this.#copy);
   }
 
   /**
@@ -220,7 +177,7 @@ export class ResponseDecoder {
    * streaming value received so far (the header line of that value is already parsed).
    */
   get buffered(): number {
-    return this.#end - this.#start + this.#filled;
+    return this.#rx.held;
   }
 
   /**
@@ -229,34 +186,7 @@ export class ResponseDecoder {
    * @param chunk Bytes from the server, in order.
    */
   feed(chunk: Uint8Array): void {
-    let off = 0;
-    const value = this.#value;
-    if (value !== undefined && this.#filled < value.length) {
-      off = Math.min(value.length - this.#filled, chunk.length);
-      value.set(off === chunk.length ? chunk : chunk.subarray(0, off), this.#filled);
-      this.#filled += off;
-    }
-    const n = chunk.length - off;
-    if (n === 0) return;
-    if (this.#end + n > this.#buf.length) this.#makeRoom(n);
-    this.#buf.set(off === 0 ? chunk : chunk.subarray(off), this.#end);
-    this.#end += n;
-  }
-
-  #makeRoom(n: number): void {
-    const live = this.#end - this.#start;
-    if (live + n <= this.#buf.length && this.#start > 0) {
-      this.#buf.copyWithin(0, this.#start, this.#end);
-    } else {
-      let cap = Math.max(this.#buf.length * 2, 64);
-      while (cap < live + n) cap *= 2;
-      const next = new Uint8Array(cap);
-      next.set(this.#buf.subarray(this.#start, this.#end));
-      this.#buf = next;
-    }
-    this.#scan -= this.#start;
-    this.#end = live;
-    this.#start = 0;
+    this.#rx.feed(chunk);
   }
 
   /**
@@ -271,48 +201,27 @@ export class ResponseDecoder {
     try {
       return this.#next();
     } catch (error) {
-      this.#failed = error instanceof MemcachedError ? error : protocolError(String(error));
-      throw this.#failed;
+      throw (this.#failed = failure(error));
     }
   }
 
   #next(): Response | undefined {
+    // Kept in each decoder (not shared with a callback) so that #line stays a direct call.
+    const rx = this.#rx;
     for (;;) {
       if (this.#pending !== undefined) return this.#finishValue();
-      const buf = this.#buf;
-      const end = this.#end;
-      let lf = -1;
-      for (let i = this.#scan; i < end; i++) {
-        if (buf[i] === LF) {
-          lf = i;
-          break;
-        }
-      }
-      if (lf < 0) {
-        this.#scan = end;
-        if (end - this.#start > this.#maxLine) {
-          throw protocolError(`a reply line is longer than ${this.#maxLine} bytes`);
-        }
-        return undefined;
-      }
-      const start = this.#start;
-      if (lf - start + 1 > this.#maxLine) {
-        throw protocolError(`a reply line is longer than ${this.#maxLine} bytes`);
-      }
-      if (lf === start || buf[lf - 1] !== CR) {
-        throw protocolError("a reply line does not end in CRLF");
-      }
-      this.#start = lf + 1;
-      this.#scan = lf + 1;
-      const r = this.#line(buf, start, lf - 1);
+      const from = rx.start;
+      const to = rx.nextLine(this.#maxLine);
+      if (to < 0) return undefined;
+      const r = this.#line(rx.buf, from, to);
       if (r !== undefined) return r;
     }
   }
 
   /** Parses the line buf[from, to) (CRLF excluded). Returns undefined for STAT lines. */
   #line(buf: Uint8Array, from: number, to: number): Response | undefined {
-    if (this.#stats !== undefined && !this.#startsWith(buf, from, to, "STAT ")) {
-      if (to - from === 3 && this.#startsWith(buf, from, to, "END")) {
+    if (this.#stats !== undefined && !startsWith(buf, from, to, "STAT ")) {
+      if (to - from === 3 && startsWith(buf, from, to, "END")) {
         const r = this.#response("STATS");
         r.stats = this.#stats;
         this.#stats = undefined;
@@ -335,25 +244,18 @@ export class ResponseDecoder {
       else if (c0 === 79 && c1 === 75) status = "OK";
       if (status !== undefined) return this.#meta(status, buf, from + 2, to);
     }
-    if (this.#startsWith(buf, from, to, "STAT ")) {
-      const line = latin1(buf, from + 5, to);
-      const sp = line.indexOf(" ");
-      this.#stats ??= new Map();
-      if (this.#stats.size >= MAX_STATS) {
-        throw protocolError(`a stats reply has more than ${MAX_STATS} lines`);
-      }
-      if (sp < 0) this.#stats.set(line, "");
-      else this.#stats.set(line.slice(0, sp), line.slice(sp + 1));
+    if (startsWith(buf, from, to, "STAT ")) {
+      addStat(this.#stats ??= new Map(), buf, from + 5, to);
       return undefined;
     }
-    if (to - from === 3 && this.#startsWith(buf, from, to, "END")) {
+    if (to - from === 3 && startsWith(buf, from, to, "END")) {
       // `stats` for a group with no statistics answers a bare END.
       const r = this.#response("STATS");
       r.stats = new Map();
       return r;
     }
     const word = (prefix: string, status: ResponseStatus): Response | undefined => {
-      if (!this.#startsWith(buf, from, to, prefix)) return undefined;
+      if (!startsWith(buf, from, to, prefix)) return undefined;
       const rest = from + prefix.length;
       if (rest < to && buf[rest] !== SP) return undefined;
       const r = this.#response(status);
@@ -363,15 +265,7 @@ export class ResponseDecoder {
     const r = word("VERSION", "VERSION") ?? word("CLIENT_ERROR", "CLIENT_ERROR") ??
       word("SERVER_ERROR", "SERVER_ERROR") ?? word("ERROR", "ERROR") ?? word("RESET", "RESET");
     if (r !== undefined) return r;
-    throw protocolError(
-      `unknown reply ${JSON.stringify(latin1(buf, from, Math.min(to, from + 64)))}`,
-    );
-  }
-
-  #startsWith(buf: Uint8Array, from: number, to: number, s: string): boolean {
-    if (to - from < s.length) return false;
-    for (let i = 0; i < s.length; i++) if (buf[from + i] !== s.charCodeAt(i)) return false;
-    return true;
+    throw protocolError(`unknown reply ${excerpt(buf, from, to)}`);
   }
 
   /** Parses a meta reply's size (for VA) and flag tokens in buf[from, to). */
@@ -435,46 +329,16 @@ export class ResponseDecoder {
       i = j;
     }
     if (status !== "VA") return r;
-    // Value: copy at once when it is all here, else stream the rest straight into its buffer.
-    const avail = this.#end - this.#start;
-    if (avail >= size + 2) {
-      if (this.#copy) r.value = this.#buf.slice(this.#start, this.#start + size);
-      else {
-        r.value = this.#buf.subarray(this.#start, this.#start + size);
-        r.borrowed = true;
-      }
-      this.#start += size;
-      this.#scan = this.#start;
-      this.#pending = r;
-      this.#value = r.value;
-      this.#filled = size;
-      return this.#finishValue();
-    }
-    const value = new Uint8Array(size);
-    const n = Math.min(avail, size);
-    value.set(this.#buf.subarray(this.#start, this.#start + n));
-    this.#start += n;
-    this.#scan = this.#start;
-    this.#pending = r;
-    this.#value = value;
-    this.#filled = n;
-    r.value = value;
-    return this.#finishValue();
+    if (this.#rx.frameValue(r, size, this.#copy)) return r;
+    this.#pending = r; // still arriving: #next() completes it with #finishValue()
+    return undefined;
   }
 
   /** Completes a pending VA once its value and CRLF are here. */
   #finishValue(): Response | undefined {
-    const value = this.#value!;
-    if (this.#filled < value.length || this.#end - this.#start < 2) return undefined;
-    if (this.#buf[this.#start] !== CR || this.#buf[this.#start + 1] !== LF) {
-      throw protocolError("a value is not followed by CRLF");
-    }
-    this.#start += 2;
-    this.#scan = this.#start;
+    if (!this.#rx.endValue()) return undefined;
     const r = this.#pending!;
     this.#pending = undefined;
-    this.#value = undefined;
-    this.#filled = 0;
     return r;
   }
 }

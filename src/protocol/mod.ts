@@ -1,7 +1,9 @@
 /**
- * Mica's sans-I/O protocol core: request encoders and an incremental reply decoder for
- * memcached's meta protocol. Pure and synchronous: bytes in, responses out. No sockets, timers
- * or promises, so it can drive any transport.
+ * Mica's sans-I/O protocol core: request encoders and incremental reply decoders for
+ * memcached's three protocols: meta (`encodeMeta*`, {@linkcode ResponseDecoder}), classic text
+ * (`encodeText*`, {@linkcode TextResponseDecoder}) and binary (`encodeBinary*`, `encodeSasl*`,
+ * {@linkcode BinaryResponseDecoder}). Pure and synchronous: bytes in, responses out. No sockets,
+ * timers or promises, so it can drive any transport.
  *
  * @example Encoding a request and decoding its reply
  * ```ts

@@ -16,6 +16,23 @@
  */
 
 import { MemcachedError } from "../errors.ts";
+import {
+  addStat,
+  DEFAULT_MAX_LINE_LENGTH,
+  DEFAULT_MAX_VALUE_SIZE,
+  excerpt,
+  failure,
+  latin1,
+  limit,
+  lineBufferSize,
+  MAX_U64,
+  parseU64,
+  parseUint,
+  protocolError,
+  ReceiveBuffer,
+  SP,
+  startsWith,
+} from "./_decode.ts";
 import type { DecoderOptions } from "./decoder.ts";
 import { MAX_KEY_LENGTH, type WireKey } from "./keys.ts";
 import { type ByteWriter, utf8Length } from "./writer.ts";
@@ -76,7 +93,6 @@ export interface TextGetOptions {
 export const MAX_GAT_LINE_LENGTH = 2048;
 
 const MAX_U32 = 0xffff_ffff;
-const MAX_U64 = (1n << 64n) - 1n;
 const MIN_EXPTIME = -0x8000_0000;
 const MAX_EXPTIME = 0x7fff_ffff;
 
@@ -464,43 +480,10 @@ export interface TextResponse {
   stats: Map<string, string> | undefined;
 }
 
-/** The most lines a `stats` reply may have (memcached's largest groups have a few thousand). */
-const MAX_STATS = 100_000;
-
 /** Slots of the decoder's cache of recent keys (a power of two). */
 const KEY_CACHE_SIZE = 256;
 /** The longest key the cache holds; longer keys are built every time. */
 const KEY_CACHE_WIDTH = 64;
-
-const CR = 13;
-const LF = 10;
-const SP = 32;
-
-function protocolError(reason: string): MemcachedError {
-  return new MemcachedError("PROTOCOL_ERROR", `Cannot decode reply: ${reason}`);
-}
-
-function limit(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new MemcachedError(
-      "INVALID_ARGUMENT",
-      `Cannot create decoder: ${name} must be a positive integer, got ${value}`,
-    );
-  }
-  return value;
-}
-
-function latin1(buf: Uint8Array, from: number, to: number): string {
-  let s = "";
-  for (let i = from; i < to; i++) s += String.fromCharCode(buf[i]!);
-  return s;
-}
-
-/** A short excerpt of a line for an error message. */
-function excerpt(buf: Uint8Array, from: number, to: number): string {
-  return JSON.stringify(latin1(buf, from, Math.min(to, from + 64)));
-}
 
 function newResponse(status: TextResponseStatus): TextResponse {
   return {
@@ -516,44 +499,10 @@ function newResponse(status: TextResponseStatus): TextResponse {
   };
 }
 
-/** Parses an unsigned decimal in buf[from, to) into a number; -1 if not all digits or too big. */
-function parseUint(buf: Uint8Array, from: number, to: number): number {
-  if (from >= to || to - from > 15) return -1;
-  let n = 0;
-  for (let i = from; i < to; i++) {
-    const d = buf[i]! - 48;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n;
-}
-
-/** Parses an unsigned decimal in buf[from, to) of at most 2^64-1; undefined if invalid. */
-function parseU64(buf: Uint8Array, from: number, to: number): bigint | undefined {
-  if (to - from <= 15) {
-    const n = parseUint(buf, from, to);
-    return n < 0 ? undefined : BigInt(n);
-  }
-  if (to - from > 20) return undefined;
-  for (let i = from; i < to; i++) {
-    const c = buf[i]!;
-    if (c < 48 || c > 57) return undefined;
-  }
-  const n = BigInt(latin1(buf, from, to));
-  return n <= MAX_U64 ? n : undefined;
-}
-
 /** Whether buf[from, to) is exactly `word`. */
 function isWord(buf: Uint8Array, from: number, to: number, word: string): boolean {
   if (to - from !== word.length) return false;
   for (let i = 0; i < word.length; i++) if (buf[from + i] !== word.charCodeAt(i)) return false;
-  return true;
-}
-
-/** Whether buf[from, to) starts with `prefix`. */
-function startsWith(buf: Uint8Array, from: number, to: number, prefix: string): boolean {
-  if (to - from < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (buf[from + i] !== prefix.charCodeAt(i)) return false;
   return true;
 }
 
@@ -587,18 +536,13 @@ function startsWith(buf: Uint8Array, from: number, to: number, prefix: string): 
  * ```
  */
 export class TextResponseDecoder {
-  #buf: Uint8Array;
-  #start = 0;
-  #end = 0;
-  #scan = 0;
+  readonly #rx: ReceiveBuffer;
   #maxLine: number;
   #maxValue: number;
   #copy: boolean;
   #reused: TextResponse | undefined = undefined;
-  /** A `VALUE` header whose data is still arriving. */
+  /** A `VALUE` header whose data (or the CRLF after it) is still arriving. */
   #pending: TextResponse | undefined = undefined;
-  #value: Uint8Array | undefined = undefined;
-  #filled = 0;
   /** Statistics being collected until `END`. */
   #stats: Map<string, string> | undefined = undefined;
   #failed: MemcachedError | undefined = undefined;
@@ -613,11 +557,11 @@ export class TextResponseDecoder {
    * @throws {MemcachedError} `INVALID_ARGUMENT` when a limit is not a positive integer.
    */
   constructor(options: DecoderOptions = {}) {
-    this.#maxLine = limit("maxLineLength", options.maxLineLength, 8192);
-    this.#maxValue = limit("maxValueSize", options.maxValueSize, 1024 * 1024);
+    this.#maxLine = limit("maxLineLength", options.maxLineLength, DEFAULT_MAX_LINE_LENGTH);
+    this.#maxValue = limit("maxValueSize", options.maxValueSize, DEFAULT_MAX_VALUE_SIZE);
     this.#copy = options.copyValues ?? true;
     if (!this.#copy) this.#reused = newResponse("OK");
-    this.#buf = new Uint8Array(Math.max(4096, Math.min(this.#maxLine * 2, 65536)));
+    this.#rx = new ReceiveBuffer(lineBufferSize(this.#maxLine), !this.#copy);
   }
 
   /**
@@ -644,7 +588,7 @@ export class TextResponseDecoder {
    * streaming value received so far (the header line of that value is already parsed).
    */
   get buffered(): number {
-    return this.#end - this.#start + this.#filled;
+    return this.#rx.held;
   }
 
   /**
@@ -653,34 +597,7 @@ export class TextResponseDecoder {
    * @param chunk Bytes from the server, in order.
    */
   feed(chunk: Uint8Array): void {
-    let off = 0;
-    const value = this.#value;
-    if (value !== undefined && this.#filled < value.length) {
-      off = Math.min(value.length - this.#filled, chunk.length);
-      value.set(off === chunk.length ? chunk : chunk.subarray(0, off), this.#filled);
-      this.#filled += off;
-    }
-    const n = chunk.length - off;
-    if (n === 0) return;
-    if (this.#end + n > this.#buf.length) this.#makeRoom(n);
-    this.#buf.set(off === 0 ? chunk : chunk.subarray(off), this.#end);
-    this.#end += n;
-  }
-
-  #makeRoom(n: number): void {
-    const live = this.#end - this.#start;
-    if (live + n <= this.#buf.length && this.#start > 0) {
-      this.#buf.copyWithin(0, this.#start, this.#end);
-    } else {
-      let cap = Math.max(this.#buf.length * 2, 64);
-      while (cap < live + n) cap *= 2;
-      const next = new Uint8Array(cap);
-      next.set(this.#buf.subarray(this.#start, this.#end));
-      this.#buf = next;
-    }
-    this.#scan -= this.#start;
-    this.#end = live;
-    this.#start = 0;
+    this.#rx.feed(chunk);
   }
 
   /**
@@ -695,40 +612,19 @@ export class TextResponseDecoder {
     try {
       return this.#next();
     } catch (error) {
-      this.#failed = error instanceof MemcachedError ? error : protocolError(String(error));
-      throw this.#failed;
+      throw (this.#failed = failure(error));
     }
   }
 
   #next(): TextResponse | undefined {
+    // Kept in each decoder (not shared with a callback) so that #line stays a direct call.
+    const rx = this.#rx;
     for (;;) {
       if (this.#pending !== undefined) return this.#finishValue();
-      const buf = this.#buf;
-      const end = this.#end;
-      let lf = -1;
-      for (let i = this.#scan; i < end; i++) {
-        if (buf[i] === LF) {
-          lf = i;
-          break;
-        }
-      }
-      if (lf < 0) {
-        this.#scan = end;
-        if (end - this.#start > this.#maxLine) {
-          throw protocolError(`a reply line is longer than ${this.#maxLine} bytes`);
-        }
-        return undefined;
-      }
-      const start = this.#start;
-      if (lf - start + 1 > this.#maxLine) {
-        throw protocolError(`a reply line is longer than ${this.#maxLine} bytes`);
-      }
-      if (lf === start || buf[lf - 1] !== CR) {
-        throw protocolError("a reply line does not end in CRLF");
-      }
-      this.#start = lf + 1;
-      this.#scan = lf + 1;
-      const r = this.#line(buf, start, lf - 1);
+      const from = rx.start;
+      const to = rx.nextLine(this.#maxLine);
+      if (to < 0) return undefined;
+      const r = this.#line(rx.buf, from, to);
       if (r !== undefined) return r;
     }
   }
@@ -808,14 +704,7 @@ export class TextResponseDecoder {
 
   /** Adds the statistic `<name> <value>` in buf[from, to); returns undefined (no reply yet). */
   #stat(buf: Uint8Array, from: number, to: number): undefined {
-    const stats = this.#stats!;
-    if (stats.size >= MAX_STATS) {
-      throw protocolError(`a stats reply has more than ${MAX_STATS} lines`);
-    }
-    const line = latin1(buf, from, to);
-    const sp = line.indexOf(" ");
-    if (sp < 0) stats.set(line, "");
-    else stats.set(line.slice(0, sp), line.slice(sp + 1));
+    addStat(this.#stats!, buf, from, to);
     return undefined;
   }
 
@@ -867,31 +756,9 @@ export class TextResponseDecoder {
     r.key = this.#key(buf, from, keyEnd, hash);
     r.flags = flags;
     r.cas = cas;
-    // Data: copy at once when it is all here, else stream the rest straight into its buffer.
-    const avail = this.#end - this.#start;
-    if (avail >= size + 2) {
-      if (this.#copy) r.value = this.#buf.slice(this.#start, this.#start + size);
-      else {
-        r.value = this.#buf.subarray(this.#start, this.#start + size);
-        r.borrowed = true;
-      }
-      this.#start += size;
-      this.#scan = this.#start;
-      this.#pending = r;
-      this.#value = r.value;
-      this.#filled = size;
-      return this.#finishValue();
-    }
-    const value = new Uint8Array(size);
-    const n = Math.min(avail, size);
-    value.set(this.#buf.subarray(this.#start, this.#start + n));
-    this.#start += n;
-    this.#scan = this.#start;
-    this.#pending = r;
-    this.#value = value;
-    this.#filled = n;
-    r.value = value;
-    return this.#finishValue();
+    if (this.#rx.frameValue(r, size, this.#copy)) return r;
+    this.#pending = r; // still arriving: #next() completes it with #finishValue()
+    return undefined;
   }
 
   /**
@@ -924,17 +791,9 @@ export class TextResponseDecoder {
 
   /** Completes a pending VALUE once its data and CRLF are here. */
   #finishValue(): TextResponse | undefined {
-    const value = this.#value!;
-    if (this.#filled < value.length || this.#end - this.#start < 2) return undefined;
-    if (this.#buf[this.#start] !== CR || this.#buf[this.#start + 1] !== LF) {
-      throw protocolError("a value is not followed by CRLF");
-    }
-    this.#start += 2;
-    this.#scan = this.#start;
+    if (!this.#rx.endValue()) return undefined;
     const r = this.#pending!;
     this.#pending = undefined;
-    this.#value = undefined;
-    this.#filled = 0;
     return r;
   }
 }

@@ -4,9 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { createConnection, type Socket } from "node:net";
 import { test } from "../_harness.ts";
-import { type MemcachedServer, rawCommand, startMemcached } from "../_memcached.ts";
+import { type MemcachedServer, rawCommand } from "../_memcached.ts";
 import { assertBytes, latin1, MAX_U64, pattern, utf8 } from "../_util.ts";
 import {
   type BinaryResponse,
@@ -26,136 +25,19 @@ import {
   encodeBinaryVersion,
   Opcode,
 } from "../../src/protocol/binary.ts";
-import { ByteWriter, encodeKey } from "../../src/protocol/mod.ts";
+import { encodeKey } from "../../src/protocol/mod.ts";
+import { type LiveConnection, withLiveConnection } from "./_codec.ts";
 
 const text = new TextDecoder();
 
 /** A plain socket speaking the binary protocol through the codec under test. */
-class BinaryConnection {
-  readonly #socket: Socket;
-  readonly #decoder: BinaryResponseDecoder;
-  readonly #replies: BinaryResponse[] = [];
-  readonly #closed: Promise<void>;
-  #isClosed = false;
-  #error: unknown = undefined;
-  #wake: (() => void) | undefined = undefined;
-
-  private constructor(socket: Socket) {
-    this.#socket = socket;
-    this.#decoder = new BinaryResponseDecoder({ maxValueSize: 4 * 1024 * 1024 });
-    this.#closed = new Promise((resolve) => {
-      socket.once("close", () => {
-        this.#isClosed = true;
-        resolve();
-        this.#wake?.();
-      });
-    });
-    socket.on("data", (chunk: Uint8Array) => {
-      try {
-        this.#decoder.feed(chunk);
-        for (let r = this.#decoder.next(); r !== undefined; r = this.#decoder.next()) {
-          this.#replies.push(r);
-        }
-      } catch (error) {
-        this.#error = error;
-      }
-      this.#wake?.();
-    });
-    socket.on("error", (error) => {
-      this.#error = error;
-      this.#wake?.();
-    });
-  }
-
-  static connect(server: MemcachedServer): Promise<BinaryConnection> {
-    return new Promise((resolve, reject) => {
-      const socket = createConnection({ host: server.host, port: server.port });
-      socket.once("error", reject);
-      socket.once("connect", () => {
-        socket.off("error", reject);
-        resolve(new BinaryConnection(socket));
-      });
-    });
-  }
-
-  /** Whether the server closed the connection. */
-  get closed(): boolean {
-    return this.#isClosed;
-  }
-
-  /** Sends what `encode` writes, then resolves with the next `count` replies. */
-  send(encode: (w: ByteWriter) => void, count: number): Promise<BinaryResponse[]> {
-    const w = new ByteWriter();
-    encode(w);
-    for (const chunk of w.take()) this.#socket.write(chunk);
-    return this.take(count);
-  }
-
-  /** Sends one request and resolves with its one reply. */
-  async one(encode: (w: ByteWriter) => void): Promise<BinaryResponse> {
-    const [r] = await this.send(encode, 1);
-    return r!;
-  }
-
-  /** Resolves with the next `count` replies. */
-  take(count: number, timeout = 5_000): Promise<BinaryResponse[]> {
-    return new Promise((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`${this.#replies.length} of ${count} replies within ${timeout} ms`));
-      }, timeout);
-      const check = () => {
-        if (this.#replies.length >= count) {
-          done();
-          resolve(this.#replies.splice(0, count));
-        } else if (this.#error !== undefined) {
-          done();
-          reject(this.#error);
-        } else if (this.#isClosed) {
-          done();
-          reject(new Error(`connection closed after ${this.#replies.length} of ${count} replies`));
-        }
-      };
-      this.#wake = check;
-      check();
-    });
-  }
-
-  /** Takes every reply decoded so far. */
-  received(): BinaryResponse[] {
-    return this.#replies.splice(0);
-  }
-
-  /** Resolves when the server has closed the connection. */
-  waitClosed(): Promise<void> {
-    return this.#closed;
-  }
-
-  async close(): Promise<void> {
-    this.#socket.destroy();
-    await this.#closed;
-  }
-}
+type BinaryConnection = LiveConnection<BinaryResponse>;
 
 /** Runs `fn` with a fresh memcached and a binary connection to it; always cleans both up. */
-async function withBinary(
+function withBinary(
   fn: (conn: BinaryConnection, server: MemcachedServer) => Promise<void>,
 ): Promise<void> {
-  const server = await startMemcached();
-  try {
-    const conn = await BinaryConnection.connect(server);
-    try {
-      await fn(conn, server);
-    } finally {
-      await conn.close();
-    }
-  } finally {
-    await server.stop();
-  }
+  return withLiveConnection(() => new BinaryResponseDecoder({ maxValueSize: 4 * 1024 * 1024 }), fn);
 }
 
 function set(

@@ -35,42 +35,41 @@ import {
   saslPlainPayload,
 } from "../../src/protocol/binary.ts";
 import { ByteWriter, type DecoderOptions, encodeKey, toBase64 } from "../../src/protocol/mod.ts";
+import {
+  assertRejected as assertEncoderRejected,
+  assertResponses,
+  checkBadLimits,
+  checkLentMatchesCopied,
+  chunks,
+  type Codec,
+  decodeByteByByte,
+  decodeCounted,
+  decodeEveryWay,
+  decodeInChunks,
+  drain,
+  type Earlier,
+  encodedBytes,
+  failEveryWay,
+  hex,
+  type Trailer,
+} from "./_codec.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/** Bytes from hex pairs; spaces, newlines and `|` are ignored (to copy the spec's tables). */
-function hex(text: string): Uint8Array {
-  const digits = text.replace(/[\s|]/g, "");
-  assert.equal(digits.length % 2, 0, `odd hex ${text}`);
-  const out = new Uint8Array(digits.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(digits.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
-/** Runs an encoder on a fresh writer and returns every byte it wrote. */
-function encoded(encode: (w: ByteWriter) => void): Uint8Array {
-  const w = new ByteWriter();
-  encode(w);
-  const written = w.length;
-  const out = concat(w.take());
-  assert.equal(out.length, written, "ByteWriter.length counts every byte taken");
-  return out;
-}
+const encoded = encodedBytes;
 
 const NOOP_0 = hex("80 0a 0000 00 00 0000 00000000 00000000 0000000000000000");
+
+/** A rejected request must leave an earlier binary no-op intact. */
+const BINARY_NOOP: Earlier = { write: (w) => encodeBinaryNoop(w, 0), bytes: NOOP_0 };
 
 /**
  * Checks that an encoder call throws `code` and leaves the writer exactly as it was: a request
  * already in the writer stays intact and no byte of the rejected request is added.
  */
 function assertRejected(encode: (w: ByteWriter) => void, code: ErrorCode, why: string): void {
-  const w = new ByteWriter();
-  encodeBinaryNoop(w, 0);
-  const before = w.length;
-  assert.throws(() => encode(w), withCode(code, why), why);
-  assert.equal(w.length, before, `${why}: nothing was written`);
-  assertBytes(concat(w.take()), NOOP_0, `${why}: earlier bytes are intact`);
+  assertEncoderRejected(encode, code, why, BINARY_NOOP);
 }
 
 /** A request header, fields in wire order. */
@@ -157,52 +156,10 @@ function reply(fields: Partial<BinaryResponse> = {}): BinaryResponse {
   };
 }
 
-function drain(d: BinaryResponseDecoder, into: BinaryResponse[] = []): BinaryResponse[] {
-  for (let r = d.next(); r !== undefined; r = d.next()) into.push(r);
-  return into;
-}
-
-/** Feeds a copy of `chunk` and then scribbles over the copy, so the decoder must keep its own. */
-function feedCopy(d: BinaryResponseDecoder, chunk: Uint8Array): void {
-  const copy = chunk.slice();
-  d.feed(copy);
-  copy.fill(0x5a);
-}
-
-/** Compares responses field by field; large values with a byte loop. */
-function assertResponses(
-  actual: readonly BinaryResponse[],
-  expected: readonly BinaryResponse[],
-  why: string,
-): void {
-  assert.equal(actual.length, expected.length, `${why}: number of responses`);
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!;
-    const e = expected[i]!;
-    if (e.value !== undefined && e.value.length > 4096) {
-      const { value: av, ...aRest } = a;
-      const { value: ev, ...eRest } = e;
-      assert.deepStrictEqual(aRest, eRest, `${why}: response ${i}`);
-      assertBytes(av, ev!, `${why}: response ${i} value`);
-    } else {
-      assert.deepStrictEqual(a, e, `${why}: response ${i}`);
-    }
-  }
-}
-
-/** Replies fed after a case: `head` in the same chunk, `rest` later; `early` decode from `head`. */
-interface Trailer {
-  name: string;
-  head: Uint8Array;
-  rest: Uint8Array;
-  early: number;
-  expected: BinaryResponse[];
-}
-
 const NOOP_REPLY = res({ opcode: Opcode.Noop, opaque: 9 });
 const GET_REPLY = res({ opaque: 3, cas: 7n, extras: u32(1), value: "xyz" });
 
-const TRAILERS: Trailer[] = [
+const TRAILERS: Trailer<BinaryResponse>[] = [
   {
     name: "a whole noop reply",
     head: NOOP_REPLY,
@@ -236,181 +193,32 @@ const TRAILERS: Trailer[] = [
   },
 ];
 
-/** Positions to split a case at: all of them for small cases, a spread for large ones. */
-function splitPoints(length: number, ends: readonly number[]): number[] {
-  if (length <= 8192) return Array.from({ length: length + 1 }, (_, i) => i);
-  const points = new Set<number>();
-  for (let i = 0; i <= 40; i++) {
-    points.add(i);
-    points.add(length - i);
-  }
-  for (const end of ends) for (let i = -30; i <= 30; i++) points.add(end + i);
-  for (let i = 0; i < length; i += 65_521) points.add(i);
-  return [...points].filter((p) => p >= 0 && p <= length).sort((a, b) => a - b);
+function make(options?: DecoderOptions): BinaryResponseDecoder {
+  return new BinaryResponseDecoder(options);
 }
+
+/** The binary decoder, with the replies that may follow a case. */
+const BINARY: Codec<BinaryResponse> = {
+  make,
+  trailers: TRAILERS,
+  valid: NOOP_REPLY,
+  chunkSizes: [2, 3, 7, 23, 25, 4096, 65_536],
+  split: { edges: 40, aroundEnds: 30 },
+  exactBuffered: true,
+};
 
 /**
  * Decodes consecutive replies (1) whole; (2) one byte at a time, each response appearing
  * exactly with its last byte; (3) followed by bytes of further replies in the same chunk;
- * (4) split into two chunks at every position; (5) in chunks of a few fixed sizes. Every chunk
- * is a copy overwritten once fed.
+ * (4) split into two chunks at every position; (5) in chunks of a few fixed sizes.
  */
 function checkCase(replies: Array<[Uint8Array, BinaryResponse]>, options?: DecoderOptions): void {
-  const bytes = concat(replies.map(([b]) => b));
-  const expected = replies.map(([, r]) => r);
-  const ends: number[] = [];
-  let total = 0;
-  for (const [b] of replies) {
-    total += b.length;
-    ends.push(total);
-  }
-  const decoder = () => new BinaryResponseDecoder(options);
-
-  {
-    const d = decoder();
-    feedCopy(d, bytes);
-    assert.equal(d.buffered, bytes.length, "whole: everything is buffered before next()");
-    assertResponses(drain(d), expected, "whole");
-    assert.equal(d.buffered, 0, "whole: nothing is left over");
-    assert.equal(d.next(), undefined);
-  }
-
-  {
-    const d = decoder();
-    const scratch = new Uint8Array(1);
-    const got: BinaryResponse[] = [];
-    const at: number[] = [];
-    for (let i = 0; i < bytes.length; i++) {
-      scratch[0] = bytes[i]!;
-      d.feed(scratch);
-      assert.equal(d.buffered, i + 1 - (at.length === 0 ? 0 : ends[at.length - 1]!));
-      for (let r = d.next(); r !== undefined; r = d.next()) {
-        got.push(r);
-        at.push(i + 1);
-      }
-    }
-    assertResponses(got, expected, "byte by byte");
-    assert.deepEqual(at, ends, "byte by byte: each response appears when its last byte arrives");
-    assert.equal(d.buffered, 0, "byte by byte: nothing is left over");
-  }
-
-  for (const trailer of TRAILERS) {
-    const why = `with trailing ${trailer.name}`;
-    const d = decoder();
-    feedCopy(d, concat([bytes, trailer.head]));
-    const got: BinaryResponse[] = [];
-    for (let i = 0; i < expected.length; i++) {
-      const r = d.next();
-      assert.ok(r !== undefined, `${why}: response ${i} is complete`);
-      got.push(r);
-    }
-    assertResponses(got, expected, why);
-    assert.equal(d.buffered, trailer.head.length, `${why}: the trailing bytes stay buffered`);
-    const early = drain(d);
-    assert.equal(early.length, trailer.early, `${why}: only complete replies decode early`);
-    feedCopy(d, trailer.rest);
-    assertResponses(drain(d, early), trailer.expected, `${why}: the next replies`);
-    assert.equal(d.buffered, 0, `${why}: nothing is left over`);
-  }
-
-  for (const cut of splitPoints(bytes.length, ends)) {
-    const d = decoder();
-    feedCopy(d, bytes.subarray(0, cut));
-    const got = drain(d);
-    feedCopy(d, bytes.subarray(cut));
-    assertResponses(drain(d, got), expected, `split at ${cut}`);
-    assert.equal(d.buffered, 0, `split at ${cut}: nothing is left over`);
-  }
-
-  for (const size of [2, 3, 7, 23, 25, 4096, 65_536]) {
-    const d = decoder();
-    const got: BinaryResponse[] = [];
-    for (let i = 0; i < bytes.length; i += size) {
-      feedCopy(d, bytes.subarray(i, i + size));
-      drain(d, got);
-    }
-    assertResponses(got, expected, `in ${size}-byte chunks`);
-    assert.equal(d.buffered, 0, `in ${size}-byte chunks: nothing is left over`);
-  }
-}
-
-/** Feeds `chunks` until next() throws; returns the responses before; checks stickiness. */
-function failOn(
-  d: BinaryResponseDecoder,
-  chunks: Iterable<Uint8Array>,
-  why: string,
-): BinaryResponse[] {
-  const got: BinaryResponse[] = [];
-  let error: unknown;
-  let threw = false;
-  for (const chunk of chunks) {
-    feedCopy(d, chunk);
-    try {
-      drain(d, got);
-    } catch (e) {
-      error = e;
-      threw = true;
-      break;
-    }
-  }
-  assert.ok(threw, `${why}: next() throws once every byte is in`);
-  assertMemcachedError(error, "PROTOCOL_ERROR", why);
-  assert.throws(() => d.next(), (e: unknown) => e === error, `${why}: next() throws again`);
-  d.feed(NOOP_REPLY);
-  assert.throws(() => d.next(), (e: unknown) => e === error, `${why}: still failed after feed`);
-  return got;
+  decodeEveryWay(BINARY, { replies, options });
 }
 
 /** Checks that bytes fail whole, byte by byte and split at every position. */
 function checkError(bytes: Uint8Array, before: BinaryResponse[] = [], options?: DecoderOptions) {
-  const decoder = () => new BinaryResponseDecoder(options);
-  assertResponses(failOn(decoder(), [bytes], "whole"), before, "whole");
-  const single = function* () {
-    for (let i = 0; i < bytes.length; i++) yield bytes.subarray(i, i + 1);
-  };
-  assertResponses(failOn(decoder(), single(), "byte by byte"), before, "byte by byte");
-  for (let cut = 0; cut <= bytes.length; cut++) {
-    const why = `split at ${cut}`;
-    assertResponses(
-      failOn(decoder(), [bytes.subarray(0, cut), bytes.subarray(cut)], why),
-      before,
-      why,
-    );
-  }
-}
-
-/** Counts the bytes copied by `Uint8Array` methods (`set`, `copyWithin`, `slice`) during `fn`. */
-function countCopiedBytes(fn: () => void): number {
-  const proto = Uint8Array.prototype;
-  const names = ["set", "copyWithin", "slice"] as const;
-  const own = names.map((name) => Object.getOwnPropertyDescriptor(proto, name));
-  const { set, copyWithin, slice } = proto;
-  let copied = 0;
-  const patch = (name: string, value: unknown) =>
-    Object.defineProperty(proto, name, { value, configurable: true, writable: true });
-  patch("set", function (this: Uint8Array, source: ArrayLike<number>, offset?: number) {
-    copied += source.length;
-    return set.call(this, source, offset);
-  });
-  patch("copyWithin", function (this: Uint8Array, target: number, start: number, end?: number) {
-    copied += Math.max(0, (end ?? this.length) - start);
-    return copyWithin.call(this, target, start, end);
-  });
-  patch("slice", function (this: Uint8Array, start?: number, end?: number) {
-    const out = slice.call(this, start, end);
-    copied += out.length;
-    return out;
-  });
-  try {
-    fn();
-  } finally {
-    names.forEach((name, i) => {
-      const descriptor = own[i];
-      if (descriptor === undefined) delete (proto as unknown as Record<string, unknown>)[name];
-      else Object.defineProperty(proto, name, descriptor);
-    });
-  }
-  return copied;
+  failEveryWay(BINARY, { bytes, before, options });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1217,12 +1025,7 @@ test("BinaryResponseDecoder decodes a 1 MiB value streamed in 64 KiB chunks", ()
   const value = pattern(MIB, 9);
   const bytes = res({ opcode: Opcode.Get, opaque: 77, extras: u32(2), value });
   const d = new BinaryResponseDecoder();
-  const got: BinaryResponse[] = [];
-  for (let i = 0; i < bytes.length; i += 65_536) {
-    feedCopy(d, bytes.subarray(i, i + 65_536));
-    drain(d, got);
-    if (i + 65_536 < bytes.length) assert.equal(got.length, 0, `no response after ${i} bytes`);
-  }
+  const got = decodeInChunks(d, bytes, 65_536);
   assertResponses(got, [reply({ opaque: 77, flags: 2, value })], "64 KiB chunks");
   assert.equal(got[0]!.value!.buffer.byteLength, MIB, "the streamed value has its own buffer");
   assert.equal(d.buffered, 0);
@@ -1317,16 +1120,7 @@ test("BinaryResponseDecoder returns keys and values that later feeds do not chan
 test("BinaryResponseDecoder copies a 1 MiB value fed in 4 KiB chunks a bounded number of times", () => {
   const value = pattern(MIB, 3);
   const bytes = res({ extras: u32(0), opaque: 5, value });
-  const chunks: Uint8Array[] = [];
-  for (let i = 0; i < bytes.length; i += 4096) chunks.push(bytes.subarray(i, i + 4096));
-  const d = new BinaryResponseDecoder();
-  const got: BinaryResponse[] = [];
-  const copied = countCopiedBytes(() => {
-    for (const chunk of chunks) {
-      d.feed(chunk);
-      drain(d, got);
-    }
-  });
+  const { got, copied } = decodeCounted(new BinaryResponseDecoder(), chunks(bytes, 4096));
   assertResponses(got, [reply({ opaque: 5, value })], "4 KiB chunks");
   assert.ok(copied <= 1.1 * bytes.length, `copied ${copied} bytes for ${bytes.length} bytes fed`);
 });
@@ -1336,14 +1130,8 @@ test("BinaryResponseDecoder copies many small replies a bounded number of times"
   const bytes = concat(Array.from({ length: 10_000 }, () => one));
   for (const copyValues of [true, false]) {
     const d = new BinaryResponseDecoder({ copyValues });
-    let count = 0;
-    const copied = countCopiedBytes(() => {
-      for (let i = 0; i < bytes.length; i += 1000) {
-        d.feed(bytes.subarray(i, i + 1000));
-        count += drain(d).length;
-      }
-    });
-    assert.equal(count, 10_000);
+    const { got, copied } = decodeCounted(d, chunks(bytes, 1000));
+    assert.equal(got.length, 10_000);
     const bound = copyValues ? 3 * bytes.length : 1.5 * bytes.length;
     assert.ok(copied <= bound, `copyValues ${copyValues}: copied ${copied} of ${bytes.length}`);
   }
@@ -1352,20 +1140,7 @@ test("BinaryResponseDecoder copies many small replies a bounded number of times"
 test("BinaryResponseDecoder decodes 100,000 one-byte chunks of a value with linear copying", () => {
   const value = pattern(100_000, 4);
   const bytes = res({ opcode: Opcode.Version, value });
-  const d = new BinaryResponseDecoder();
-  const one = new Uint8Array(1);
-  let got: BinaryResponse | undefined;
-  const copied = countCopiedBytes(() => {
-    for (let i = 0; i < bytes.length; i++) {
-      one[0] = bytes[i]!;
-      d.feed(one);
-      const r = d.next();
-      if (r !== undefined) {
-        assert.equal(i, bytes.length - 1, "the reply appears only with its last byte");
-        got = r;
-      }
-    }
-  });
+  const { got, copied } = decodeByteByByte(new BinaryResponseDecoder(), bytes);
   assertResponses([got!], [reply({ opcode: Opcode.Version, value })], "one byte at a time");
   assert.ok(copied <= 2 * bytes.length, `copied ${copied} bytes for ${bytes.length} bytes`);
 });
@@ -1428,21 +1203,12 @@ test("BinaryResponseDecoder with copyValues false decodes the same replies as wi
     res({ opcode: Opcode.Stat }),
     NOOP_REPLY,
   ]);
-  for (let cut = 0; cut <= bytes.length; cut++) {
-    const copied = new BinaryResponseDecoder();
-    const lent = new BinaryResponseDecoder({ copyValues: false });
-    const a: BinaryResponse[] = [];
-    const b: BinaryResponse[] = [];
-    for (const chunk of [bytes.subarray(0, cut), bytes.subarray(cut)]) {
-      copied.feed(chunk);
-      lent.feed(chunk);
-      drain(copied, a);
-      for (let r = lent.next(); r !== undefined; r = lent.next()) {
-        b.push({ ...r, key: r.key?.slice(), value: r.value?.slice(), borrowed: false });
-      }
-    }
-    assertResponses(b, a, `split at ${cut}`);
-  }
+  checkLentMatchesCopied(make, bytes, (r) => ({
+    ...r,
+    key: r.key?.slice(),
+    value: r.value?.slice(),
+    borrowed: false,
+  }));
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -1506,12 +1272,7 @@ test("BinaryResponseDecoder keeps decoding replies that came before the error", 
 });
 
 test("new BinaryResponseDecoder() rejects a maxValueSize that is not a positive integer", () => {
-  for (const bad of [0, -1, NaN, 1.5, Infinity]) {
-    assert.throws(
-      () => new BinaryResponseDecoder({ maxValueSize: bad }),
-      withCode("INVALID_ARGUMENT"),
-    );
-  }
+  checkBadLimits(make, ["maxValueSize"]);
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -1,12 +1,35 @@
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
-import { assertMemcachedError, concat, latin1, MAX_U64, MIB, withCode } from "../_util.ts";
+import { concat, latin1, MAX_U64, MIB, withCode } from "../_util.ts";
 import {
   type DecoderOptions,
   type Response,
   ResponseDecoder,
   type ResponseStatus,
 } from "../../src/protocol/mod.ts";
+import {
+  assertResponses,
+  type Case,
+  checkBadLimits,
+  checkDefaultLineCap,
+  checkEndlessStats,
+  checkFreshDecoder,
+  checkLentMatchesCopied,
+  checkLongLineByteByByte,
+  checkUnfinishedLineOverCap,
+  chunks,
+  type Codec,
+  decodeCounted,
+  decodeEveryWay,
+  decodeInChunks,
+  drain,
+  type ErrorCase,
+  failEveryWay,
+  feedIncomplete,
+  lineCodec,
+  lineTrailer,
+  noise,
+} from "./_codec.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -28,305 +51,37 @@ function reply(status: ResponseStatus, fields: Partial<Response> = {}): Response
   };
 }
 
-/** Pseudo-random bytes, with CR and LF sprinkled in so values never look like lines. */
-function noise(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = i % 97 === 0 ? 13 : i % 89 === 0 ? 10 : x & 0xff;
-  }
-  return out;
+function make(options?: DecoderOptions): ResponseDecoder {
+  return new ResponseDecoder(options);
 }
 
-/** Takes responses until the decoder needs more bytes. */
-function drain(d: ResponseDecoder, into: Response[] = []): Response[] {
-  for (let r = d.next(); r !== undefined; r = d.next()) into.push(r);
-  return into;
-}
+/** The meta decoder, with the replies that may follow a case. */
+const META: Codec<Response> = lineCodec(
+  make,
+  [
+    lineTrailer("EN\r\n", "", 1, [reply("EN")]),
+    lineTrailer("VA 3", " O7\r\nxyz\r\n", 0, [reply("VA", { opaque: 7, value: latin1("xyz") })]),
+    lineTrailer("V", "A 0\r\n\r\n", 0, [reply("VA", { value: new Uint8Array(0) })]),
+    lineTrailer("HD O1\r", "\n", 0, [reply("HD", { opaque: 1 })]),
+    lineTrailer("STAT pid 1\r\nST", "AT uptime 2\r\nEND\r\n", 0, [
+      reply("STATS", { stats: new Map([["pid", "1"], ["uptime", "2"]]) }),
+    ]),
+    lineTrailer("MN\r\nVA 2 f", "3\r\nhi\r\n", 1, [
+      reply("MN"),
+      reply("VA", { flags: 3, value: latin1("hi") }),
+    ]),
+  ],
+  "EN\r\nHD\r\n",
+);
 
-/** Feeds each of `parts` in turn, asserting after each that no response is complete yet. */
-function feedIncomplete(d: ResponseDecoder, ...parts: string[]): void {
-  for (const part of parts) {
-    d.feed(latin1(part));
-    assert.equal(d.next(), undefined, `after ${JSON.stringify(part)}`);
-  }
-}
-
-/**
- * Compares responses field by field. Large values are compared with a byte loop, which reports
- * the first difference instead of printing a megabyte.
- */
-function assertResponses(
-  actual: readonly Response[],
-  expected: readonly Response[],
-  why: string,
-): void {
-  assert.equal(actual.length, expected.length, `${why}: number of responses`);
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!;
-    const e = expected[i]!;
-    if (e.value !== undefined && e.value.length > 4096) {
-      const { value: av, ...aRest } = a;
-      const { value: ev, ...eRest } = e;
-      assert.deepStrictEqual(aRest, eRest, `${why}: response ${i}`);
-      assert.ok(av instanceof Uint8Array, `${why}: response ${i} has a value`);
-      assert.equal(av.length, ev!.length, `${why}: response ${i} value length`);
-      for (let j = 0; j < ev!.length; j++) {
-        if (av[j] !== ev![j]) assert.fail(`${why}: response ${i} value differs at byte ${j}`);
-      }
-    } else {
-      assert.deepStrictEqual(a, e, `${why}: response ${i}`);
-    }
-  }
-}
-
-/** Feeds a copy of `chunk` and then scribbles over the copy, so the decoder must keep its own. */
-function feedCopy(d: ResponseDecoder, chunk: Uint8Array): void {
-  const copy = chunk.slice();
-  d.feed(copy);
-  copy.fill(0x5a);
-}
-
-/**
- * Replies fed after a case: `head` goes in the same chunk, `rest` arrives later. The first
- * `early` responses are complete within `head`.
- */
-interface Trailer {
-  head: string;
-  rest: string;
-  early: number;
-  expected: Response[];
-}
-
-const TRAILERS: Trailer[] = [
-  { head: "EN\r\n", rest: "", early: 1, expected: [reply("EN")] },
-  {
-    head: "VA 3",
-    rest: " O7\r\nxyz\r\n",
-    early: 0,
-    expected: [reply("VA", { opaque: 7, value: latin1("xyz") })],
-  },
-  {
-    head: "V",
-    rest: "A 0\r\n\r\n",
-    early: 0,
-    expected: [reply("VA", { value: new Uint8Array(0) })],
-  },
-  { head: "HD O1\r", rest: "\n", early: 0, expected: [reply("HD", { opaque: 1 })] },
-  {
-    head: "STAT pid 1\r\nST",
-    rest: "AT uptime 2\r\nEND\r\n",
-    early: 0,
-    expected: [reply("STATS", { stats: new Map([["pid", "1"], ["uptime", "2"]]) })],
-  },
-  {
-    head: "MN\r\nVA 2 f",
-    rest: "3\r\nhi\r\n",
-    early: 1,
-    expected: [reply("MN"), reply("VA", { flags: 3, value: latin1("hi") })],
-  },
-];
-
-/** A decoding case: consecutive replies, each with the response it must decode to. */
-interface Case {
-  replies: Array<[Uint8Array | string, Response]>;
-  options?: DecoderOptions;
-}
-
-/** Positions to split a case at: all of them for small cases, a spread for large ones. */
-function splitPoints(length: number, ends: readonly number[]): number[] {
-  if (length <= 8192) return Array.from({ length: length + 1 }, (_, i) => i);
-  const points = new Set<number>();
-  for (let i = 0; i <= 32; i++) {
-    points.add(i);
-    points.add(length - i);
-  }
-  for (const end of ends) for (let i = -3; i <= 3; i++) points.add(end + i);
-  for (let i = 0; i < length; i += 65_521) points.add(i);
-  return [...points].filter((p) => p >= 0 && p <= length).sort((a, b) => a - b);
-}
-
-/**
- * Decodes a case every way the issue asks for: (1) whole; (2) one byte at a time, calling next()
- * after every byte, where each response must appear exactly when its last byte arrives;
- * (3) followed by bytes of further replies in the same chunk, which must stay buffered and
- * decode afterwards; (4) split into two chunks at every position; and (5) in chunks of a few
- * fixed sizes. Every chunk is a copy that is overwritten once fed.
- */
-function checkCase(c: Case): void {
-  const bytes = concat(c.replies.map(([b]) => b));
-  const expected = c.replies.map(([, r]) => r);
-  const ends: number[] = [];
-  let total = 0;
-  for (const [b] of c.replies) {
-    total += b.length;
-    ends.push(total);
-  }
-  const decoder = () => new ResponseDecoder(c.options);
-
-  // (1) Whole.
-  {
-    const d = decoder();
-    assert.equal(d.buffered, 0);
-    feedCopy(d, bytes);
-    assert.equal(d.buffered, bytes.length, "whole: everything is buffered before next()");
-    assertResponses(drain(d), expected, "whole");
-    assert.equal(d.buffered, 0, "whole: nothing is left over");
-    assert.equal(d.next(), undefined);
-  }
-
-  // (2) Byte by byte, through one scratch byte that is reused for every feed.
-  {
-    const d = decoder();
-    const scratch = new Uint8Array(1);
-    const got: Response[] = [];
-    const at: number[] = [];
-    for (let i = 0; i < bytes.length; i++) {
-      scratch[0] = bytes[i]!;
-      d.feed(scratch);
-      for (let r = d.next(); r !== undefined; r = d.next()) {
-        got.push(r);
-        at.push(i + 1);
-      }
-    }
-    assertResponses(got, expected, "byte by byte");
-    assert.deepEqual(at, ends, "byte by byte: each response appears when its last byte arrives");
-    assert.equal(d.buffered, 0, "byte by byte: nothing is left over");
-  }
-
-  // (3) With trailing bytes of the next replies in the same chunk.
-  for (const trailer of TRAILERS) {
-    const why = `with trailing ${JSON.stringify(trailer.head)}`;
-    const d = decoder();
-    feedCopy(d, concat([bytes, trailer.head]));
-    const got: Response[] = [];
-    for (let i = 0; i < expected.length; i++) {
-      const r = d.next();
-      assert.ok(r !== undefined, `${why}: response ${i} is complete`);
-      got.push(r);
-    }
-    assertResponses(got, expected, why);
-    assert.equal(d.buffered, trailer.head.length, `${why}: the trailing bytes stay buffered`);
-    const early = drain(d);
-    assert.equal(early.length, trailer.early, `${why}: only complete replies decode early`);
-    feedCopy(d, latin1(trailer.rest));
-    assertResponses(drain(d, early), trailer.expected, `${why}: the next replies`);
-    assert.equal(d.buffered, 0, `${why}: nothing is left over`);
-  }
-
-  // (4) Split into two chunks at every position.
-  for (const cut of splitPoints(bytes.length, ends)) {
-    const d = decoder();
-    feedCopy(d, bytes.subarray(0, cut));
-    const got = drain(d);
-    feedCopy(d, bytes.subarray(cut));
-    assertResponses(drain(d, got), expected, `split at ${cut}`);
-    assert.equal(d.buffered, 0, `split at ${cut}: nothing is left over`);
-  }
-
-  // (5) In chunks of fixed sizes.
-  for (const size of [2, 3, 7, 4096, 65_536]) {
-    const d = decoder();
-    const got: Response[] = [];
-    for (let i = 0; i < bytes.length; i += size) {
-      feedCopy(d, bytes.subarray(i, i + size));
-      drain(d, got);
-    }
-    assertResponses(got, expected, `in ${size}-byte chunks`);
-    assert.equal(d.buffered, 0, `in ${size}-byte chunks: nothing is left over`);
-  }
-}
-
-/**
- * Feeds `chunks`, calling next() after each, until next() throws. Returns the responses decoded
- * before the error and the error, then checks that the decoder stays failed.
- */
-function failOn(d: ResponseDecoder, chunks: Iterable<Uint8Array>, why: string): Response[] {
-  const got: Response[] = [];
-  let error: unknown;
-  let threw = false;
-  for (const chunk of chunks) {
-    feedCopy(d, chunk);
-    try {
-      drain(d, got);
-    } catch (e) {
-      error = e;
-      threw = true;
-      break;
-    }
-  }
-  assert.ok(threw, `${why}: next() throws once every byte is in`);
-  assertMemcachedError(error, "PROTOCOL_ERROR", why);
-  // The decoder stays failed: the same error again, even after valid bytes arrive.
-  assert.throws(() => d.next(), (e: unknown) => e === error, `${why}: next() throws again`);
-  d.feed(latin1("EN\r\nHD\r\n"));
-  assert.throws(() => d.next(), (e: unknown) => e === error, `${why}: still failed after feed`);
-  return got;
-}
-
-/** An error case: the replies decoded before the bad bytes, then the bad bytes. */
-interface ErrorCase {
-  bytes: string | Uint8Array;
-  before?: Response[];
-  options?: DecoderOptions;
+/** Decodes a case every way: whole, byte by byte, with trailing bytes, split, in chunks. */
+function checkCase(c: Case<Response>): void {
+  decodeEveryWay(META, c);
 }
 
 /** Checks that a case fails whole, byte by byte and split at every position. */
-function checkError(c: ErrorCase): void {
-  const bytes = typeof c.bytes === "string" ? latin1(c.bytes) : c.bytes;
-  const before = c.before ?? [];
-  const decoder = () => new ResponseDecoder(c.options);
-  assertResponses(failOn(decoder(), [bytes], "whole"), before, "whole");
-  const single = function* () {
-    for (let i = 0; i < bytes.length; i++) yield bytes.subarray(i, i + 1);
-  };
-  assertResponses(failOn(decoder(), single(), "byte by byte"), before, "byte by byte");
-  for (let cut = 0; cut <= bytes.length; cut++) {
-    const why = `split at ${cut}`;
-    const got = failOn(decoder(), [bytes.subarray(0, cut), bytes.subarray(cut)], why);
-    assertResponses(got, before, why);
-  }
-}
-
-/**
- * Counts the bytes copied by `Uint8Array` methods (`set`, `copyWithin`, `slice`) while `fn`
- * runs: a count, not a timing, so it proves linear copying on any machine.
- */
-function countCopiedBytes(fn: () => void): number {
-  const proto = Uint8Array.prototype;
-  const names = ["set", "copyWithin", "slice"] as const;
-  const own = names.map((name) => Object.getOwnPropertyDescriptor(proto, name));
-  const { set, copyWithin, slice } = proto;
-  let copied = 0;
-  const patch = (name: string, value: unknown) =>
-    Object.defineProperty(proto, name, { value, configurable: true, writable: true });
-  patch("set", function (this: Uint8Array, source: ArrayLike<number>, offset?: number) {
-    copied += source.length;
-    return set.call(this, source, offset);
-  });
-  patch("copyWithin", function (this: Uint8Array, target: number, start: number, end?: number) {
-    copied += Math.max(0, (end ?? this.length) - start);
-    return copyWithin.call(this, target, start, end);
-  });
-  patch("slice", function (this: Uint8Array, start?: number, end?: number) {
-    const out = slice.call(this, start, end);
-    copied += out.length;
-    return out;
-  });
-  try {
-    fn();
-  } finally {
-    names.forEach((name, i) => {
-      const descriptor = own[i];
-      if (descriptor === undefined) delete (proto as unknown as Record<string, unknown>)[name];
-      else Object.defineProperty(proto, name, descriptor);
-    });
-  }
-  return copied;
+function checkError(c: ErrorCase<Response>): void {
+  failEveryWay(META, c);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -384,12 +139,7 @@ test("ResponseDecoder decodes a 1 MiB value streamed in 64 KiB chunks", () => {
   const value = noise(MIB, 99);
   const bytes = concat(["VA 1048576 f2 O77\r\n", value, "\r\n"]);
   const d = new ResponseDecoder();
-  const got: Response[] = [];
-  for (let i = 0; i < bytes.length; i += 65_536) {
-    feedCopy(d, bytes.subarray(i, i + 65_536));
-    drain(d, got);
-    if (i + 65_536 < bytes.length) assert.equal(got.length, 0, `no response after ${i} bytes`);
-  }
+  const got = decodeInChunks(d, bytes, 65_536);
   assertResponses(got, [reply("VA", { flags: 2, opaque: 77, value })], "64 KiB chunks");
   assert.equal(d.buffered, 0);
 });
@@ -580,12 +330,7 @@ test("ResponseDecoder decodes a pipeline of 1,000 replies in one chunk", () => {
 // Incremental behaviour
 
 test("ResponseDecoder.next() returns undefined on a fresh decoder", () => {
-  const d = new ResponseDecoder();
-  assert.equal(d.next(), undefined);
-  assert.equal(d.buffered, 0);
-  d.feed(new Uint8Array(0));
-  assert.equal(d.next(), undefined);
-  assert.equal(d.buffered, 0);
+  checkFreshDecoder(new ResponseDecoder());
 });
 
 test("ResponseDecoder.next() returns undefined until a value's CRLF arrives", () => {
@@ -696,41 +441,13 @@ test("ResponseDecoder returns values that later feeds do not change or pin", () 
 });
 
 test("ResponseDecoder decodes 100,000 one-byte chunks of a long line under the cap", () => {
-  const message = "x".repeat(100_000 - "SERVER_ERROR \r\n".length);
-  const bytes = latin1(`SERVER_ERROR ${message}\r\n`);
-  assert.equal(bytes.length, 100_000);
-  const d = new ResponseDecoder({ maxLineLength: 200_000 });
-  const one = new Uint8Array(1);
-  let got: Response | undefined;
-  const copied = countCopiedBytes(() => {
-    for (let i = 0; i < bytes.length; i++) {
-      one[0] = bytes[i]!;
-      d.feed(one);
-      const r = d.next();
-      if (r !== undefined) {
-        assert.equal(i, bytes.length - 1, "the reply appears only with its last byte");
-        got = r;
-      }
-    }
-  });
-  assert.deepStrictEqual(got, reply("SERVER_ERROR", { message }));
-  // Each byte is copied in once; growing the buffer by doubling adds at most as much again.
-  assert.ok(copied <= 3 * bytes.length, `copied ${copied} bytes for a ${bytes.length}-byte line`);
+  checkLongLineByteByByte(make, (message) => reply("SERVER_ERROR", { message }));
 });
 
 test("ResponseDecoder copies a 1 MiB value fed in 4 KiB chunks a bounded number of times", () => {
   const value = noise(MIB, 3);
   const bytes = concat(["VA 1048576 O5\r\n", value, "\r\n"]);
-  const chunks: Uint8Array[] = [];
-  for (let i = 0; i < bytes.length; i += 4096) chunks.push(bytes.subarray(i, i + 4096));
-  const d = new ResponseDecoder();
-  const got: Response[] = [];
-  const copied = countCopiedBytes(() => {
-    for (const chunk of chunks) {
-      d.feed(chunk);
-      drain(d, got);
-    }
-  });
+  const { got, copied } = decodeCounted(new ResponseDecoder(), chunks(bytes, 4096));
   assertResponses(got, [reply("VA", { opaque: 5, value })], "4 KiB chunks");
   // Linear: each byte lands in the value about once. Re-concatenating the buffer on every
   // chunk would copy about 256 × 1 MiB / 2 = 128 MiB.
@@ -740,15 +457,8 @@ test("ResponseDecoder copies a 1 MiB value fed in 4 KiB chunks a bounded number 
 test("ResponseDecoder copies many small replies a bounded number of times", () => {
   const reply1 = "VA 5 f1 O1\r\nhello\r\n";
   const bytes = latin1(reply1.repeat(10_000));
-  const d = new ResponseDecoder();
-  let count = 0;
-  const copied = countCopiedBytes(() => {
-    for (let i = 0; i < bytes.length; i += 1000) {
-      d.feed(bytes.subarray(i, i + 1000));
-      count += drain(d).length;
-    }
-  });
-  assert.equal(count, 10_000);
+  const { got, copied } = decodeCounted(new ResponseDecoder(), chunks(bytes, 1000));
+  assert.equal(got.length, 10_000);
   assert.ok(copied <= 3 * bytes.length, `copied ${copied} bytes for ${bytes.length} bytes fed`);
 });
 
@@ -795,38 +505,11 @@ test("ResponseDecoder fails on a value not followed by CRLF", () => {
 });
 
 test("ResponseDecoder fails once an unfinished line exceeds maxLineLength", () => {
-  const cap = 16;
-  const line = "SERVER_ERROR " + "x".repeat(40);
-  const d = new ResponseDecoder({ maxLineLength: cap });
-  feedIncomplete(d, ...line.slice(0, cap));
-  assert.equal(d.buffered, cap);
-  d.feed(latin1(line[cap]!));
-  let error: unknown;
-  assert.throws(() => d.next(), (e: unknown) => {
-    error = e;
-    return true;
-  });
-  assertMemcachedError(error, "PROTOCOL_ERROR", "one byte over the cap");
-  assert.throws(() => d.next(), (e: unknown) => e === error);
+  checkUnfinishedLineOverCap(make);
 });
 
 test("ResponseDecoder fails on an unfinished line over the default cap of 8192 bytes", () => {
-  const d = new ResponseDecoder();
-  d.feed(latin1("VERSION " + "x".repeat(8184)));
-  assert.equal(d.buffered, 8192);
-  assert.equal(d.next(), undefined);
-  d.feed(latin1("x"));
-  assert.throws(
-    () => d.next(),
-    withCode("PROTOCOL_ERROR"),
-  );
-  // A huge chunk with no LF fails at once rather than waiting for more.
-  const big = new ResponseDecoder();
-  big.feed(new Uint8Array(100_000).fill(0x78));
-  assert.throws(
-    () => big.next(),
-    withCode("PROTOCOL_ERROR"),
-  );
+  checkDefaultLineCap(make);
 });
 
 test("ResponseDecoder accepts a line of exactly maxLineLength bytes and rejects one more", () => {
@@ -946,41 +629,13 @@ test("ResponseDecoder with copyValues false gives streamed values their own buff
 
 test("ResponseDecoder with copyValues false decodes the same replies as with copies", () => {
   const bytes = latin1("VA 3 f1 O1\r\nabc\r\nEN O2\r\nVA 0\r\n\r\nSTAT a 1\r\nEND\r\nMN\r\n");
-  for (let cut = 0; cut <= bytes.length; cut++) {
-    const copied = new ResponseDecoder();
-    const lent = new ResponseDecoder({ copyValues: false });
-    const a: Response[] = [];
-    const b: Response[] = [];
-    for (const chunk of [bytes.subarray(0, cut), bytes.subarray(cut)]) {
-      copied.feed(chunk);
-      lent.feed(chunk);
-      drain(copied, a);
-      // Take what a lent reply holds before the next call, as a caller must.
-      for (let r = lent.next(); r !== undefined; r = lent.next()) {
-        b.push({ ...r, value: r.value?.slice(), borrowed: false });
-      }
-    }
-    assertResponses(b, a, `split at ${cut}`);
-  }
+  checkLentMatchesCopied(make, bytes);
 });
 
 test("new ResponseDecoder() rejects limits that are not positive integers", () => {
-  for (const bad of [0, -1, NaN, 1.5, Infinity]) {
-    assert.throws(() => new ResponseDecoder({ maxLineLength: bad }), /maxLineLength/);
-    assert.throws(() => new ResponseDecoder({ maxValueSize: bad }), /maxValueSize/);
-  }
+  checkBadLimits(make, ["maxLineLength", "maxValueSize"]);
 });
 
 test("ResponseDecoder.next() raises PROTOCOL_ERROR when a stats reply never ends", () => {
-  const d = new ResponseDecoder();
-  let error: unknown;
-  try {
-    for (let i = 0; i < 100_001; i++) {
-      d.feed(latin1(`STAT s${i} 1\r\n`));
-      assert.equal(d.next(), undefined);
-    }
-  } catch (e) {
-    error = e;
-  }
-  assertMemcachedError(error, "PROTOCOL_ERROR", "endless STAT block");
+  checkEndlessStats(make);
 });

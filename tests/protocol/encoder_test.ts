@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
-import { latin1, latin1Text, MAX_U64, withCode } from "../_util.ts";
-import type { ErrorCode } from "../../src/errors.ts";
+import { latin1, latin1Text, MAX_U64 } from "../_util.ts";
 import {
   ByteWriter,
   encodeFlushAll,
@@ -20,29 +19,9 @@ import {
   type MetaSetOptions,
   type SetMode,
 } from "../../src/protocol/mod.ts";
+import { assertRejected, encodedText } from "./_codec.ts";
 
-/** Runs an encoder on a fresh writer and returns every byte it wrote, as latin1 text. */
-function encoded(encode: (w: ByteWriter) => void): string {
-  const w = new ByteWriter();
-  encode(w);
-  const written = w.length;
-  const out = latin1Text(w.take());
-  assert.equal(out.length, written, "ByteWriter.length counts every byte taken");
-  return out;
-}
-
-/**
- * Checks that an encoder call throws `code` and leaves the writer exactly as it was: a request
- * already in the writer stays intact and no byte of the rejected request is added.
- */
-function assertRejected(encode: (w: ByteWriter) => void, code: ErrorCode, why: string): void {
-  const w = new ByteWriter();
-  encodeMetaNoop(w);
-  const before = w.length;
-  assert.throws(() => encode(w), withCode(code, why), why);
-  assert.equal(w.length, before, `${why}: nothing was written`);
-  assert.equal(latin1Text(w.take()), "mn\r\n", `${why}: earlier bytes are intact`);
-}
+const encoded = encodedText;
 
 const bar = latin1("bar");
 

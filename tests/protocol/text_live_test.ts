@@ -7,12 +7,10 @@
  */
 
 import assert from "node:assert/strict";
-import { createConnection, type Socket } from "node:net";
 import { test } from "../_harness.ts";
-import { type MemcachedServer, startMemcached } from "../_memcached.ts";
-import { latin1, MAX_U64, pattern, within } from "../_util.ts";
+import { latin1, MAX_U64, pattern } from "../_util.ts";
 import {
-  ByteWriter,
+  type ByteWriter,
   encodeFlushAll,
   encodeKey,
   encodeStats,
@@ -29,97 +27,26 @@ import {
   TextResponseDecoder,
   type TextResponseStatus,
 } from "../../src/protocol/text.ts";
+import { withLiveConnection } from "./_codec.ts";
 
-/** One plain socket to memcached, writing encoder bytes and decoding replies as they come. */
-class TextConnection {
-  readonly #socket: Socket;
-  readonly #decoder = new TextResponseDecoder();
-  readonly #writer = new ByteWriter();
-  readonly #replies: TextResponse[] = [];
-  readonly #closed: Promise<void>;
-  #error: unknown = undefined;
-  #wake: (() => void) | undefined = undefined;
-
-  private constructor(socket: Socket) {
-    this.#socket = socket;
-    this.#closed = new Promise((resolve) => socket.once("close", () => resolve()));
-    socket.on("data", (chunk: Uint8Array) => {
-      try {
-        this.#decoder.feed(chunk);
-        for (let r = this.#decoder.next(); r !== undefined; r = this.#decoder.next()) {
-          this.#replies.push(r);
-        }
-      } catch (error) {
-        this.#error = error;
-      }
-      this.#wake?.();
-    });
-    socket.on("error", (error) => {
-      this.#error = error;
-      this.#wake?.();
-    });
-  }
-
-  /** Connects to `server` over TCP. */
-  static open(server: MemcachedServer): Promise<TextConnection> {
-    return new Promise((resolve, reject) => {
-      const socket = createConnection({ host: server.host, port: server.port });
-      socket.once("error", reject);
-      socket.once("connect", () => {
-        socket.off("error", reject);
-        resolve(new TextConnection(socket));
-      });
-    });
-  }
-
-  /**
-   * Encodes requests with `encode`, writes them and resolves with the next `count` replies;
-   * checks that no further reply arrives with them.
-   */
-  async send(encode: (w: ByteWriter) => void, count: number): Promise<TextResponse[]> {
-    encode(this.#writer);
-    for (const chunk of this.#writer.take()) this.#socket.write(chunk);
-    const ready = new Promise<void>((resolve) => {
-      const check = () => {
-        if (this.#error !== undefined || this.#replies.length >= count) {
-          this.#wake = undefined;
-          resolve();
-        } else this.#wake = check;
-      };
-      check();
-    });
-    await within(5_000, `${count} replies`, ready);
-    if (this.#error !== undefined) throw this.#error;
-    return this.#replies.splice(0, count);
-  }
-
+/** What the tests use of a connection: the shared live connection plus `statuses()`. */
+interface TextConnection {
+  /** Encodes requests with `encode`, writes them and resolves with the next `count` replies. */
+  send(encode: (w: ByteWriter) => void, count: number): Promise<TextResponse[]>;
   /** Sends requests and returns the statuses of their `count` replies. */
-  async statuses(encode: (w: ByteWriter) => void, count: number): Promise<TextResponseStatus[]> {
-    return (await this.send(encode, count)).map((r) => r.status);
-  }
-
-  /** Closes the socket and waits until it is closed; asserts that nothing was left unread. */
-  async close(): Promise<void> {
-    this.#socket.destroy();
-    await this.#closed;
-    assert.equal(this.#replies.length, 0, "no reply was left unread");
-    assert.equal(this.#decoder.buffered, 0, "no partial reply was left");
-  }
+  statuses(encode: (w: ByteWriter) => void, count: number): Promise<TextResponseStatus[]>;
 }
 
-/** Runs `body` with a fresh server and connection; always closes and stops both. */
-async function withConnection(body: (c: TextConnection) => Promise<void>): Promise<void> {
-  const server = await startMemcached();
-  try {
-    const c = await TextConnection.open(server);
-    try {
-      await body(c);
-    } finally {
-      await c.close();
-    }
-  } finally {
-    await server.stop();
-  }
+/**
+ * Runs `body` with a fresh server and connection; always closes and stops both, and checks that
+ * no reply (or part of one) was left unread.
+ */
+function withConnection(body: (c: TextConnection) => Promise<void>): Promise<void> {
+  return withLiveConnection(() => new TextResponseDecoder(), (conn) =>
+    body({
+      send: (encode, count) => conn.send(encode, count),
+      statuses: async (encode, count) => (await conn.send(encode, count)).map((r) => r.status),
+    }), { drained: true });
 }
 
 const enc = new TextEncoder();

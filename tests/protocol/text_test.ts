@@ -1,21 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
-import {
-  assertMemcachedError,
-  concat,
-  latin1,
-  latin1Text,
-  MAX_U64,
-  MIB,
-  withCode,
-} from "../_util.ts";
-import type { ErrorCode } from "../../src/errors.ts";
-import {
-  ByteWriter,
-  type DecoderOptions,
-  encodeKey,
-  encodeMetaNoop,
-} from "../../src/protocol/mod.ts";
+import { concat, latin1, latin1Text, MAX_U64, MIB, withCode } from "../_util.ts";
+import { ByteWriter, type DecoderOptions, encodeKey } from "../../src/protocol/mod.ts";
 import {
   encodeTextArithmetic,
   encodeTextDelete,
@@ -30,32 +16,36 @@ import {
   type TextStoreMode,
   type TextStoreOptions,
 } from "../../src/protocol/text.ts";
+import {
+  assertRejected,
+  assertResponses,
+  type Case,
+  checkBadLimits,
+  checkDefaultLineCap,
+  checkEndlessStats,
+  checkFreshDecoder,
+  checkLentMatchesCopied,
+  checkLongLineByteByByte,
+  checkUnfinishedLineOverCap,
+  chunks,
+  type Codec,
+  decodeCounted,
+  decodeEveryWay,
+  decodeInChunks,
+  drain,
+  encodedText,
+  type ErrorCase,
+  failEveryWay,
+  feedIncomplete,
+  lineCodec,
+  lineTrailer,
+  noise,
+} from "./_codec.ts";
 
 // =============================================================================================
 // Encoders
 
-/** Runs an encoder on a fresh writer and returns every byte it wrote, as latin1 text. */
-function encoded(encode: (w: ByteWriter) => void): string {
-  const w = new ByteWriter();
-  encode(w);
-  const written = w.length;
-  const out = latin1Text(w.take());
-  assert.equal(out.length, written, "ByteWriter.length counts every byte taken");
-  return out;
-}
-
-/**
- * Checks that an encoder call throws `code` and leaves the writer exactly as it was: a request
- * already in the writer stays intact and no byte of the rejected request is added.
- */
-function assertRejected(encode: (w: ByteWriter) => void, code: ErrorCode, why: string): void {
-  const w = new ByteWriter();
-  encodeMetaNoop(w);
-  const before = w.length;
-  assert.throws(() => encode(w), withCode(code, why), why);
-  assert.equal(w.length, before, `${why}: nothing was written`);
-  assert.equal(latin1Text(w.take()), "mn\r\n", `${why}: earlier bytes are intact`);
-}
+const encoded = encodedText;
 
 function get(keys: readonly string[], options?: TextGetOptions): string {
   return encoded((w) => encodeTextGet(w, keys, options));
@@ -514,299 +504,40 @@ function value(key: string, data: Uint8Array | string, fields: Partial<TextRespo
   });
 }
 
-/** Pseudo-random bytes, with CR and LF sprinkled in so values never look like lines. */
-function noise(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = i % 97 === 0 ? 13 : i % 89 === 0 ? 10 : x & 0xff;
-  }
-  return out;
+function make(options?: DecoderOptions): TextResponseDecoder {
+  return new TextResponseDecoder(options);
 }
 
-/** Takes responses until the decoder needs more bytes. */
-function drain(d: TextResponseDecoder, into: TextResponse[] = []): TextResponse[] {
-  for (let r = d.next(); r !== undefined; r = d.next()) into.push(r);
-  return into;
-}
+/** The text decoder, with the replies that may follow a case. */
+const TEXT: Codec<TextResponse> = lineCodec(
+  make,
+  [
+    lineTrailer("END\r\n", "", 1, [reply("END")]),
+    lineTrailer("VALUE k 1 3", "\r\nxyz\r\nEND\r\n", 0, [
+      value("k", "xyz", { flags: 1 }),
+      reply("END"),
+    ]),
+    lineTrailer("V", "ALUE k 0 0\r\n\r\n", 0, [value("k", "")]),
+    lineTrailer("STORED\r", "\n", 0, [reply("STORED")]),
+    lineTrailer("STAT pid 1\r\nST", "AT uptime 2\r\nEND\r\n", 0, [
+      reply("STATS", { stats: new Map([["pid", "1"], ["uptime", "2"]]) }),
+    ]),
+    lineTrailer("DELETED\r\n12", "3\r\n", 1, [
+      reply("DELETED"),
+      reply("NUMBER", { number: 123n }),
+    ]),
+  ],
+  "END\r\nSTORED\r\n",
+);
 
-/** Feeds each of `parts` in turn, asserting after each that no response is complete yet. */
-function feedIncomplete(d: TextResponseDecoder, ...parts: string[]): void {
-  for (const part of parts) {
-    d.feed(latin1(part));
-    assert.equal(d.next(), undefined, `after ${JSON.stringify(part)}`);
-  }
-}
-
-/** Compares responses field by field; large values with a byte loop. */
-function assertResponses(
-  actual: readonly TextResponse[],
-  expected: readonly TextResponse[],
-  why: string,
-): void {
-  assert.equal(actual.length, expected.length, `${why}: number of responses`);
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!;
-    const e = expected[i]!;
-    if (e.value !== undefined && e.value.length > 4096) {
-      const { value: av, ...aRest } = a;
-      const { value: ev, ...eRest } = e;
-      assert.deepStrictEqual(aRest, eRest, `${why}: response ${i}`);
-      assert.ok(av instanceof Uint8Array, `${why}: response ${i} has a value`);
-      assert.equal(av.length, ev!.length, `${why}: response ${i} value length`);
-      for (let j = 0; j < ev!.length; j++) {
-        if (av[j] !== ev![j]) assert.fail(`${why}: response ${i} value differs at byte ${j}`);
-      }
-    } else {
-      assert.deepStrictEqual(a, e, `${why}: response ${i}`);
-    }
-  }
-}
-
-/** Feeds a copy of `chunk` and then scribbles over the copy, so the decoder must keep its own. */
-function feedCopy(d: TextResponseDecoder, chunk: Uint8Array): void {
-  const copy = chunk.slice();
-  d.feed(copy);
-  copy.fill(0x5a);
-}
-
-/**
- * Replies fed after a case: `head` goes in the same chunk, `rest` arrives later. The first
- * `early` responses are complete within `head`.
- */
-interface Trailer {
-  head: string;
-  rest: string;
-  early: number;
-  expected: TextResponse[];
-}
-
-const TRAILERS: Trailer[] = [
-  { head: "END\r\n", rest: "", early: 1, expected: [reply("END")] },
-  {
-    head: "VALUE k 1 3",
-    rest: "\r\nxyz\r\nEND\r\n",
-    early: 0,
-    expected: [value("k", "xyz", { flags: 1 }), reply("END")],
-  },
-  { head: "V", rest: "ALUE k 0 0\r\n\r\n", early: 0, expected: [value("k", "")] },
-  { head: "STORED\r", rest: "\n", early: 0, expected: [reply("STORED")] },
-  {
-    head: "STAT pid 1\r\nST",
-    rest: "AT uptime 2\r\nEND\r\n",
-    early: 0,
-    expected: [reply("STATS", { stats: new Map([["pid", "1"], ["uptime", "2"]]) })],
-  },
-  {
-    head: "DELETED\r\n12",
-    rest: "3\r\n",
-    early: 1,
-    expected: [reply("DELETED"), reply("NUMBER", { number: 123n })],
-  },
-];
-
-/** A decoding case: consecutive replies, each with the response it must decode to. */
-interface Case {
-  replies: Array<[Uint8Array | string, TextResponse]>;
-  options?: DecoderOptions;
-}
-
-/** Positions to split a case at: all of them for small cases, a spread for large ones. */
-function splitPoints(length: number, ends: readonly number[]): number[] {
-  if (length <= 8192) return Array.from({ length: length + 1 }, (_, i) => i);
-  const points = new Set<number>();
-  for (let i = 0; i <= 32; i++) {
-    points.add(i);
-    points.add(length - i);
-  }
-  for (const end of ends) for (let i = -3; i <= 3; i++) points.add(end + i);
-  for (let i = 0; i < length; i += 65_521) points.add(i);
-  return [...points].filter((p) => p >= 0 && p <= length).sort((a, b) => a - b);
-}
-
-/**
- * Decodes a case (1) whole; (2) one byte at a time, where each response must appear exactly
- * when its last byte arrives; (3) followed by bytes of further replies in the same chunk;
- * (4) split into two chunks at every position; and (5) in chunks of a few fixed sizes.
- */
-function checkCase(c: Case): void {
-  const bytes = concat(c.replies.map(([b]) => b));
-  const expected = c.replies.map(([, r]) => r);
-  const ends: number[] = [];
-  let total = 0;
-  for (const [b] of c.replies) {
-    total += b.length;
-    ends.push(total);
-  }
-  const decoder = () => new TextResponseDecoder(c.options);
-
-  // (1) Whole.
-  {
-    const d = decoder();
-    assert.equal(d.buffered, 0);
-    feedCopy(d, bytes);
-    assert.equal(d.buffered, bytes.length, "whole: everything is buffered before next()");
-    assertResponses(drain(d), expected, "whole");
-    assert.equal(d.buffered, 0, "whole: nothing is left over");
-    assert.equal(d.next(), undefined);
-  }
-
-  // (2) Byte by byte, through one scratch byte that is reused for every feed.
-  {
-    const d = decoder();
-    const scratch = new Uint8Array(1);
-    const got: TextResponse[] = [];
-    const at: number[] = [];
-    for (let i = 0; i < bytes.length; i++) {
-      scratch[0] = bytes[i]!;
-      d.feed(scratch);
-      for (let r = d.next(); r !== undefined; r = d.next()) {
-        got.push(r);
-        at.push(i + 1);
-      }
-    }
-    assertResponses(got, expected, "byte by byte");
-    assert.deepEqual(at, ends, "byte by byte: each response appears when its last byte arrives");
-    assert.equal(d.buffered, 0, "byte by byte: nothing is left over");
-  }
-
-  // (3) With trailing bytes of the next replies in the same chunk.
-  for (const trailer of TRAILERS) {
-    const why = `with trailing ${JSON.stringify(trailer.head)}`;
-    const d = decoder();
-    feedCopy(d, concat([bytes, trailer.head]));
-    const got: TextResponse[] = [];
-    for (let i = 0; i < expected.length; i++) {
-      const r = d.next();
-      assert.ok(r !== undefined, `${why}: response ${i} is complete`);
-      got.push(r);
-    }
-    assertResponses(got, expected, why);
-    assert.equal(d.buffered, trailer.head.length, `${why}: the trailing bytes stay buffered`);
-    const early = drain(d);
-    assert.equal(early.length, trailer.early, `${why}: only complete replies decode early`);
-    feedCopy(d, latin1(trailer.rest));
-    assertResponses(drain(d, early), trailer.expected, `${why}: the next replies`);
-    assert.equal(d.buffered, 0, `${why}: nothing is left over`);
-  }
-
-  // (4) Split into two chunks at every position.
-  for (const cut of splitPoints(bytes.length, ends)) {
-    const d = decoder();
-    feedCopy(d, bytes.subarray(0, cut));
-    const got = drain(d);
-    feedCopy(d, bytes.subarray(cut));
-    assertResponses(drain(d, got), expected, `split at ${cut}`);
-    assert.equal(d.buffered, 0, `split at ${cut}: nothing is left over`);
-  }
-
-  // (5) In chunks of fixed sizes.
-  for (const size of [2, 3, 7, 4096, 65_536]) {
-    const d = decoder();
-    const got: TextResponse[] = [];
-    for (let i = 0; i < bytes.length; i += size) {
-      feedCopy(d, bytes.subarray(i, i + size));
-      drain(d, got);
-    }
-    assertResponses(got, expected, `in ${size}-byte chunks`);
-    assert.equal(d.buffered, 0, `in ${size}-byte chunks: nothing is left over`);
-  }
-}
-
-/**
- * Feeds `chunks`, calling next() after each, until next() throws. Returns the responses decoded
- * before the error, then checks that the decoder stays failed.
- */
-function failOn(
-  d: TextResponseDecoder,
-  chunks: Iterable<Uint8Array>,
-  why: string,
-): TextResponse[] {
-  const got: TextResponse[] = [];
-  let error: unknown;
-  let threw = false;
-  for (const chunk of chunks) {
-    feedCopy(d, chunk);
-    try {
-      drain(d, got);
-    } catch (e) {
-      error = e;
-      threw = true;
-      break;
-    }
-  }
-  assert.ok(threw, `${why}: next() throws once every byte is in`);
-  assertMemcachedError(error, "PROTOCOL_ERROR", why);
-  // The decoder stays failed: the same error again, even after valid bytes arrive.
-  assert.throws(() => d.next(), (e: unknown) => e === error, `${why}: next() throws again`);
-  d.feed(latin1("END\r\nSTORED\r\n"));
-  assert.throws(() => d.next(), (e: unknown) => e === error, `${why}: still failed after feed`);
-  return got;
-}
-
-/** An error case: the replies decoded before the bad bytes, then the bad bytes. */
-interface ErrorCase {
-  bytes: string | Uint8Array;
-  before?: TextResponse[];
-  options?: DecoderOptions;
+/** Decodes a case every way: whole, byte by byte, with trailing bytes, split, in chunks. */
+function checkCase(c: Case<TextResponse>): void {
+  decodeEveryWay(TEXT, c);
 }
 
 /** Checks that a case fails whole, byte by byte and split at every position. */
-function checkError(c: ErrorCase): void {
-  const bytes = typeof c.bytes === "string" ? latin1(c.bytes) : c.bytes;
-  const before = c.before ?? [];
-  const decoder = () => new TextResponseDecoder(c.options);
-  assertResponses(failOn(decoder(), [bytes], "whole"), before, "whole");
-  const single = function* () {
-    for (let i = 0; i < bytes.length; i++) yield bytes.subarray(i, i + 1);
-  };
-  assertResponses(failOn(decoder(), single(), "byte by byte"), before, "byte by byte");
-  for (let cut = 0; cut <= bytes.length; cut++) {
-    const why = `split at ${cut}`;
-    const got = failOn(decoder(), [bytes.subarray(0, cut), bytes.subarray(cut)], why);
-    assertResponses(got, before, why);
-  }
-}
-
-/**
- * Counts the bytes copied by `Uint8Array` methods (`set`, `copyWithin`, `slice`) while `fn`
- * runs: a count, not a timing, so it proves linear copying on any machine.
- */
-function countCopiedBytes(fn: () => void): number {
-  const proto = Uint8Array.prototype;
-  const names = ["set", "copyWithin", "slice"] as const;
-  const own = names.map((name) => Object.getOwnPropertyDescriptor(proto, name));
-  const { set, copyWithin, slice } = proto;
-  let copied = 0;
-  const patch = (name: string, value: unknown) =>
-    Object.defineProperty(proto, name, { value, configurable: true, writable: true });
-  patch("set", function (this: Uint8Array, source: ArrayLike<number>, offset?: number) {
-    copied += source.length;
-    return set.call(this, source, offset);
-  });
-  patch("copyWithin", function (this: Uint8Array, target: number, start: number, end?: number) {
-    copied += Math.max(0, (end ?? this.length) - start);
-    return copyWithin.call(this, target, start, end);
-  });
-  patch("slice", function (this: Uint8Array, start?: number, end?: number) {
-    const out = slice.call(this, start, end);
-    copied += out.length;
-    return out;
-  });
-  try {
-    fn();
-  } finally {
-    names.forEach((name, i) => {
-      const descriptor = own[i];
-      if (descriptor === undefined) delete (proto as unknown as Record<string, unknown>)[name];
-      else Object.defineProperty(proto, name, descriptor);
-    });
-  }
-  return copied;
+function checkError(c: ErrorCase<TextResponse>): void {
+  failEveryWay(TEXT, c);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -878,12 +609,7 @@ test("TextResponseDecoder decodes a 1 MiB value streamed in 64 KiB chunks", () =
   const data = noise(MIB, 99);
   const bytes = concat(["VALUE big 2 1048576 7\r\n", data, "\r\nEND\r\n"]);
   const d = new TextResponseDecoder();
-  const got: TextResponse[] = [];
-  for (let i = 0; i < bytes.length; i += 65_536) {
-    feedCopy(d, bytes.subarray(i, i + 65_536));
-    drain(d, got);
-    if (i + 65_536 < bytes.length) assert.equal(got.length, 0, `no response after ${i} bytes`);
-  }
+  const got = decodeInChunks(d, bytes, 65_536);
   assertResponses(got, [value("big", data, { flags: 2, cas: 7n }), reply("END")], "64 KiB");
   assert.equal(d.buffered, 0);
 });
@@ -1049,12 +775,7 @@ test("TextResponseDecoder returns the right key for many distinct and colliding 
 // Incremental behaviour
 
 test("TextResponseDecoder.next() returns undefined on a fresh decoder", () => {
-  const d = new TextResponseDecoder();
-  assert.equal(d.next(), undefined);
-  assert.equal(d.buffered, 0);
-  d.feed(new Uint8Array(0));
-  assert.equal(d.next(), undefined);
-  assert.equal(d.buffered, 0);
+  checkFreshDecoder(new TextResponseDecoder());
 });
 
 test("TextResponseDecoder.next() returns undefined until a value's CRLF arrives", () => {
@@ -1143,54 +864,21 @@ test("TextResponseDecoder returns values that later feeds do not change or pin",
 });
 
 test("TextResponseDecoder decodes 100,000 one-byte chunks of a long line under the cap", () => {
-  const message = "x".repeat(100_000 - "SERVER_ERROR \r\n".length);
-  const bytes = latin1(`SERVER_ERROR ${message}\r\n`);
-  const d = new TextResponseDecoder({ maxLineLength: 200_000 });
-  const one = new Uint8Array(1);
-  let got: TextResponse | undefined;
-  const copied = countCopiedBytes(() => {
-    for (let i = 0; i < bytes.length; i++) {
-      one[0] = bytes[i]!;
-      d.feed(one);
-      const r = d.next();
-      if (r !== undefined) {
-        assert.equal(i, bytes.length - 1, "the reply appears only with its last byte");
-        got = r;
-      }
-    }
-  });
-  assert.deepStrictEqual(got, reply("SERVER_ERROR", { message }));
-  assert.ok(copied <= 3 * bytes.length, `copied ${copied} bytes for a ${bytes.length}-byte line`);
+  checkLongLineByteByByte(make, (message) => reply("SERVER_ERROR", { message }));
 });
 
 test("TextResponseDecoder copies a 1 MiB value fed in 4 KiB chunks a bounded number of times", () => {
   const data = noise(MIB, 3);
   const bytes = concat(["VALUE big 0 1048576\r\n", data, "\r\nEND\r\n"]);
-  const chunks: Uint8Array[] = [];
-  for (let i = 0; i < bytes.length; i += 4096) chunks.push(bytes.subarray(i, i + 4096));
-  const d = new TextResponseDecoder();
-  const got: TextResponse[] = [];
-  const copied = countCopiedBytes(() => {
-    for (const chunk of chunks) {
-      d.feed(chunk);
-      drain(d, got);
-    }
-  });
+  const { got, copied } = decodeCounted(new TextResponseDecoder(), chunks(bytes, 4096));
   assertResponses(got, [value("big", data), reply("END")], "4 KiB chunks");
   assert.ok(copied <= 2 * bytes.length, `copied ${copied} bytes for ${bytes.length} bytes fed`);
 });
 
 test("TextResponseDecoder copies many small replies a bounded number of times", () => {
   const bytes = latin1("VALUE key 1 5\r\nhello\r\nEND\r\n".repeat(10_000));
-  const d = new TextResponseDecoder();
-  let count = 0;
-  const copied = countCopiedBytes(() => {
-    for (let i = 0; i < bytes.length; i += 1000) {
-      d.feed(bytes.subarray(i, i + 1000));
-      count += drain(d).length;
-    }
-  });
-  assert.equal(count, 20_000);
+  const { got, copied } = decodeCounted(new TextResponseDecoder(), chunks(bytes, 1000));
+  assert.equal(got.length, 20_000);
   assert.ok(copied <= 3 * bytes.length, `copied ${copied} bytes for ${bytes.length} bytes fed`);
 });
 
@@ -1304,31 +992,11 @@ test("TextResponseDecoder fails on a malformed NUMBER", () => {
 });
 
 test("TextResponseDecoder fails once an unfinished line exceeds maxLineLength", () => {
-  const cap = 16;
-  const line = "SERVER_ERROR " + "x".repeat(40);
-  const d = new TextResponseDecoder({ maxLineLength: cap });
-  feedIncomplete(d, ...line.slice(0, cap));
-  assert.equal(d.buffered, cap);
-  d.feed(latin1(line[cap]!));
-  let error: unknown;
-  assert.throws(() => d.next(), (e: unknown) => {
-    error = e;
-    return true;
-  });
-  assertMemcachedError(error, "PROTOCOL_ERROR", "one byte over the cap");
-  assert.throws(() => d.next(), (e: unknown) => e === error);
+  checkUnfinishedLineOverCap(make);
 });
 
 test("TextResponseDecoder fails on an unfinished line over the default cap of 8192 bytes", () => {
-  const d = new TextResponseDecoder();
-  d.feed(latin1("VERSION " + "x".repeat(8184)));
-  assert.equal(d.buffered, 8192);
-  assert.equal(d.next(), undefined);
-  d.feed(latin1("x"));
-  assert.throws(() => d.next(), withCode("PROTOCOL_ERROR"));
-  const big = new TextResponseDecoder();
-  big.feed(new Uint8Array(100_000).fill(0x78));
-  assert.throws(() => big.next(), withCode("PROTOCOL_ERROR"));
+  checkDefaultLineCap(make);
 });
 
 test("TextResponseDecoder accepts a line of exactly maxLineLength bytes and rejects one more", () => {
@@ -1369,21 +1037,7 @@ test("TextResponseDecoder keeps decoding replies that came before the error", ()
 });
 
 test("TextResponseDecoder.next() raises PROTOCOL_ERROR when a stats reply never ends", () => {
-  const d = new TextResponseDecoder();
-  let error: unknown;
-  let lines = 0;
-  try {
-    for (let i = 0; i < 100_001; i++) {
-      d.feed(latin1(`STAT s${i} 1\r\n`));
-      assert.equal(d.next(), undefined);
-      lines++;
-    }
-  } catch (e) {
-    error = e;
-  }
-  assert.equal(lines, 100_000, "100,000 STAT lines are accepted");
-  assertMemcachedError(error, "PROTOCOL_ERROR", "endless STAT block");
-  assert.throws(() => d.next(), (e: unknown) => e === error);
+  checkEndlessStats(make);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -1415,32 +1069,9 @@ test("TextResponseDecoder with copyValues false decodes the same replies as with
   const bytes = latin1(
     "VALUE a 1 3 7\r\nabc\r\nEND\r\nVALUE b 0 0\r\n\r\nSTAT a 1\r\nEND\r\n42\r\nSTORED\r\n",
   );
-  for (let cut = 0; cut <= bytes.length; cut++) {
-    const copied = new TextResponseDecoder();
-    const lent = new TextResponseDecoder({ copyValues: false });
-    const a: TextResponse[] = [];
-    const b: TextResponse[] = [];
-    for (const chunk of [bytes.subarray(0, cut), bytes.subarray(cut)]) {
-      copied.feed(chunk);
-      lent.feed(chunk);
-      drain(copied, a);
-      for (let r = lent.next(); r !== undefined; r = lent.next()) {
-        b.push({ ...r, value: r.value?.slice(), borrowed: false });
-      }
-    }
-    assertResponses(b, a, `split at ${cut}`);
-  }
+  checkLentMatchesCopied(make, bytes);
 });
 
 test("new TextResponseDecoder() rejects limits that are not positive integers", () => {
-  for (const bad of [0, -1, NaN, 1.5, Infinity]) {
-    assert.throws(
-      () => new TextResponseDecoder({ maxLineLength: bad }),
-      withCode("INVALID_ARGUMENT"),
-    );
-    assert.throws(
-      () => new TextResponseDecoder({ maxValueSize: bad }),
-      withCode("INVALID_ARGUMENT"),
-    );
-  }
+  checkBadLimits(make, ["maxLineLength", "maxValueSize"]);
 });
