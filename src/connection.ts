@@ -68,8 +68,13 @@ export interface ConnectionCounters {
 }
 
 const OPAQUE_LIMIT = 0x7fff_ffff;
-/** The most requests one batched command (text `get k1 k2 ...`) carries. */
-const MAX_BATCH = 128;
+/**
+ * The most requests one batched command (text `get k1 k2 ...`) carries. Longer lines turn a
+ * steady pipeline into bursts: at 64 gets in flight, 8 keys per line measured fastest (4: about
+ * 5% slower; 12 and more: 10-25% slower; 1 key per line, no batching: half the speed), on Deno
+ * and Bun alike.
+ */
+const MAX_BATCH = 8;
 
 /** A connection to one memcached server. */
 export class Connection implements TransportHandlers {
