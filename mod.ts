@@ -1,7 +1,8 @@
 /**
  * Mica: a memcached client for Deno and Bun.
  *
- * Meta protocol, pipelined requests that leave in one write per tick, per-request timeouts and
+ * Meta, text and binary protocols over TCP, unix sockets and verified TLS, with SASL and ASCII
+ * authentication; pipelined requests that leave in one write per tick, per-request timeouts and
  * abort signals, typed errors with stable codes, and disposal with `await using`. Every socket,
  * timer, listener and pending request has one owner and is released on success, error,
  * timeout, abort and close.

@@ -4,7 +4,8 @@
 # Installs what is missing (memcached, libmemcached-tools, npm devDependencies), then runs every
 # check, carrying on after failures:
 #   static checks (one test each): deno fmt --check, deno lint, deno check, the JSDoc
-#     examples (deno test --doc), deno publish --dry-run, scripts/check_layering.ts
+#     examples (deno test --doc), deno publish --dry-run, scripts/check_layering.ts,
+#     scripts/check_docs.ts (every export has JSDoc with an @example)
 #   test runners (each test counted): deno test (sanitizers on), bun test
 # Full logs go to .tmp/test-logs/. The last line is "N passed, N failed"; the exit status is
 # non-zero if anything failed or no test ran.
@@ -72,6 +73,7 @@ static check "$DENO" check "${check_targets[@]}"
 static doc "$DENO" test --doc mod.ts src/
 static publish "$DENO" publish --dry-run --allow-dirty
 static layering "$DENO" run --allow-read scripts/check_layering.ts
+static docs "$DENO" run --allow-read --allow-run scripts/check_docs.ts
 
 # Deno: the closing line is "ok | 12 passed (3 steps) | 0 failed (2s)" or "FAILED | ...".
 run_logged deno-test "$DENO" test --sanitize-ops --sanitize-resources --allow-all tests/

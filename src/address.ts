@@ -9,7 +9,16 @@ import { Credentials } from "./credentials.ts";
 import { MemcachedError } from "./errors.ts";
 import type { Endpoint } from "./transport.ts";
 
-/** memcached's default TCP port. */
+/**
+ * memcached's default TCP port.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_PORT, parseServer } from "@mica/memcached";
+ *
+ * console.log(parseServer("cache-1").name === `cache-1:${DEFAULT_PORT}`); // true
+ * ```
+ */
 export const DEFAULT_PORT = 11211;
 
 /**
@@ -20,6 +29,23 @@ export const DEFAULT_PORT = 11211;
  * Credentials for this server may lead a string address as `"user:password@host:port"`
  * (percent-encode `%`, `@` and `:` in them, as in a URL), or be given as `username` and
  * `password` in the object form. They are never part of the server's name.
+ *
+ * @example
+ * ```ts
+ * import { parseServer, type ServerAddress } from "@mica/memcached";
+ *
+ * const servers: ServerAddress[] = [
+ *   "cache-1:11211",
+ *   "cache-2:11211:2",
+ *   "[::1]:11212",
+ *   { host: "cache-3", weight: 3 },
+ *   { path: "/run/memcached.sock" },
+ *   "app:s3cret@cache-4:11211",
+ * ];
+ * console.log(servers.map((s) => parseServer(s).name));
+ * // ["cache-1:11211", "cache-2:11211", "[::1]:11212", "cache-3:11211", "/run/memcached.sock",
+ * //  "cache-4:11211"]
+ * ```
  */
 export type ServerAddress =
   | string
@@ -37,7 +63,18 @@ export type ServerAddress =
     readonly password?: string;
   };
 
-/** A parsed server: where it listens, its weight, and its name as `serverFor` returns it. */
+/**
+ * A parsed server: where it listens, its weight, and its name as `serverFor` returns it.
+ *
+ * @example
+ * ```ts
+ * import { parseServer, type ServerSpec } from "@mica/memcached";
+ *
+ * const spec: ServerSpec = parseServer("app:s3cret@cache-1:11212:2");
+ * console.log(spec.name, spec.weight, spec.endpoint.kind); // cache-1:11212 2 tcp
+ * console.log(spec.credentials !== undefined); // true
+ * ```
+ */
 export interface ServerSpec {
   /** Where to connect. */
   readonly endpoint: Endpoint;

@@ -34,7 +34,22 @@ import {
   wireTtl,
 } from "./values.ts";
 
-/** Options of {@linkcode connect}. Every field is optional. */
+/**
+ * Options of {@linkcode connect}. Every field is optional.
+ *
+ * @example
+ * ```ts ignore
+ * import { type ClientOptions, connect } from "@mica/memcached";
+ *
+ * const options: ClientOptions = {
+ *   timeout: 250, // milliseconds per request
+ *   poolSize: 2,
+ *   failover: "eject", // a dead server's keys move to the live ones
+ *   defaultTtl: 3600,
+ * };
+ * await using client = await connect(["10.0.0.1:11211", "10.0.0.2:11211"], options);
+ * ```
+ */
 export interface ClientOptions {
   /**
    * Milliseconds a request may take, from the call until its reply is read, unless the call
@@ -164,7 +179,21 @@ export interface ClientOptions {
   connector?: Connector;
 }
 
-/** Options every request takes. */
+/**
+ * Options every request takes.
+ *
+ * @example Giving up when the HTTP client does
+ * ```ts ignore
+ * import { connect, type RequestOptions } from "@mica/memcached";
+ *
+ * await using client = await connect("127.0.0.1:11211");
+ * Deno.serve(async (request) => {
+ *   const options: RequestOptions = { timeout: 50, signal: request.signal };
+ *   const renewed = await client.touch("session:1", 1800, options);
+ *   return new Response(renewed ? "renewed" : "expired");
+ * });
+ * ```
+ */
 export interface RequestOptions {
   /** Milliseconds for this request; defaults to the client's `timeout`. */
   timeout?: number;
@@ -172,7 +201,18 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-/** Options of reads. */
+/**
+ * Options of reads.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect, type GetOptions } from "@mica/memcached";
+ *
+ * await using client = await connect("127.0.0.1:11211");
+ * const options: GetOptions = { as: "bytes", timeout: 100 };
+ * const avatar = await client.get("avatar:42", options); // a Uint8Array, whatever its flags
+ * ```
+ */
 export interface GetOptions extends RequestOptions {
   /**
    * How to return the value: `"auto"` by its client flags (text for flags 0, bytes otherwise),
@@ -182,7 +222,20 @@ export interface GetOptions extends RequestOptions {
   as?: "auto" | "string" | "bytes";
 }
 
-/** Options of stores. */
+/**
+ * Options of stores.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect, type SetOptions } from "@mica/memcached";
+ *
+ * await using client = await connect("127.0.0.1:11211");
+ * const options: SetOptions = { ttl: 600, timeout: 100 };
+ * await client.set("page:/", "<html></html>", options);
+ * // Raw client flags, for an item another client reads.
+ * await client.set("legacy:1", "42", { flags: 1, ttl: new Date("2030-01-01T00:00:00Z") });
+ * ```
+ */
 export interface SetOptions extends RequestOptions {
   /** Seconds (0 = never) or a `Date`; defaults to the client's `defaultTtl`. */
   ttl?: Ttl;
@@ -193,7 +246,18 @@ export interface SetOptions extends RequestOptions {
   flags?: number;
 }
 
-/** Options of {@linkcode Client.incr} and {@linkcode Client.decr}. */
+/**
+ * Options of {@linkcode Client.incr} and {@linkcode Client.decr}.
+ *
+ * @example A daily counter
+ * ```ts ignore
+ * import { connect, type IncrOptions } from "@mica/memcached";
+ *
+ * await using client = await connect("127.0.0.1:11211");
+ * const options: IncrOptions = { initial: 1, ttl: 86400 }; // a missing counter starts at 1
+ * console.log(await client.incr("hits:2030-01-01", 1, options)); // 1n, then 2n, ...
+ * ```
+ */
 export interface IncrOptions extends RequestOptions {
   /** Create a missing counter with this value (the delta is not applied to it). */
   initial?: number | bigint;
@@ -201,7 +265,18 @@ export interface IncrOptions extends RequestOptions {
   ttl?: Ttl;
 }
 
-/** Options of {@linkcode Client.flush}. */
+/**
+ * Options of {@linkcode Client.flush}.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect, type FlushOptions } from "@mica/memcached";
+ *
+ * await using client = await connect(["127.0.0.1:11211", "127.0.0.1:11212"]);
+ * const options: FlushOptions = { server: "127.0.0.1:11212", delay: 10 };
+ * await client.flush(options); // that server only, in 10 seconds
+ * ```
+ */
 export interface FlushOptions extends RequestOptions {
   /** Seconds before the flush takes effect. */
   delay?: number;
@@ -209,13 +284,36 @@ export interface FlushOptions extends RequestOptions {
   server?: string;
 }
 
-/** Options of commands aimed at one server: `version`, `stats`, `verbosity`. */
+/**
+ * Options of commands aimed at one server: `version`, `stats`, `verbosity`.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect, type ServerOptionsArg } from "@mica/memcached";
+ *
+ * await using client = await connect(["127.0.0.1:11211", "127.0.0.1:11212"]);
+ * const options: ServerOptionsArg = { server: "127.0.0.1:11212", timeout: 500 };
+ * console.log(await client.version(options));
+ * console.log((await client.stats("settings", options)).get("maxconns"));
+ * ```
+ */
 export interface ServerOptionsArg extends RequestOptions {
   /** The server (`host:port` or socket path, as configured); by default the first live one. */
   server?: string;
 }
 
-/** Options of {@linkcode Client.getMany}. */
+/**
+ * Options of {@linkcode Client.getMany}.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect, type GetManyOptions } from "@mica/memcached";
+ *
+ * await using client = await connect(["127.0.0.1:11211", "127.0.0.1:11212"]);
+ * const options: GetManyOptions = { allOrNothing: true, as: "string" };
+ * const found = await client.getMany(["a", "b", "c"], options); // rejects if a server fails
+ * ```
+ */
 export interface GetManyOptions extends GetOptions {
   /**
    * Reject the whole call if any server fails, instead of reporting that server's keys in
@@ -228,16 +326,55 @@ export interface GetManyOptions extends GetOptions {
 /**
  * The result of {@linkcode Client.getMany}: a `Map` from each key found to its value, in the
  * caller's key order, plus the keys whose server failed and why.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "@mica/memcached";
+ *
+ * await using client = await connect(["127.0.0.1:11211", "127.0.0.1:11212"]);
+ * const keys = ["user:1", "user:2", "user:3"];
+ * const result = await client.getMany(keys);
+ * for (const [key, value] of result) console.log(key, value); // the hits, in key order
+ * for (const [key, error] of result.failed) console.warn(key, error.code); // e.g. SERVER_DEAD
+ * const misses = keys.filter((key) => !result.has(key) && !result.failed.has(key));
+ * ```
  */
 export class GetManyResult<K extends Key = Key> extends Map<K, Value> {
   /** Keys that could not be read, each with the error of its server. Empty on full success. */
   readonly failed: Map<K, MemcachedError> = new Map();
 }
 
-/** The events a client dispatches (as `CustomEvent`s whose `detail` is a {@linkcode ServerEventDetail}). */
+/**
+ * The events a client dispatches (as `CustomEvent`s whose `detail` is a {@linkcode
+ * ServerEventDetail}).
+ *
+ * @example
+ * ```ts
+ * import { Client, type ClientEventType } from "@mica/memcached";
+ *
+ * using client = new Client(["10.0.0.1:11211", "10.0.0.2:11211"]);
+ * const types: ClientEventType[] = ["server-down", "server-up", "reconnecting", "error"];
+ * for (const type of types) {
+ *   client.addEventListener(type, (event) => console.log(type, (event as CustomEvent).detail));
+ * }
+ * ```
+ */
 export type ClientEventType = "server-down" | "server-up" | "reconnecting" | "error";
 
-/** The `detail` of a client event. */
+/**
+ * The `detail` of a client event.
+ *
+ * @example
+ * ```ts
+ * import { Client, type ServerEventDetail } from "@mica/memcached";
+ *
+ * using client = new Client(["10.0.0.1:11211", "10.0.0.2:11211"], { failover: "eject" });
+ * client.addEventListener("server-down", (event) => {
+ *   const { server, error } = (event as CustomEvent<ServerEventDetail>).detail;
+ *   console.warn(`${server} is down (${error?.code}); its keys move to the other server`);
+ * });
+ * ```
+ */
 export interface ServerEventDetail {
   /** The server, as `host:port` or socket path. */
   server: string;
@@ -247,13 +384,39 @@ export interface ServerEventDetail {
   attempt?: number;
 }
 
-/** Options of {@linkcode Client.close}. */
+/**
+ * Options of {@linkcode Client.close}.
+ *
+ * @example
+ * ```ts
+ * import { Client, type CloseOptions } from "@mica/memcached";
+ *
+ * const client = new Client("127.0.0.1:11211");
+ * const options: CloseOptions = { timeout: 500 }; // pending requests get half a second
+ * await client.close(options);
+ * console.log(client.closed); // true
+ * ```
+ */
 export interface CloseOptions {
   /** Milliseconds to wait for pending requests; defaults to the client's `closeTimeout`. */
   timeout?: number;
 }
 
-/** A value with its CAS token and client flags, from {@linkcode Client.gets}. */
+/**
+ * A value with its CAS token and client flags, from {@linkcode Client.gets}.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect, type Item } from "@mica/memcached";
+ *
+ * await using client = await connect("127.0.0.1:11211");
+ * const item: Item | undefined = await client.gets("config", { as: "string" });
+ * if (item !== undefined) {
+ *   console.log(item.value, item.flags);
+ *   await client.cas("config", `${item.value};v2`, item.cas);
+ * }
+ * ```
+ */
 export interface Item {
   /** The value, typed as by {@linkcode GetOptions.as}. */
   value: Value;
@@ -263,7 +426,19 @@ export interface Item {
   flags: number;
 }
 
-/** What a client holds right now, for monitoring and leak checks. */
+/**
+ * What a client holds right now, for monitoring and leak checks.
+ *
+ * @example
+ * ```ts
+ * import { Client, type ClientCounters } from "@mica/memcached";
+ *
+ * using client = new Client("127.0.0.1:11211"); // connects on the first request
+ * const counters: ClientCounters = client.counters();
+ * console.log(counters.connections, counters.inFlight, counters.queued); // 0 0 0
+ * console.log(counters.servers[0]?.state); // "up"
+ * ```
+ */
 export interface ClientCounters {
   /** Open connections (sockets). */
   connections: number;

@@ -29,7 +29,18 @@ import {
 } from "./operations.ts";
 import type { ReplyDecoder, Request } from "./request.ts";
 
-/** The wire protocols Mica speaks. */
+/**
+ * The wire protocols Mica speaks.
+ *
+ * @example
+ * ```ts
+ * import { Client, type Protocol } from "@mica/memcached";
+ *
+ * const protocol: Protocol = "binary"; // the one with SASL
+ * using client = new Client("127.0.0.1:11211", { protocol, username: "app", password: "s3cret" });
+ * console.log(client.servers); // ["127.0.0.1:11211"]: connects on the first request
+ * ```
+ */
 export type Protocol = "meta" | "text" | "binary";
 
 /** What a read asks for besides the value and flags. */

@@ -40,6 +40,18 @@
  * - `COMMAND_ERROR`: the server answered `ERROR` (it does not know the command).
  * - `UNSUPPORTED`: the configured protocol cannot express the operation or option safely (for
  *   example `incr` with an initial value over the text protocol); rejected before any byte.
+ *
+ * @example Retrying only transient failures
+ * ```ts
+ * import { type ErrorCode, isMemcachedError, MemcachedError } from "@mica/memcached";
+ *
+ * const TRANSIENT = new Set<ErrorCode>(["TIMEOUT", "CONNECTION_CLOSED", "SERVER_DEAD"]);
+ * function shouldRetry(error: unknown): boolean {
+ *   return isMemcachedError(error) && TRANSIENT.has(error.code);
+ * }
+ * console.log(shouldRetry(new MemcachedError("TIMEOUT", "Cannot get: timed out"))); // true
+ * console.log(shouldRetry(new MemcachedError("INVALID_KEY", "Cannot use key: empty"))); // false
+ * ```
  */
 export type ErrorCode =
   | "INVALID_KEY"

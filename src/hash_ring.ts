@@ -15,12 +15,33 @@ import type { Key } from "./values.ts";
 /**
  * A server on a ring: `"host:port"`, `"host:port:weight"`, `"host"` (port 11211, weight 1),
  * `"[v6]:port[:weight]"`, or `{ host, port?, weight? }`.
+ *
+ * @example
+ * ```ts
+ * import { HashRing, type RingServer } from "@mica/memcached";
+ *
+ * const servers: RingServer[] = ["10.0.0.1", "10.0.0.2:11211:2", { host: "10.0.0.3", weight: 3 }];
+ * const ring = new HashRing(servers);
+ * console.log(ring.servers.map((s) => s.weight)); // [1, 2, 3]
+ * ```
  */
 export type RingServer =
   | string
   | { readonly host: string; readonly port?: number; readonly weight?: number };
 
-/** A server of a {@linkcode HashRing}, as configured, with its defaults filled in. */
+/**
+ * A server of a {@linkcode HashRing}, as configured, with its defaults filled in.
+ *
+ * @example
+ * ```ts
+ * import { HashRing, type RingMember } from "@mica/memcached";
+ *
+ * const ring = new HashRing(["[::1]:11211:2", "cache-b"]);
+ * const [first, second]: readonly RingMember[] = ring.servers;
+ * console.log(first); // { host: "::1", port: 11211, weight: 2, address: "[::1]:11211" }
+ * console.log(second?.address); // "cache-b:11211"
+ * ```
+ */
 export interface RingMember {
   /** The host name or IP address as written (an IPv6 address without brackets). */
   readonly host: string;
@@ -43,6 +64,15 @@ export interface RingMember {
  *   `1 / servers` of the keys.
  * - `"modula"`: `hash(key) % servers` (libmemcached's default, `MEMCACHED_DISTRIBUTION_MODULA`).
  *   Weights are ignored, and adding or removing a server moves nearly every key.
+ *
+ * @example
+ * ```ts
+ * import { type Distribution, HashRing } from "@mica/memcached";
+ *
+ * const distribution: Distribution = "modula";
+ * const ring = new HashRing(["10.0.0.1", "10.0.0.2"], { distribution });
+ * console.log(ring.serverFor("user:42")); // "10.0.0.1:11211"
+ * ```
  */
 export type Distribution = "ketama" | "modula";
 
@@ -51,10 +81,35 @@ export type Distribution = "ketama" | "modula";
  * (libmemcached's default hash) or a function returning an unsigned 32-bit integer (other
  * numbers are taken modulo 2^32). A function receives a view that is valid only during the
  * call. The ketama ring's points are always made with MD5, whatever the key hash.
+ *
+ * @example A custom key hash (32-bit FNV-1a)
+ * ```ts
+ * import { HashRing, type KeyHash } from "@mica/memcached";
+ *
+ * const fnv1a: KeyHash = (key) => {
+ *   let h = 0x811c9dc5;
+ *   for (const byte of key) h = Math.imul(h ^ byte, 0x01000193);
+ *   return h >>> 0;
+ * };
+ * const ring = new HashRing(["10.0.0.1", "10.0.0.2"], { distribution: "modula", hash: fnv1a });
+ * console.log(ring.serverFor("user:42") === ring.serverFor("user:42")); // true
+ * ```
  */
 export type KeyHash = "md5" | "one_at_a_time" | ((key: Uint8Array) => number);
 
-/** Options of {@linkcode HashRing}. */
+/**
+ * Options of {@linkcode HashRing}.
+ *
+ * @example
+ * ```ts
+ * import { HashRing, type HashRingOptions } from "@mica/memcached";
+ *
+ * // Ketama points (always MD5), keys hashed with one_at_a_time.
+ * const options: HashRingOptions = { distribution: "ketama", hash: "one_at_a_time" };
+ * const ring = new HashRing(["10.0.0.1:11211", "10.0.0.2:11211"], options);
+ * console.log(ring.distribution, ring.hash); // ketama one_at_a_time
+ * ```
+ */
 export interface HashRingOptions {
   /**
    * How keys are spread over servers.
@@ -70,7 +125,20 @@ export interface HashRingOptions {
   hash?: KeyHash;
 }
 
-/** One point of a ketama ring, as {@linkcode HashRing.prototype.points} reports it. */
+/**
+ * One point of a ketama ring, as {@linkcode HashRing.prototype.points} reports it.
+ *
+ * @example
+ * ```ts
+ * import { HashRing, type RingPoint } from "@mica/memcached";
+ *
+ * const ring = new HashRing(["10.0.0.1:11211", "10.0.0.2:11211"]);
+ * const points: RingPoint[] = ring.points();
+ * console.log(points.length); // 320: 160 per server
+ * const first = points[0]!;
+ * console.log(first.address === ring.servers[first.serverIndex]?.address); // true
+ * ```
+ */
 export interface RingPoint {
   /** The point's position on the ring, an unsigned 32-bit integer. */
   readonly value: number;

@@ -47,7 +47,21 @@ export interface ServerListener {
   error(server: Server, error: MemcachedError): void;
 }
 
-/** Per-server counters. */
+/**
+ * Per-server counters.
+ *
+ * @example
+ * ```ts
+ * import { Client, type ServerCounters } from "@mica/memcached";
+ *
+ * function unhealthy(servers: readonly ServerCounters[]): string[] {
+ *   return servers.filter((s) => s.state === "dead" || s.failures > 0).map((s) => s.server);
+ * }
+ * using client = new Client(["10.0.0.1:11211", "10.0.0.2:11211"]);
+ * console.log(client.counters().servers[0]); // { server: "10.0.0.1:11211", state: "up", ... }
+ * console.log(unhealthy(client.counters().servers)); // []
+ * ```
+ */
 export interface ServerCounters {
   /** `host:port` or the socket path. */
   server: string;

@@ -5,12 +5,48 @@
  * @module
  */
 
-/** Where a server listens: TCP host and port, or a unix socket path. */
+/**
+ * Where a server listens: TCP host and port, or a unix socket path.
+ *
+ * @example
+ * ```ts
+ * import { type Endpoint, parseAddress } from "@mica/memcached";
+ *
+ * function describe(endpoint: Endpoint): string {
+ *   if (endpoint.kind === "unix") return `unix socket ${endpoint.path}`;
+ *   return `tcp ${endpoint.host} port ${endpoint.port}`;
+ * }
+ * console.log(describe(parseAddress("[::1]:11212"))); // "tcp ::1 port 11212"
+ * console.log(describe(parseAddress("/run/memcached.sock"))); // "unix socket /run/memcached.sock"
+ * ```
+ */
 export type Endpoint =
   | { readonly kind: "tcp"; readonly host: string; readonly port: number }
   | { readonly kind: "unix"; readonly path: string };
 
-/** Callbacks an adapter calls. Each is called from the runtime's event loop, never re-entrantly. */
+/**
+ * Callbacks an adapter calls. Each is called from the runtime's event loop, never re-entrantly.
+ *
+ * @example
+ * ```ts ignore
+ * import type { TransportHandlers } from "@mica/memcached";
+ * import { denoConnector } from "@mica/memcached/adapters/deno";
+ *
+ * const { promise: reply, resolve } = Promise.withResolvers<string>();
+ * const handlers: TransportHandlers = {
+ *   data: (chunk) => resolve(new TextDecoder().decode(chunk)), // copy a chunk to keep it
+ *   drain: () => console.log("below the low-water mark: writing may go on"),
+ *   closed: (error) => console.log("closed", error),
+ * };
+ * using transport = await denoConnector(
+ *   { kind: "tcp", host: "127.0.0.1", port: 11211 },
+ *   handlers,
+ *   { signal: AbortSignal.timeout(1000), noDelay: true },
+ * );
+ * transport.write(new TextEncoder().encode("version\r\n"));
+ * console.log(await reply); // "VERSION 1.6.21\r\n"
+ * ```
+ */
 export interface TransportHandlers {
   /** Bytes arrived, in order. The chunk may be reused by the adapter once this returns. */
   data(chunk: Uint8Array): void;
@@ -23,6 +59,37 @@ export interface TransportHandlers {
 /**
  * An open byte stream to one server, owned by exactly one connection. Disposing it (`using`)
  * destroys it.
+ *
+ * @example An in-memory transport for tests
+ * ```ts
+ * import { Client, type Connector, type Transport } from "@mica/memcached";
+ *
+ * // A stand-in server that answers every write with a text-protocol VERSION line.
+ * const fakeServer: Connector = (_endpoint, handlers) => {
+ *   const reply = new TextEncoder().encode("VERSION 1.6.0\r\n");
+ *   let closed = false;
+ *   const transport: Transport = {
+ *     write() {
+ *       queueMicrotask(() => {
+ *         if (!closed) handlers.data(reply);
+ *       });
+ *       return true;
+ *     },
+ *     destroy() {
+ *       if (closed) return;
+ *       closed = true;
+ *       handlers.closed(undefined);
+ *     },
+ *     done: Promise.resolve(),
+ *     [Symbol.dispose]() {
+ *       this.destroy();
+ *     },
+ *   };
+ *   return Promise.resolve(transport);
+ * };
+ * await using client = new Client("fake:11211", { protocol: "text", connector: fakeServer });
+ * console.log(await client.version()); // "1.6.0"
+ * ```
  */
 export interface Transport extends Disposable {
   /**
@@ -85,7 +152,26 @@ export interface TlsOptions {
   readonly key?: string;
 }
 
-/** Options an adapter's connect function receives. */
+/**
+ * Options an adapter's connect function receives.
+ *
+ * @example
+ * ```ts ignore
+ * import type { ConnectorOptions } from "@mica/memcached";
+ * import { denoConnector } from "@mica/memcached/adapters/deno";
+ *
+ * const options: ConnectorOptions = {
+ *   signal: AbortSignal.timeout(1000), // gives up on the connect and TLS handshake after 1 s
+ *   noDelay: true,
+ *   tls: { serverName: "cache.internal" },
+ * };
+ * using transport = await denoConnector(
+ *   { kind: "tcp", host: "10.0.0.5", port: 11211 },
+ *   { data: (chunk) => console.log(chunk.length), drain: () => {}, closed: () => {} },
+ *   options,
+ * );
+ * ```
+ */
 export interface ConnectorOptions {
   /** Aborts the connection attempt (connect timeout, client closed), TLS handshake included. */
   readonly signal: AbortSignal;
@@ -106,6 +192,19 @@ export interface ConnectorOptions {
  * rejection nothing is left open. With `options.tls`, rejects with a `MemcachedError` coded
  * `TLS_FAILED` when the handshake fails, or `UNSUPPORTED` (before connecting) when the runtime
  * cannot honour the settings; other failures keep the runtime's error.
+ *
+ * @example Logging every connection the client opens
+ * ```ts ignore
+ * import { connect, type Connector } from "@mica/memcached";
+ * import { denoConnector } from "@mica/memcached/adapters/deno";
+ *
+ * const logging: Connector = async (endpoint, handlers, options) => {
+ *   const transport = await denoConnector(endpoint, handlers, options);
+ *   console.log("connected to", endpoint);
+ *   return transport;
+ * };
+ * await using client = await connect("127.0.0.1:11211", { connector: logging });
+ * ```
  */
 export type Connector = (
   endpoint: Endpoint,

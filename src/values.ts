@@ -8,24 +8,82 @@
 import { MemcachedError } from "./errors.ts";
 import { utf8Length } from "./protocol/mod.ts";
 
-/** A value Mica stores: text (sent as UTF-8) or bytes. */
+/**
+ * A value Mica stores: text (sent as UTF-8) or bytes.
+ *
+ * @example
+ * ```ts
+ * import type { Value } from "@mica/memcached";
+ *
+ * function byteLength(value: Value): number {
+ *   return typeof value === "string" ? new TextEncoder().encode(value).length : value.length;
+ * }
+ * console.log(byteLength("héllo"), byteLength(new Uint8Array([1, 2, 3]))); // 6 3
+ * ```
+ */
 export type Value = string | Uint8Array;
 
-/** A key: a string (sent as UTF-8) or bytes. */
+/**
+ * A key: a string (sent as UTF-8) or bytes.
+ *
+ * @example
+ * ```ts
+ * import { HashRing, type Key } from "@mica/memcached";
+ *
+ * const text: Key = "user:42";
+ * const bytes: Key = new TextEncoder().encode("user:42");
+ * const ring = new HashRing(["cache-a:11211", "cache-b:11211"]);
+ * console.log(ring.serverFor(text) === ring.serverFor(bytes)); // true: the same UTF-8 bytes
+ * ```
+ */
 export type Key = string | Uint8Array;
 
 /**
  * A TTL: seconds from now (0 means never expire), or the `Date` the item expires at.
  * Relative TTLs over 30 days are sent as an absolute Unix time, since memcached reads any
  * number over 2,592,000 as one.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect, type Ttl } from "@mica/memcached";
+ *
+ * await using client = await connect("127.0.0.1:11211");
+ * const tenMinutes: Ttl = 600;
+ * const newYear: Ttl = new Date("2030-01-01T00:00:00Z");
+ * await client.set("report", "ready", { ttl: tenMinutes });
+ * await client.touch("promo", newYear); // expires at that instant
+ * ```
  */
 export type Ttl = number | Date;
 
-/** Client flags Mica writes for a string value: 0, what most clients use for text. */
+/**
+ * Client flags Mica writes for a string value: 0, what most clients use for text.
+ *
+ * @example Decoding a raw meta reply by its flags, as the client does
+ * ```ts
+ * import { FLAG_STRING } from "@mica/memcached";
+ * import { ResponseDecoder } from "@mica/memcached/protocol";
+ *
+ * const d = new ResponseDecoder();
+ * d.feed(new TextEncoder().encode("VA 2 f0\r\nhi\r\n"));
+ * const r = d.next()!;
+ * console.log(r.flags === FLAG_STRING ? new TextDecoder().decode(r.value) : r.value); // "hi"
+ * ```
+ */
 export const FLAG_STRING = 0;
 /**
  * Client flags Mica writes for a `Uint8Array` value: 4, the binary flag of the `memcached`
  * npm client, so both read each other's bytes as bytes.
+ *
+ * @example Writing an item that Mica reads back as bytes
+ * ```ts
+ * import { FLAG_BYTES } from "@mica/memcached";
+ * import { ByteWriter, encodeMetaSet } from "@mica/memcached/protocol";
+ *
+ * const w = new ByteWriter();
+ * encodeMetaSet(w, "blob", false, "raw", { flags: FLAG_BYTES }, -1);
+ * console.log(new TextDecoder().decode(w.take()[0])); // "ms blob 3 F4\r\nraw\r\n"
+ * ```
  */
 export const FLAG_BYTES = 4;
 

@@ -110,7 +110,28 @@ export const BinaryStatus = {
   TemporaryFailure: 0x86,
 } as const;
 
-/** Options of a binary get ({@linkcode encodeBinaryGet}). */
+/**
+ * Options of a binary get ({@linkcode encodeBinaryGet}).
+ *
+ * @example A batch of quiet gets ended by a no-op
+ * ```ts
+ * import {
+ *   type BinaryGetOptions,
+ *   ByteWriter,
+ *   encodeBinaryGet,
+ *   encodeBinaryNoop,
+ *   Opcode,
+ * } from "@mica/memcached/protocol";
+ *
+ * const options: BinaryGetOptions = { quiet: true, withKey: true };
+ * const w = new ByteWriter();
+ * encodeBinaryGet(w, "a", false, options, 1);
+ * encodeBinaryGet(w, "b", false, options, 2);
+ * encodeBinaryNoop(w, 3); // answered after every hit: the batch is complete
+ * const [bytes] = w.take();
+ * console.log(bytes?.[1] === Opcode.GetKQ, bytes?.length); // true 74
+ * ```
+ */
 export interface BinaryGetOptions {
   /**
    * Send the quiet variant (`GetQ`, `GetKQ`, `GATQ`, `GATKQ`): the server sends no reply on a
@@ -131,10 +152,46 @@ export interface BinaryGetOptions {
   touch?: number;
 }
 
-/** How {@linkcode encodeBinaryStore} stores: the binary opcodes Set, Add, Replace, Append, Prepend. */
+/**
+ * How {@linkcode encodeBinaryStore} stores: the binary opcodes Set, Add, Replace, Append, Prepend.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type BinaryStoreMode,
+ *   ByteWriter,
+ *   encodeBinaryStore,
+ *   Opcode,
+ * } from "@mica/memcached/protocol";
+ *
+ * const mode: BinaryStoreMode = "replace";
+ * const w = new ByteWriter();
+ * encodeBinaryStore(w, mode, "k", false, "v", {}, 0);
+ * console.log(w.take()[0]?.[1] === Opcode.Replace); // true
+ * ```
+ */
 export type BinaryStoreMode = "set" | "add" | "replace" | "append" | "prepend";
 
-/** Options of a binary store ({@linkcode encodeBinaryStore}). */
+/**
+ * Options of a binary store ({@linkcode encodeBinaryStore}).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type BinaryStoreOptions,
+ *   ByteWriter,
+ *   encodeBinaryStore,
+ *   Opcode,
+ * } from "@mica/memcached/protocol";
+ *
+ * const options: BinaryStoreOptions = { flags: 4, exptime: 60, cas: 7n, quiet: true };
+ * const w = new ByteWriter();
+ * encodeBinaryStore(w, "set", "k", false, "v", options, 0);
+ * const p = w.take()[0]!;
+ * // The opcode, then the low bytes of the CAS (header), flags and expiration time (extras).
+ * console.log(p[1] === Opcode.SetQ, p[23], p[27], p[31]); // true 7 4 60
+ * ```
+ */
 export interface BinaryStoreOptions {
   /**
    * 32-bit client flags. Not sent by `append` and `prepend`, which keep the item's flags.
@@ -159,7 +216,25 @@ export interface BinaryStoreOptions {
   quiet?: boolean;
 }
 
-/** Options of a binary delete ({@linkcode encodeBinaryDelete}). */
+/**
+ * Options of a binary delete ({@linkcode encodeBinaryDelete}).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type BinaryDeleteOptions,
+ *   ByteWriter,
+ *   encodeBinaryDelete,
+ *   Opcode,
+ * } from "@mica/memcached/protocol";
+ *
+ * const options: BinaryDeleteOptions = { cas: 7n, quiet: true };
+ * const w = new ByteWriter();
+ * encodeBinaryDelete(w, "k", false, options, 0);
+ * const [packet] = w.take();
+ * console.log(packet?.[1] === Opcode.DeleteQ, packet?.[23]); // true 7 (the CAS, in the header)
+ * ```
+ */
 export interface BinaryDeleteOptions {
   /**
    * Delete only if the item's CAS value still equals this; 0 means no check.
@@ -173,7 +248,24 @@ export interface BinaryDeleteOptions {
   quiet?: boolean;
 }
 
-/** Options of a binary increment or decrement ({@linkcode encodeBinaryArithmetic}). */
+/**
+ * Options of a binary increment or decrement ({@linkcode encodeBinaryArithmetic}).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type BinaryArithmeticOptions,
+ *   ByteWriter,
+ *   encodeBinaryArithmetic,
+ * } from "@mica/memcached/protocol";
+ *
+ * const options: BinaryArithmeticOptions = { initial: 100n, exptime: 3600 };
+ * const w = new ByteWriter();
+ * encodeBinaryArithmetic(w, "decr", "stock", false, 1n, options, 0);
+ * const [packet] = w.take();
+ * console.log(packet?.length, packet?.[39]); // 49 100: 24 header + 20 extras + 5 key; initial
+ * ```
+ */
 export interface BinaryArithmeticOptions {
   /**
    * When set, a missing counter is created with this value (0..2^64-1), which is also the
@@ -201,6 +293,24 @@ export interface BinaryArithmeticOptions {
  * stored value is empty (as the meta protocol's `VA 0`), and for any other packet whose body
  * has bytes after extras and key; otherwise it is `undefined`. Tell a hit from a miss by
  * `status`, never by `value`.
+ *
+ * @example Telling a miss by its status
+ * ```ts
+ * import {
+ *   type BinaryResponse,
+ *   BinaryResponseDecoder,
+ *   BinaryStatus,
+ * } from "@mica/memcached/protocol";
+ *
+ * const header = new Uint8Array(24);
+ * header.set([0x81, 0, 0, 0, 0, 0, 0, BinaryStatus.KeyNotFound, 0, 0, 0, 9]);
+ * const d = new BinaryResponseDecoder();
+ * d.feed(header);
+ * d.feed(new TextEncoder().encode("Not found"));
+ * const r: BinaryResponse = d.next()!;
+ * const text = new TextDecoder().decode(r.value); // the error text, not a value
+ * console.log(r.status === BinaryStatus.KeyNotFound, text); // true Not found
+ * ```
  */
 export interface BinaryResponse {
   /** The opcode of the request this answers (quiet variants keep their own opcode). */
@@ -1070,6 +1180,8 @@ export class BinaryResponseDecoder {
   #failed: MemcachedError | undefined = undefined;
 
   /**
+   * Creates a decoder with an empty receive buffer.
+   *
    * @param options `maxValueSize` and `copyValues`, as for `ResponseDecoder`.
    * @throws {MemcachedError} `INVALID_ARGUMENT` when `maxValueSize` is not a positive integer.
    */

@@ -29,7 +29,21 @@ import {
   startsWith,
 } from "./_decode.ts";
 
-/** What a reply says, by its first word. */
+/**
+ * What a reply says, by its first word.
+ *
+ * @example
+ * ```ts
+ * import { ResponseDecoder, type ResponseStatus } from "@mica/memcached/protocol";
+ *
+ * function stored(status: ResponseStatus): boolean {
+ *   return status === "HD"; // NS: not stored; EX: CAS mismatch; NF: not found
+ * }
+ * const d = new ResponseDecoder();
+ * d.feed(new TextEncoder().encode("HD\r\nEX\r\n"));
+ * console.log(stored(d.next()!.status), stored(d.next()!.status)); // true false
+ * ```
+ */
 export type ResponseStatus =
   | "VA"
   | "HD"
@@ -46,7 +60,19 @@ export type ResponseStatus =
   | "CLIENT_ERROR"
   | "SERVER_ERROR";
 
-/** One complete reply. Fields a reply did not carry have their empty value. */
+/**
+ * One complete reply. Fields a reply did not carry have their empty value.
+ *
+ * @example
+ * ```ts
+ * import { type Response, ResponseDecoder } from "@mica/memcached/protocol";
+ *
+ * const d = new ResponseDecoder();
+ * d.feed(new TextEncoder().encode("VA 2 f4 c77 t-1 O3\r\nhi\r\n"));
+ * const r: Response = d.next()!;
+ * console.log(r.status, r.flags, r.cas, r.ttl, r.opaque); // VA 4 77n -1 3
+ * ```
+ */
 export interface Response {
   /** The reply's kind. */
   status: ResponseStatus;
@@ -74,7 +100,24 @@ export interface Response {
   stats: Map<string, string> | undefined;
 }
 
-/** Limits of a {@linkcode ResponseDecoder}. */
+/**
+ * Limits of a {@linkcode ResponseDecoder}.
+ *
+ * @example
+ * ```ts
+ * import { MemcachedError } from "@mica/memcached";
+ * import { type DecoderOptions, ResponseDecoder } from "@mica/memcached/protocol";
+ *
+ * const options: DecoderOptions = { maxValueSize: 4 };
+ * const d = new ResponseDecoder(options);
+ * d.feed(new TextEncoder().encode("VA 5\r\nhello\r\n"));
+ * try {
+ *   d.next();
+ * } catch (error) {
+ *   console.log((error as MemcachedError).code); // "PROTOCOL_ERROR": over maxValueSize
+ * }
+ * ```
+ */
 export interface DecoderOptions {
   /**
    * The longest reply line accepted, in bytes, line end included.
@@ -142,6 +185,8 @@ export class ResponseDecoder {
   #failed: MemcachedError | undefined = undefined;
 
   /**
+   * Creates a decoder with an empty receive buffer.
+   *
    * @param options Line and value size limits.
    */
   constructor(options: DecoderOptions = {}) {

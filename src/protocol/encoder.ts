@@ -11,7 +11,19 @@ import { MemcachedError } from "../errors.ts";
 import type { WireKey } from "./keys.ts";
 import { type ByteWriter, utf8Length } from "./writer.ts";
 
-/** Options of a meta get (`mg`). */
+/**
+ * Options of a meta get (`mg`).
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeMetaGet, type MetaGetOptions } from "@mica/memcached/protocol";
+ *
+ * const options: MetaGetOptions = { value: true, cas: true, ttl: true, touch: 300 };
+ * const w = new ByteWriter();
+ * encodeMetaGet(w, "session:1", false, options, 1);
+ * console.log(new TextDecoder().decode(w.take()[0])); // "mg session:1 v c t T300 O1\r\n"
+ * ```
+ */
 export interface MetaGetOptions {
   /** Return the value (`v`). */
   value?: boolean;
@@ -27,10 +39,34 @@ export interface MetaGetOptions {
   quiet?: boolean;
 }
 
-/** The mode of a meta set: set, add, replace, append, prepend (`M`). */
+/**
+ * The mode of a meta set: set, add, replace, append, prepend (`M`).
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeMetaSet, type SetMode } from "@mica/memcached/protocol";
+ *
+ * const mode: SetMode = "add"; // store only if the key is missing
+ * const w = new ByteWriter();
+ * encodeMetaSet(w, "lock", false, "1", { mode, ttl: 30 }, -1);
+ * console.log(new TextDecoder().decode(w.take()[0])); // "ms lock 1 T30 ME\r\n1\r\n"
+ * ```
+ */
 export type SetMode = "set" | "add" | "replace" | "append" | "prepend";
 
-/** Options of a meta set (`ms`). */
+/**
+ * Options of a meta set (`ms`).
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeMetaSet, type MetaSetOptions } from "@mica/memcached/protocol";
+ *
+ * const options: MetaSetOptions = { ttl: 60, flags: 4, cas: 12345n, quiet: true };
+ * const w = new ByteWriter();
+ * encodeMetaSet(w, "doc", false, "v2", options, 5);
+ * console.log(new TextDecoder().decode(w.take()[0])); // "ms doc 2 T60 F4 C12345 q O5\r\nv2\r\n"
+ * ```
+ */
 export interface MetaSetOptions {
   /** The storage mode. Default `"set"`. */
   mode?: SetMode;
@@ -46,7 +82,19 @@ export interface MetaSetOptions {
   quiet?: boolean;
 }
 
-/** Options of a meta delete (`md`). */
+/**
+ * Options of a meta delete (`md`).
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeMetaDelete, type MetaDeleteOptions } from "@mica/memcached/protocol";
+ *
+ * const options: MetaDeleteOptions = { cas: 99n, quiet: true };
+ * const w = new ByteWriter();
+ * encodeMetaDelete(w, "doc", false, options, -1);
+ * console.log(new TextDecoder().decode(w.take()[0])); // "md doc C99 q\r\n"
+ * ```
+ */
 export interface MetaDeleteOptions {
   /** Delete only if the CAS token matches (`C`). */
   cas?: bigint;
@@ -56,7 +104,23 @@ export interface MetaDeleteOptions {
   quiet?: boolean;
 }
 
-/** Options of a meta arithmetic request (`ma`). */
+/**
+ * Options of a meta arithmetic request (`ma`).
+ *
+ * @example
+ * ```ts
+ * import {
+ *   ByteWriter,
+ *   encodeMetaArithmetic,
+ *   type MetaArithmeticOptions,
+ * } from "@mica/memcached/protocol";
+ *
+ * const options: MetaArithmeticOptions = { mode: "decr", delta: 3n };
+ * const w = new ByteWriter();
+ * encodeMetaArithmetic(w, "stock", false, options, 2);
+ * console.log(new TextDecoder().decode(w.take()[0])); // "ma stock MD D3 v O2\r\n"
+ * ```
+ */
 export interface MetaArithmeticOptions {
   /** `"incr"` (default) or `"decr"` (`M`). */
   mode?: "incr" | "decr";

@@ -7,12 +7,39 @@
 
 import { MemcachedError } from "../errors.ts";
 
-/** The longest key memcached accepts, in bytes (as sent on the wire). */
+/**
+ * The longest key memcached accepts, in bytes (as sent on the wire).
+ *
+ * @example
+ * ```ts
+ * import { MemcachedError } from "@mica/memcached";
+ * import { encodeKey, MAX_KEY_LENGTH } from "@mica/memcached/protocol";
+ *
+ * console.log(encodeKey("k".repeat(MAX_KEY_LENGTH), false).length); // 250
+ * try {
+ *   encodeKey("k".repeat(MAX_KEY_LENGTH + 1), false);
+ * } catch (error) {
+ *   console.log((error as MemcachedError).code); // "INVALID_KEY"
+ * }
+ * ```
+ */
 export const MAX_KEY_LENGTH = 250;
 
 /**
  * A key ready for the wire: an ASCII string that needs no escaping. With base64 keys it is the
  * base64 text of the key's bytes, sent with the meta `b` flag.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeKey, encodeMetaDelete, type WireKey } from "@mica/memcached/protocol";
+ *
+ * const key: WireKey = encodeKey("user:42", false);
+ * const binary: WireKey = encodeKey(new Uint8Array([0, 1, 2]), true);
+ * const w = new ByteWriter();
+ * encodeMetaDelete(w, key, false, {}, -1);
+ * encodeMetaDelete(w, binary, true, {}, -1);
+ * console.log(new TextDecoder().decode(w.take()[0])); // "md user:42\r\nmd AAEC b\r\n"
+ * ```
  */
 export type WireKey = string;
 

@@ -40,10 +40,34 @@ import { type ByteWriter, utf8Length } from "./writer.ts";
 // ---------------------------------------------------------------------------------------------
 // Encoders
 
-/** The storage command of {@linkcode encodeTextStore}. */
+/**
+ * The storage command of {@linkcode encodeTextStore}.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeTextStore, type TextStoreMode } from "@mica/memcached/protocol";
+ *
+ * const mode: TextStoreMode = "append";
+ * const w = new ByteWriter();
+ * encodeTextStore(w, mode, "log", ",event");
+ * console.log(new TextDecoder().decode(w.take()[0])); // "append log 0 0 6\r\n,event\r\n"
+ * ```
+ */
 export type TextStoreMode = "set" | "add" | "replace" | "append" | "prepend" | "cas";
 
-/** Options of {@linkcode encodeTextStore}. */
+/**
+ * Options of {@linkcode encodeTextStore}.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeTextStore, type TextStoreOptions } from "@mica/memcached/protocol";
+ *
+ * const options: TextStoreOptions = { flags: 4, exptime: 3600, noreply: true };
+ * const w = new ByteWriter();
+ * encodeTextStore(w, "set", "k", "v", options);
+ * console.log(new TextDecoder().decode(w.take()[0])); // "set k 4 3600 1 noreply\r\nv\r\n"
+ * ```
+ */
 export interface TextStoreOptions {
   /**
    * 32-bit client flags, stored with the item and returned by `get`. memcached ignores them
@@ -69,7 +93,19 @@ export interface TextStoreOptions {
   noreply?: boolean;
 }
 
-/** Options of {@linkcode encodeTextGet}. */
+/**
+ * Options of {@linkcode encodeTextGet}.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter, encodeTextGet, type TextGetOptions } from "@mica/memcached/protocol";
+ *
+ * const options: TextGetOptions = { cas: true, touch: 300 };
+ * const w = new ByteWriter();
+ * encodeTextGet(w, ["a", "b"], options);
+ * console.log(new TextDecoder().decode(w.take()[0])); // "gats 300 a b\r\n"
+ * ```
+ */
 export interface TextGetOptions {
   /**
    * Return each item's CAS token (`gets`, or `gats` with `touch`).
@@ -89,6 +125,29 @@ export interface TextGetOptions {
  * connection when more than 2,048 bytes of a line other than `get`/`gets` are buffered before its
  * line end, which happens whenever a longer line arrives in pieces. `get` and `gets` lines have
  * no such limit.
+ *
+ * @example Touching many keys in as few lines as fit
+ * ```ts
+ * import { ByteWriter, encodeTextGet, MAX_GAT_LINE_LENGTH } from "@mica/memcached/protocol";
+ *
+ * const keys = Array.from({ length: 500 }, (_, i) => `session:${i}`);
+ * const w = new ByteWriter();
+ * const empty = "gat 60\r\n".length;
+ * let batch: string[] = [];
+ * let length = empty;
+ * for (const key of keys) {
+ *   if (length + 1 + key.length > MAX_GAT_LINE_LENGTH) {
+ *     encodeTextGet(w, batch, { touch: 60 });
+ *     batch = [];
+ *     length = empty;
+ *   }
+ *   batch.push(key);
+ *   length += 1 + key.length;
+ * }
+ * encodeTextGet(w, batch, { touch: 60 });
+ * const text = w.take().map((chunk) => new TextDecoder().decode(chunk)).join("");
+ * console.log(text.split("\r\n").length - 1); // 3 lines
+ * ```
  */
 export const MAX_GAT_LINE_LENGTH = 2048;
 
@@ -173,8 +232,7 @@ function writeU64(w: ByteWriter, n: bigint): void {
  *
  * @example Fetching two keys with their CAS tokens
  * ```ts
- * import { ByteWriter } from "./writer.ts";
- * import { encodeTextGet } from "./text.ts";
+ * import { ByteWriter, encodeTextGet } from "@mica/memcached/protocol";
  *
  * const w = new ByteWriter();
  * encodeTextGet(w, ["a", "b"], { cas: true });
@@ -183,8 +241,7 @@ function writeU64(w: ByteWriter, n: bigint): void {
  *
  * @example Fetching and touching
  * ```ts
- * import { ByteWriter } from "./writer.ts";
- * import { encodeTextGet } from "./text.ts";
+ * import { ByteWriter, encodeTextGet } from "@mica/memcached/protocol";
  *
  * const w = new ByteWriter();
  * encodeTextGet(w, ["a"], { touch: 60 });
@@ -248,8 +305,7 @@ export function encodeTextGet(
  *
  * @example Storing a value for a minute
  * ```ts
- * import { ByteWriter } from "./writer.ts";
- * import { encodeTextStore } from "./text.ts";
+ * import { ByteWriter, encodeTextStore } from "@mica/memcached/protocol";
  *
  * const w = new ByteWriter();
  * encodeTextStore(w, "set", "foo", "hi", { flags: 5, exptime: 60 });
@@ -258,8 +314,7 @@ export function encodeTextGet(
  *
  * @example Compare and swap
  * ```ts
- * import { ByteWriter } from "./writer.ts";
- * import { encodeTextStore } from "./text.ts";
+ * import { ByteWriter, encodeTextStore } from "@mica/memcached/protocol";
  *
  * const w = new ByteWriter();
  * encodeTextStore(w, "cas", "foo", new Uint8Array([33]), { cas: 42n, noreply: true });
@@ -330,8 +385,7 @@ export function encodeTextStore(
  *
  * @example Deleting a key
  * ```ts
- * import { ByteWriter } from "./writer.ts";
- * import { encodeTextDelete } from "./text.ts";
+ * import { ByteWriter, encodeTextDelete } from "@mica/memcached/protocol";
  *
  * const w = new ByteWriter();
  * encodeTextDelete(w, "foo");
@@ -362,8 +416,7 @@ export function encodeTextDelete(w: ByteWriter, key: WireKey, noreply?: boolean)
  *
  * @example Incrementing a counter
  * ```ts
- * import { ByteWriter } from "./writer.ts";
- * import { encodeTextArithmetic } from "./text.ts";
+ * import { ByteWriter, encodeTextArithmetic } from "@mica/memcached/protocol";
  *
  * const w = new ByteWriter();
  * encodeTextArithmetic(w, "incr", "hits", 5n);
@@ -408,8 +461,7 @@ export function encodeTextArithmetic(
  *
  * @example Extending an item's life
  * ```ts
- * import { ByteWriter } from "./writer.ts";
- * import { encodeTextTouch } from "./text.ts";
+ * import { ByteWriter, encodeTextTouch } from "@mica/memcached/protocol";
  *
  * const w = new ByteWriter();
  * encodeTextTouch(w, "foo", 300, true);
@@ -436,7 +488,21 @@ export function encodeTextTouch(
 // ---------------------------------------------------------------------------------------------
 // Decoder
 
-/** What a text-protocol reply is, by its first word (`NUMBER`: an `incr`/`decr` result). */
+/**
+ * What a text-protocol reply is, by its first word (`NUMBER`: an `incr`/`decr` result).
+ *
+ * @example
+ * ```ts
+ * import { TextResponseDecoder, type TextResponseStatus } from "@mica/memcached/protocol";
+ *
+ * function stored(status: TextResponseStatus): boolean {
+ *   return status === "STORED"; // NOT_STORED, EXISTS or NOT_FOUND otherwise
+ * }
+ * const d = new TextResponseDecoder();
+ * d.feed(new TextEncoder().encode("STORED\r\nNOT_STORED\r\n"));
+ * console.log(stored(d.next()!.status), stored(d.next()!.status)); // true false
+ * ```
+ */
 export type TextResponseStatus =
   | "VALUE"
   | "END"
@@ -454,7 +520,21 @@ export type TextResponseStatus =
   | "CLIENT_ERROR"
   | "SERVER_ERROR";
 
-/** One complete text-protocol reply. Fields a reply did not carry have their empty value. */
+/**
+ * One complete text-protocol reply. Fields a reply did not carry have their empty value.
+ *
+ * @example
+ * ```ts
+ * import { type TextResponse, TextResponseDecoder } from "@mica/memcached/protocol";
+ *
+ * const d = new TextResponseDecoder();
+ * d.feed(new TextEncoder().encode("VALUE k 0 2\r\nhi\r\nEND\r\n42\r\n"));
+ * const replies: TextResponse[] = [];
+ * for (let r = d.next(); r !== undefined; r = d.next()) replies.push(r);
+ * console.log(replies.map((r) => r.status)); // ["VALUE", "END", "NUMBER"]
+ * console.log(replies[2]?.number); // 42n
+ * ```
+ */
 export interface TextResponse {
   /** The reply's kind. */
   status: TextResponseStatus;
@@ -514,7 +594,7 @@ function isWord(buf: Uint8Array, from: number, to: number, word: string): boolea
  *
  * @example Decoding a `gets` reply split across chunks
  * ```ts
- * import { TextResponseDecoder } from "./text.ts";
+ * import { TextResponseDecoder } from "@mica/memcached/protocol";
  *
  * const d = new TextResponseDecoder();
  * const bytes = new TextEncoder().encode("VALUE foo 5 2 99\r\nhi\r\nEND\r\n");
@@ -528,7 +608,7 @@ function isWord(buf: Uint8Array, from: number, to: number, word: string): boolea
  *
  * @example Decoding an `incr` result
  * ```ts
- * import { TextResponseDecoder } from "./text.ts";
+ * import { TextResponseDecoder } from "@mica/memcached/protocol";
  *
  * const d = new TextResponseDecoder();
  * d.feed(new TextEncoder().encode("18446744073709551615\r\n"));
@@ -552,6 +632,8 @@ export class TextResponseDecoder {
   #keyBytes: Uint8Array | undefined = undefined;
 
   /**
+   * Creates a decoder with an empty receive buffer.
+   *
    * @param options Line and value size limits, and whether to copy values (as for
    * `ResponseDecoder`).
    * @throws {MemcachedError} `INVALID_ARGUMENT` when a limit is not a positive integer.

@@ -68,6 +68,8 @@ export class ByteWriter {
   #size = 0;
 
   /**
+   * Creates an empty writer.
+   *
    * @param initialCapacity The scratch buffer's starting size in bytes.
    */
   constructor(initialCapacity = 16 * 1024) {
