@@ -28,7 +28,7 @@ mica_apt_install() {
 
 mica_install_memcached() {
   if [ -x "$MEMCACHED_BIN" ] && command -v memcslap >/dev/null 2>&1 &&
-    command -v saslpasswd2 >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1; then
+    [ -x /usr/sbin/saslpasswd2 ] && [ -x /usr/bin/openssl ]; then
     return 0
   fi
   mica_apt_install memcached libmemcached-tools sasl2-bin openssl || return 1
