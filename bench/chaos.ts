@@ -13,7 +13,7 @@
 // It samples RSS and heap after forced GC at the start, every 20,000 ops and at the end.
 // Exit code 0 when all checks pass, 1 otherwise (2 for a usage or setup error).
 import { readFileSync, writeFileSync } from "node:fs";
-import { type ClientCounters, connect, MemcachedError } from "../mod.ts";
+import { type ClientCounters, connect, MemcachedError, type Protocol } from "../mod.ts";
 import { type MemcachedServer, startMemcached } from "../tests/_memcached.ts";
 import type { MemorySample } from "./harness.mjs";
 import { argv, exit, memory, runtime, runtimeVersion } from "./runtime.ts";
@@ -35,6 +35,7 @@ const MANY_KEYS = 10;
 
 interface Options {
   failover: "fail-fast" | "eject";
+  protocol: Protocol;
   ops: number;
   concurrency: number;
   keys: number;
@@ -52,6 +53,7 @@ interface Options {
 const USAGE = `usage: deno run -A --v8-flags=--expose-gc bench/chaos.ts [options]
        bun bench/chaos.ts [options]
   --failover MODE     fail-fast (default) or eject
+  --protocol NAME     meta (default), text or binary
   --ops N             operations in total (default 200000)
   --concurrency N     operations in flight (default 64)
   --keys N            key space (default 1000)
@@ -67,6 +69,7 @@ const USAGE = `usage: deno run -A --v8-flags=--expose-gc bench/chaos.ts [options
 function parseOptions(args: readonly string[]): Options {
   const o: Options = {
     failover: "fail-fast",
+    protocol: "meta",
     ops: 200_000,
     concurrency: 64,
     keys: 1_000,
@@ -92,6 +95,14 @@ function parseOptions(args: readonly string[]): Options {
         const v = value();
         if (v !== "fail-fast" && v !== "eject") throw new Error("--failover: fail-fast or eject");
         o.failover = v;
+        break;
+      }
+      case "--protocol": {
+        const v = value();
+        if (v !== "meta" && v !== "text" && v !== "binary") {
+          throw new Error("--protocol: meta, text or binary");
+        }
+        o.protocol = v;
         break;
       }
       case "--ops":
@@ -211,6 +222,7 @@ async function soakWith(o: Options, servers: MemcachedServer[]): Promise<Result>
   const client = await connect(servers.map((s) => s.address), {
     distribution: "ketama",
     failover: o.failover,
+    protocol: o.protocol,
   });
   const events: Record<string, number> = {
     "server-down": 0,
@@ -432,6 +444,7 @@ async function soakWith(o: Options, servers: MemcachedServer[]): Promise<Result>
     runtimeVersion,
     options: {
       failover: o.failover,
+      protocol: o.protocol,
       ops: o.ops,
       concurrency: o.concurrency,
       keys: o.keys,
