@@ -265,6 +265,39 @@ async function scenarioD(client, cfg, n, name = "d") {
   };
 }
 
+/** How many getMany batches scenario i keeps in flight. */
+export const MANY_CONCURRENCY = 8;
+
+/**
+ * i) (cluster) getMany of 100 keys spread over the servers, 8 batches in flight: throughput
+ * rather than the latency that g (one batch in flight) measures.
+ */
+async function scenarioI(client, cfg, n) {
+  const deadline = new Deadline(cfg.timeLimitS, "i");
+  const keys = Array.from({ length: MANY_KEYS }, (_, i) => `${cfg.prefix}:i:${i}`);
+  await populate(client, keys, asciiString(SMALL_VALUE_BYTES), deadline);
+  const warm = Math.max(MANY_CONCURRENCY, Math.floor(n.warmup / MANY_KEYS));
+  await parallel(warm, MANY_CONCURRENCY, () => client.getMany(keys), deadline);
+  let short = 0;
+  const batches = n.d * 2;
+  const t0 = now();
+  await parallel(batches, MANY_CONCURRENCY, async () => {
+    if ((await client.getMany(keys)) !== MANY_KEYS) short++;
+  }, deadline);
+  const seconds = (now() - t0) / 1000;
+  if (short > 0) throw new Error(`i: ${short} batches with missing keys`);
+  return {
+    batches,
+    concurrency: MANY_CONCURRENCY,
+    servers: cfg.servers.length,
+    keysPerBatch: MANY_KEYS,
+    method: client.getManyMethod,
+    seconds: round(seconds, 3),
+    batchesPerSec: Math.round(batches / seconds),
+    keysPerSec: Math.round((batches * MANY_KEYS) / seconds),
+  };
+}
+
 /** e) 256 KiB values: 500 sets then 2,000 gets, 8 in flight; MB/s (1 MB = 10^6 bytes). */
 async function scenarioE(client, cfg, n) {
   const deadline = new Deadline(cfg.timeLimitS, "e");
@@ -385,6 +418,7 @@ const SCENARIOS = {
   // Cluster mode (bench/run.sh --cluster): the client is connected to several servers.
   g: (client, cfg, n) => scenarioD(client, cfg, n, "g"),
   h: (client, cfg, n) => scenarioB(client, cfg, n, "h"),
+  i: scenarioI,
 };
 
 /**

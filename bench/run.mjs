@@ -48,7 +48,7 @@ const USAGE = `usage: bash bench/run.sh [options]
                         (deno, bun, node, c) or a group (peers = npm peers, soak)
   --skip LIST           same selectors, excluded
   --scenarios LIST      subset of a,b,c,d,e,f (default: all; f is the Mica-only soak);
-                        with --cluster a subset of g,h
+                        with --cluster a subset of g,h,i
   --no-soak             same as --skip soak
   --pin-cpu N           run memcached and every client under 'taskset -c N' (see README)
   --no-pinned-a         skip the second, CPU-pinned pass of scenario a (see README)
@@ -122,7 +122,7 @@ function parseOptions(argv) {
         throw new Error(`unknown option ${argv[i]} (try --help)`);
     }
   }
-  const known = opts.cluster ? ["g", "h"] : ["a", "b", "c", "d", "e", "f"];
+  const known = opts.cluster ? ["g", "h", "i"] : ["a", "b", "c", "d", "e", "f"];
   opts.scenarios ??= known;
   for (const s of opts.scenarios) {
     if (!known.includes(s)) {
