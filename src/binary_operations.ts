@@ -393,7 +393,7 @@ class BinaryStatsRequest extends Request<Map<string, string>> {
 }
 
 /** SASL PLAIN authentication (memcached `-S`). */
-export class SaslAuthRequest extends PacketRequest<true> {
+export class SaslAuthRequest extends Request<true> {
   readonly command = "authenticate";
   #credentials: () => { username: string; password: string };
 
@@ -408,7 +408,7 @@ export class SaslAuthRequest extends PacketRequest<true> {
     encodeSaslAuth(w, "PLAIN", saslPlainPayload(username, password), opaque);
   }
 
-  override handle(r: BinaryResponse): boolean {
+  handle(r: BinaryResponse): boolean {
     if (r.opaque !== this.opaque) throw mismatch(this.command, this.opaque, r);
     if (r.status === BinaryStatus.NoError) this.resolve(true);
     else if (r.status === BinaryStatus.AuthError || r.status === BinaryStatus.AuthContinue) {
@@ -419,10 +419,6 @@ export class SaslAuthRequest extends PacketRequest<true> {
         ),
       );
     } else this.reject(binaryError(r, this.command));
-    return true;
-  }
-
-  protected result(): true {
     return true;
   }
 }

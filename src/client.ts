@@ -16,8 +16,9 @@ import { type Dialect, metaDialect, type Protocol } from "./dialect.ts";
 import type { ValueMapper } from "./operations.ts";
 import { encodeKey, type SetMode, type WireKey } from "./protocol/mod.ts";
 import { BinaryResponseDecoder } from "./protocol/binary.ts";
+import { TextResponseDecoder } from "./protocol/text.ts";
 import type { Request } from "./request.ts";
-import { TextAuthRequest, textDecoder, textDialect } from "./text_operations.ts";
+import { TextAuthRequest, textDialect } from "./text_operations.ts";
 import { Server, type ServerCounters, type ServerListener, type ServerOptions } from "./server.ts";
 import type { Connector, TlsOptions } from "./transport.ts";
 import type { Handshake } from "./connection.ts";
@@ -546,7 +547,7 @@ function handshake(protocol: Protocol, credentials: Credentials): Handshake {
         () => credentials.reveal((username, password) => `${username} ${password}`),
       ),
     // ASCII auth answers in the text protocol, also on a connection that then speaks meta.
-    decoder: textDecoder,
+    decoder: () => new TextResponseDecoder(),
   };
 }
 

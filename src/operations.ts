@@ -25,7 +25,8 @@ import {
 import { isErrorReply, Request, serverError } from "./request.ts";
 import type { ValueReply } from "./values.ts";
 
-function unexpected(command: string, r: Response): MemcachedError {
+/** A reply of a kind the request cannot get: the stream is out of step. */
+export function unexpected(command: string, r: { readonly status: string }): MemcachedError {
   return new MemcachedError(
     "PROTOCOL_ERROR",
     `Cannot ${command}: unexpected reply ${r.status}`,
@@ -142,21 +143,30 @@ export class StoreRequest<T extends boolean | undefined = boolean> extends KeyRe
   protected result(r: Response): T {
     switch (r.status) {
       case "HD":
-        return (this.command === "set" ? undefined : true) as T;
+        return storeOutcome(this, true, r.status);
       case "NS": // add on an existing key, replace/append/prepend on a missing one
       case "EX": // CAS token no longer matches
       case "NF": // CAS on a missing key
-        if (this.command === "set") {
-          // A plain set always stores unless the server refuses; the stream is still in step.
-          this.reject(
-            new MemcachedError("SERVER_ERROR", `Cannot set: the server answered ${r.status}`),
-          );
-        }
-        return false as T;
+        return storeOutcome(this, false, r.status);
       default:
         throw unexpected(this.command, r);
     }
   }
+}
+
+/**
+ * What a store resolves with: `undefined` for a `set` (which always stores), else whether it
+ * stored. A `set` the server did not store is rejected as a `SERVER_ERROR`: the reply was still
+ * read, so the stream stays in step.
+ */
+export function storeOutcome<T>(request: Request<T>, stored: boolean, status: string): T {
+  if (request.command !== "set") return stored as T;
+  if (!stored) {
+    request.reject(
+      new MemcachedError("SERVER_ERROR", `Cannot set: the server answered ${status}`),
+    );
+  }
+  return undefined as T;
 }
 
 /** `md <key>`: delete. Resolves whether the item existed. */
@@ -270,17 +280,27 @@ export class BatchGetRequest<V> extends Request<(V | undefined)[]> {
   }
 }
 
-/** The plain commands: `version`, `flush_all`, `stats`, `verbosity`. */
+/**
+ * What a plain command's reply carries. Meta and text replies both have it: the plain commands
+ * are the same bytes in both protocols, and so are their replies.
+ */
+export interface PlainReply {
+  readonly status: string;
+  readonly message: string;
+  readonly stats: Map<string, string> | undefined;
+}
+
+/** The plain commands of the meta and text protocols: `version`, `flush_all`, `stats`, `verbosity`. */
 export class PlainRequest<T> extends Request<T> {
   readonly command: string;
   #encode: (w: ByteWriter) => void;
-  #accept: (r: Response) => T | undefined;
+  #accept: (r: PlainReply) => T | undefined;
 
   constructor(
     command: string,
     deadline: number,
     encode: (w: ByteWriter) => void,
-    accept: (r: Response) => T | undefined,
+    accept: (r: PlainReply) => T | undefined,
   ) {
     super(deadline);
     this.command = command;
@@ -293,7 +313,7 @@ export class PlainRequest<T> extends Request<T> {
     this.#encode(w);
   }
 
-  handle(r: Response): boolean {
+  handle(r: PlainReply): boolean {
     if (isErrorReply(r)) {
       this.reject(serverError(r, this.command));
       return true;
@@ -334,7 +354,8 @@ export function statsRequest(
     "stats",
     deadline,
     (w) => encodeStats(w, group),
-    (r) => r.status === "STATS" ? r.stats : undefined,
+    // The text decoder reports an `END` with no `STAT` line before it as `END`.
+    (r) => r.status === "STATS" ? r.stats : r.status === "END" ? new Map() : undefined,
   );
 }
 

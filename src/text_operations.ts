@@ -19,14 +19,7 @@
 
 import type { Dialect } from "./dialect.ts";
 import { MemcachedError } from "./errors.ts";
-import {
-  type ByteWriter,
-  encodeFlushAll,
-  encodeStats,
-  encodeVerbosity,
-  encodeVersion,
-  type WireKey,
-} from "./protocol/mod.ts";
+import type { ByteWriter, WireKey } from "./protocol/mod.ts";
 import {
   encodeTextArithmetic,
   encodeTextDelete,
@@ -37,12 +30,16 @@ import {
   TextResponseDecoder,
   type TextStoreMode,
 } from "./protocol/text.ts";
-import type { ValueMapper } from "./operations.ts";
+import {
+  flushRequest,
+  statsRequest,
+  storeOutcome,
+  unexpected,
+  type ValueMapper,
+  verbosityRequest,
+  versionRequest,
+} from "./operations.ts";
 import { isErrorReply, PASS, Request, serverError, type Verdict } from "./request.ts";
-
-function unexpected(command: string, r: TextResponse): MemcachedError {
-  return new MemcachedError("PROTOCOL_ERROR", `Cannot ${command}: unexpected reply ${r.status}`);
-}
 
 /** Rejects base64 keys, which the text protocol cannot send as the same key. */
 function plainKey(command: string, base64: boolean): void {
@@ -280,16 +277,11 @@ class TextStoreRequest<T extends boolean | undefined> extends LineRequest<T> {
   protected result(r: TextResponse): T {
     switch (r.status) {
       case "STORED":
-        return (this.command === "set" ? undefined : true) as T;
+        return storeOutcome(this, true, r.status);
       case "NOT_STORED": // add on an existing key, replace/append/prepend on a missing one
       case "EXISTS": // CAS token no longer matches
       case "NOT_FOUND": // CAS on a missing key
-        if (this.command === "set") {
-          this.reject(
-            new MemcachedError("SERVER_ERROR", `Cannot set: the server answered ${r.status}`),
-          );
-        }
-        return false as T;
+        return storeOutcome(this, false, r.status);
       default:
         throw unexpected(this.command, r);
     }
@@ -339,43 +331,15 @@ class TextArithmeticRequest extends LineRequest<bigint | undefined> {
   }
 }
 
-/** `version`, `flush_all`, `stats`, `verbosity`: the same bytes as in the meta protocol. */
-class TextPlainRequest<T> extends LineRequest<T> {
-  readonly command: string;
-  #encode: (w: ByteWriter) => void;
-  #accept: (r: TextResponse) => T | undefined;
-
-  constructor(
-    command: string,
-    deadline: number,
-    encode: (w: ByteWriter) => void,
-    accept: (r: TextResponse) => T | undefined,
-  ) {
-    super(deadline);
-    this.command = command;
-    this.#encode = encode;
-    this.#accept = accept;
-  }
-
-  encode(w: ByteWriter): void {
-    this.#encode(w);
-  }
-
-  protected result(r: TextResponse): T {
-    const value = this.#accept(r);
-    if (value === undefined) throw unexpected(this.command, r);
-    return value;
-  }
-}
-
 /** ASCII authentication (memcached `-Y`): a `set` whose data is `<user> <password>`. */
-export class TextAuthRequest extends LineRequest<true> {
+export class TextAuthRequest extends Request<true> {
   readonly command = "authenticate";
   #secret: () => string;
 
   /** @param secret Returns `"<user> <password>"`, read only while encoding. */
   constructor(deadline: number, secret: () => string) {
     super(deadline);
+    this.opaqueCount = 0;
     this.#secret = secret;
   }
 
@@ -383,7 +347,7 @@ export class TextAuthRequest extends LineRequest<true> {
     encodeTextStore(w, "set", "auth", this.#secret());
   }
 
-  override handle(r: TextResponse): boolean {
+  handle(r: TextResponse): boolean {
     if (r.status === "STORED") {
       this.resolve(true);
       return true;
@@ -397,15 +361,6 @@ export class TextAuthRequest extends LineRequest<true> {
     );
     return true;
   }
-
-  protected result(): true {
-    return true;
-  }
-}
-
-/** A decoder for the text handshake (ASCII auth), also used before a meta connection starts. */
-export function textDecoder(): TextResponseDecoder {
-  return new TextResponseDecoder();
 }
 
 /** memcached's classic text protocol. */
@@ -454,32 +409,9 @@ export const textDialect: Dialect = {
     plainKey("getMany", base64);
     return new TextBatchGetRequest(deadline, wire, map);
   },
-  version: (deadline) =>
-    new TextPlainRequest(
-      "version",
-      deadline,
-      encodeVersion,
-      (r) => r.status === "VERSION" ? r.message : undefined,
-    ),
-  flush: (deadline, delay) =>
-    new TextPlainRequest(
-      "flush",
-      deadline,
-      (w) => encodeFlushAll(w, delay),
-      (r) => r.status === "OK" ? true as const : undefined,
-    ),
-  stats: (deadline, group) =>
-    new TextPlainRequest(
-      "stats",
-      deadline,
-      (w) => encodeStats(w, group),
-      (r) => r.status === "STATS" ? r.stats : r.status === "END" ? new Map() : undefined,
-    ),
-  verbosity: (deadline, level) =>
-    new TextPlainRequest(
-      "verbosity",
-      deadline,
-      (w) => encodeVerbosity(w, level),
-      (r) => r.status === "OK" ? true as const : undefined,
-    ),
+  // The plain commands and their replies are the same bytes as in the meta protocol.
+  version: versionRequest,
+  flush: flushRequest,
+  stats: statsRequest,
+  verbosity: verbosityRequest,
 };
