@@ -20,7 +20,7 @@ import { TextResponseDecoder } from "./protocol/text.ts";
 import type { Request } from "./request.ts";
 import { TextAuthRequest, textDialect } from "./text_operations.ts";
 import { Server, type ServerCounters, type ServerListener, type ServerOptions } from "./server.ts";
-import type { Connector, TlsOptions } from "./transport.ts";
+import { checkTls, type Connector, type TlsOptions } from "./transport.ts";
 import type { Handshake } from "./connection.ts";
 import {
   checkValue,
@@ -554,27 +554,7 @@ function handshake(protocol: Protocol, credentials: Credentials): Handshake {
 function tlsOptions(value: boolean | TlsOptions | undefined): TlsOptions | undefined {
   if (value === undefined || value === false) return undefined;
   if (value === true) return {};
-  if (typeof value !== "object" || value === null) {
-    throw new MemcachedError(
-      "INVALID_ARGUMENT",
-      "Cannot use option tls: expected a boolean or { ca, serverName, cert, key }",
-    );
-  }
-  const { ca, serverName, cert, key } = value;
-  if (ca !== undefined && (!Array.isArray(ca) || ca.some((c) => typeof c !== "string"))) {
-    throw new MemcachedError("INVALID_ARGUMENT", "Cannot use option tls.ca: expected PEM strings");
-  }
-  for (const [name, v] of [["serverName", serverName], ["cert", cert], ["key", key]] as const) {
-    if (v !== undefined && typeof v !== "string") {
-      throw new MemcachedError("INVALID_ARGUMENT", `Cannot use option tls.${name}: not a string`);
-    }
-  }
-  if ((cert === undefined) !== (key === undefined)) {
-    throw new MemcachedError(
-      "INVALID_ARGUMENT",
-      "Cannot use option tls: give both cert and key for a client certificate, or neither",
-    );
-  }
+  checkTls(value, "Cannot use option tls");
   return { ...value };
 }
 

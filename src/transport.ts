@@ -5,6 +5,8 @@
  * @module
  */
 
+import { MemcachedError } from "./errors.ts";
+
 /**
  * Where a server listens: TCP host and port, or a unix socket path.
  *
@@ -216,3 +218,73 @@ export type Connector = (
 export const HIGH_WATER_MARK = 1024 * 1024;
 /** Bytes queued below which a blocked transport calls `drain`. */
 export const LOW_WATER_MARK = 256 * 1024;
+
+/**
+ * Checks TLS settings before anything is opened: `ca` a list of strings, `serverName`, `cert`
+ * and `key` strings, and a client certificate and its key given together or not at all. The
+ * client checks them when it is made; each adapter checks again, as it may be called directly.
+ *
+ * @param tls The settings.
+ * @param context What a failure message starts with, such as `"Cannot use option tls"`.
+ * @throws {MemcachedError} `INVALID_ARGUMENT` naming the bad setting.
+ *
+ * @example
+ * ```ts ignore
+ * checkTls({ cert: "-----BEGIN CERTIFICATE-----..." }, "Cannot use option tls");
+ * // throws INVALID_ARGUMENT: a client certificate needs both cert and key
+ * ```
+ */
+export function checkTls(tls: TlsOptions, context: string): void {
+  if (typeof tls !== "object" || tls === null) {
+    throw new MemcachedError(
+      "INVALID_ARGUMENT",
+      `${context}: expected a boolean or { ca, serverName, cert, key }`,
+    );
+  }
+  const { ca, serverName, cert, key } = tls;
+  if (ca !== undefined && (!Array.isArray(ca) || ca.some((c) => typeof c !== "string"))) {
+    throw new MemcachedError("INVALID_ARGUMENT", `${context}: ca must be a list of PEM strings`);
+  }
+  for (const [name, v] of [["serverName", serverName], ["cert", cert], ["key", key]] as const) {
+    if (v !== undefined && typeof v !== "string") {
+      throw new MemcachedError("INVALID_ARGUMENT", `${context}: ${name} must be a string`);
+    }
+  }
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new MemcachedError(
+      "INVALID_ARGUMENT",
+      `${context}: a client certificate needs both cert and key`,
+    );
+  }
+}
+
+/**
+ * A `TLS_FAILED` error: the handshake, or an established session, failed.
+ *
+ * @param phase Whether the handshake or an established session failed.
+ * @param serverName The name the certificate was checked against.
+ * @param reason Which check failed, when the runtime's error tells.
+ * @param cause The runtime's error, kept as `cause` and quoted in the message.
+ * @returns The error.
+ *
+ * @example
+ * ```ts ignore
+ * throw tlsFailure("handshake", "cache.internal", "the certificate is expired", error);
+ * ```
+ */
+export function tlsFailure(
+  phase: "handshake" | "session",
+  serverName: string,
+  reason: string | undefined,
+  cause: unknown,
+): MemcachedError {
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  const action = phase === "handshake"
+    ? "complete the TLS handshake with"
+    : "continue the TLS session with";
+  return new MemcachedError(
+    "TLS_FAILED",
+    `Cannot ${action} ${serverName}: ${reason ?? "handshake failed"} (${detail})`,
+    { cause },
+  );
+}

@@ -22,7 +22,7 @@ import type {
   Transport,
   TransportHandlers,
 } from "../transport.ts";
-import { HIGH_WATER_MARK, LOW_WATER_MARK } from "../transport.ts";
+import { checkTls, HIGH_WATER_MARK, LOW_WATER_MARK, tlsFailure } from "../transport.ts";
 
 /** The part of Bun's `Socket` this adapter uses. */
 interface BunSocket {
@@ -177,15 +177,7 @@ class BunTransport implements Transport {
     const handshaking = this.#settleOpened !== undefined;
     const reason = reasonOf(error);
     if (!handshaking && reason === undefined) return error;
-    const detail = error instanceof Error ? error.message : String(error);
-    const action = handshaking
-      ? "complete the TLS handshake with"
-      : "continue the TLS session with";
-    return new MemcachedError(
-      "TLS_FAILED",
-      `Cannot ${action} ${this.#tlsName}: ${reason ?? "handshake failed"} (${detail})`,
-      { cause: error },
-    );
+    return tlsFailure(handshaking ? "handshake" : "session", this.#tlsName, reason, error);
   }
 
   write(chunk: Uint8Array): boolean {
@@ -364,14 +356,7 @@ export const bunConnector: Connector = async (
 
 /** Bun's TLS options for `tls`; verification is always on. */
 function bunTls(endpoint: Endpoint, tls: TlsOptions): BunTls {
-  if ((tls.cert === undefined) !== (tls.key === undefined)) {
-    throw new MemcachedError(
-      "INVALID_ARGUMENT",
-      `Cannot connect to ${
-        describe(endpoint)
-      } with TLS: a client certificate needs both cert and key`,
-    );
-  }
+  checkTls(tls, `Cannot connect to ${describe(endpoint)} with TLS`);
   const serverName = tls.serverName ??
     (endpoint.kind === "tcp" ? endpoint.host : "localhost");
   return {

@@ -22,7 +22,7 @@ import type {
   Transport,
   TransportHandlers,
 } from "../transport.ts";
-import { HIGH_WATER_MARK, LOW_WATER_MARK } from "../transport.ts";
+import { checkTls, HIGH_WATER_MARK, LOW_WATER_MARK, tlsFailure } from "../transport.ts";
 
 /** The part of `Deno.Conn` (and `Deno.TlsConn`) this adapter uses. */
 interface DenoConn {
@@ -229,12 +229,7 @@ async function connectTls(
     );
   }
   const where = `${endpoint.host}:${endpoint.port}`;
-  if ((tls.cert === undefined) !== (tls.key === undefined)) {
-    throw new MemcachedError(
-      "INVALID_ARGUMENT",
-      `Cannot connect to ${where} with TLS: a client certificate needs both cert and key`,
-    );
-  }
+  checkTls(tls, `Cannot connect to ${where} with TLS`);
   const serverName = tls.serverName ?? endpoint.host;
   const caCerts = tls.ca === undefined ? undefined : [...tls.ca];
   let conn: DenoConn;
@@ -300,7 +295,7 @@ async function handshake(conn: DenoConn, signal: AbortSignal, serverName: string
     await conn.handshake?.();
   } catch (error) {
     signal.throwIfAborted();
-    throw tlsHandshakeError(error, serverName);
+    throw tlsFailure("handshake", serverName, reasonOf(error), error);
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
@@ -338,27 +333,12 @@ function reasonOf(error: unknown): string | undefined {
   return undefined;
 }
 
-function tlsHandshakeError(error: unknown, serverName: string): MemcachedError {
-  const detail = error instanceof Error ? error.message : String(error);
-  const reason = reasonOf(error);
-  return new MemcachedError(
-    "TLS_FAILED",
-    `Cannot complete the TLS handshake with ${serverName}: ${reason ?? "handshake failed"} ` +
-      `(${detail})`,
-    { cause: error },
-  );
-}
-
 /**
  * Types an error of an established TLS session: a fatal alert (the server refusing the client
  * certificate arrives after the handshake in TLS 1.3) or a record that does not decrypt is
  * `TLS_FAILED`; other errors (reset, broken pipe) are kept as they are.
  */
 function tlsSessionError(error: unknown, serverName: string): unknown {
-  if (!(error instanceof Error) || reasonOf(error) === undefined) return error;
-  return new MemcachedError(
-    "TLS_FAILED",
-    `Cannot continue the TLS session with ${serverName}: ${reasonOf(error)} (${error.message})`,
-    { cause: error },
-  );
+  const reason = error instanceof Error ? reasonOf(error) : undefined;
+  return reason === undefined ? error : tlsFailure("session", serverName, reason, error);
 }
