@@ -38,6 +38,7 @@ import {
   type ErrorCode,
   isMemcachedError,
   MemcachedError,
+  type TransportHandlers,
 } from "../mod.ts";
 import { bunConnector } from "../src/adapters/bun.ts";
 import { denoConnector } from "../src/adapters/deno.ts";
@@ -407,4 +408,83 @@ export function endpointName(endpoint: Endpoint): string {
 /** Resolves on a later event-loop turn, after pending I/O callbacks (not after a delay). */
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Wakes whoever waits in {@linkcode Waiter.until} when something happened (bytes arrived, a
+ * socket closed), so tests wait on events rather than poll; the timer is always cleared.
+ */
+export class Waiter {
+  #wake: (() => void) | undefined = undefined;
+
+  /** Something happened: the waiter checks its condition again. */
+  wake(): void {
+    this.#wake?.();
+  }
+
+  /** Resolves once `predicate` holds; fails with `failure()` after `timeout` ms. */
+  async until(predicate: () => boolean, failure: () => string, timeout = 5_000): Promise<void> {
+    const deadline = Date.now() + timeout;
+    while (!predicate()) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) assert.fail(failure());
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        timer = setTimeout(resolve, remaining);
+      });
+      clearTimeout(timer);
+      this.#wake = undefined;
+    }
+  }
+}
+
+/** Transport handlers that record every call, and a way to wait until a condition holds. */
+export class Recorder implements TransportHandlers {
+  chunks: Uint8Array[] = [];
+  received = 0;
+  /** The last bytes received, as latin1 text. */
+  tail = "";
+  drains = 0;
+  closedCalls = 0;
+  closedError: unknown = "closed() was not called";
+  #waiter = new Waiter();
+
+  data(chunk: Uint8Array): void {
+    // The adapter may reuse the chunk once this returns: keep a copy.
+    this.chunks.push(chunk.slice());
+    this.received += chunk.length;
+    this.tail = (this.tail + latin1Text(chunk.subarray(-16))).slice(-16);
+    this.#waiter.wake();
+  }
+
+  drain(): void {
+    this.drains++;
+    this.#waiter.wake();
+  }
+
+  closed(error: unknown): void {
+    this.closedCalls++;
+    this.closedError = error;
+    this.#waiter.wake();
+  }
+
+  /** Every byte received. */
+  bytes(): Uint8Array {
+    return concat(this.chunks);
+  }
+
+  /** Every byte received, as latin1 text. */
+  get text(): string {
+    return latin1Text(this.chunks);
+  }
+
+  /** Resolves once `predicate` holds; fails after `timeout` ms. */
+  until(predicate: () => boolean, what: string, timeout = 5_000): Promise<void> {
+    return this.#waiter.until(
+      predicate,
+      () => `Timed out after ${timeout} ms waiting for ${what}; the last bytes: ${this.tail}`,
+      timeout,
+    );
+  }
 }

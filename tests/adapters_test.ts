@@ -26,6 +26,7 @@ import {
   latin1Text,
   MIB,
   pattern,
+  Recorder,
   runtimeConnector as connector,
   sleep,
   utf8,
@@ -95,57 +96,6 @@ async function runClientSuite(server: MemcachedServer): Promise<void> {
 }
 
 // --- the Connector contract, driven directly ---------------------------------------------------
-
-/** Handlers that record every call, and a way to wait until a condition holds. */
-class Recorder implements TransportHandlers {
-  chunks: Uint8Array[] = [];
-  received = 0;
-  /** The last bytes received, as latin1 text. */
-  tail = "";
-  drains = 0;
-  closedCalls = 0;
-  closedError: unknown = "closed() was not called";
-  #wake: (() => void) | undefined = undefined;
-
-  data(chunk: Uint8Array): void {
-    // The adapter may reuse the chunk once this returns: keep a copy.
-    this.chunks.push(chunk.slice());
-    this.received += chunk.length;
-    this.tail = (this.tail + latin1Text(chunk.subarray(-16))).slice(-16);
-    this.#wake?.();
-  }
-
-  drain(): void {
-    this.drains++;
-    this.#wake?.();
-  }
-
-  closed(error: unknown): void {
-    this.closedCalls++;
-    this.closedError = error;
-    this.#wake?.();
-  }
-
-  bytes(): Uint8Array {
-    return concat(this.chunks);
-  }
-
-  /** Resolves once `predicate` holds; fails after `timeout` ms. */
-  async until(predicate: () => boolean, what: string, timeout = 5_000): Promise<void> {
-    const deadline = Date.now() + timeout;
-    while (!predicate()) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) assert.fail(`Timed out after ${timeout} ms waiting for ${what}`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        timer = setTimeout(resolve, remaining);
-      });
-      clearTimeout(timer);
-      this.#wake = undefined;
-    }
-  }
-}
 
 function open(endpoint: Endpoint, handlers: TransportHandlers): Promise<Transport> {
   return connector(endpoint, handlers, { signal: new AbortController().signal, noDelay: true });

@@ -26,6 +26,7 @@ import { createConnection, type Socket } from "node:net";
 import { test } from "./_harness.ts";
 import { makeAuthFile, makeSaslDb } from "./_auth.ts";
 import { type MemcachedServer, startMemcached } from "./_memcached.ts";
+import { Waiter } from "./_util.ts";
 
 const USER = "mica";
 const PASSWORD = "s3cret-Pass";
@@ -38,19 +39,19 @@ class RawConn implements AsyncDisposable {
   isClosed = false;
   readonly #socket: Socket;
   readonly #closed: Promise<void>;
-  #wake: (() => void) | undefined;
+  readonly #waiter = new Waiter();
 
   constructor(server: MemcachedServer) {
     this.#socket = createConnection({ host: server.host, port: server.port });
     this.#socket.on("data", (chunk: Buffer) => {
       this.received = Buffer.concat([this.received, chunk]);
-      this.#wake?.();
+      this.#waiter.wake();
     });
     this.#socket.on("error", () => {});
     this.#closed = new Promise((resolve) => {
       this.#socket.once("close", () => {
         this.isClosed = true;
-        this.#wake?.();
+        this.#waiter.wake();
         resolve();
       });
     });
@@ -62,23 +63,12 @@ class RawConn implements AsyncDisposable {
 
   /** Waits until `predicate` holds (checked on every chunk and on close); fails after 5 s. */
   async until(what: string, predicate: () => boolean): Promise<void> {
-    const deadline = Date.now() + 5_000;
-    while (!predicate()) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0 || this.isClosed) {
-        assert.fail(
-          `Waited for ${what}; received ${JSON.stringify(this.received.toString("latin1"))}` +
-            (this.isClosed ? " and the connection closed" : ""),
-        );
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        timer = setTimeout(resolve, remaining);
-      });
-      clearTimeout(timer);
-      this.#wake = undefined;
-    }
+    const failure = () =>
+      `Waited for ${what}; received ${JSON.stringify(this.text())}` +
+      (this.isClosed ? " and the connection closed" : "");
+    // A closed connection receives nothing more: stop waiting then too.
+    await this.#waiter.until(() => predicate() || this.isClosed, failure);
+    if (!predicate()) assert.fail(failure());
   }
 
   /** Waits for `count` complete text lines and returns all received text. */

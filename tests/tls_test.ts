@@ -27,7 +27,7 @@ import { makeCertificates } from "./_tls.ts";
 import {
   assertMemcachedError,
   IS_BUN,
-  latin1Text,
+  Recorder,
   runtimeConnector as connector,
   sleep,
   utf8,
@@ -39,43 +39,6 @@ const NAME = IS_BUN ? "bunConnector" : "denoConnector";
 const SKIP_NOTE = `(${IS_BUN ? "denoConnector" : "bunConnector"} is skipped under ${
   IS_BUN ? "Bun" : "Deno"
 })`;
-
-/** Handlers that keep what arrived and wake a waiter on every event. */
-class Recorder implements TransportHandlers {
-  text = "";
-  closedCalls = 0;
-  closedError: unknown = "closed() was not called";
-  #wake: (() => void) | undefined;
-
-  data(chunk: Uint8Array): void {
-    this.text += latin1Text(chunk);
-    this.#wake?.();
-  }
-
-  drain(): void {}
-
-  closed(error: unknown): void {
-    this.closedCalls++;
-    this.closedError = error;
-    this.#wake?.();
-  }
-
-  /** Resolves once `predicate` holds; fails after 5 s. */
-  async until(what: string, predicate: () => boolean): Promise<void> {
-    const deadline = Date.now() + 5_000;
-    while (!predicate()) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) assert.fail(`Timed out waiting for ${what}; got ${this.text}`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        timer = setTimeout(resolve, remaining);
-      });
-      clearTimeout(timer);
-      this.#wake = undefined;
-    }
-  }
-}
 
 function tcp(server: MemcachedServer): Endpoint {
   return { kind: "tcp", host: server.host, port: server.port };
@@ -93,7 +56,7 @@ function openTls(
 /** Sends `version` over `transport` and checks the reply; then destroys the transport. */
 async function versionRoundTrip(transport: Transport, recorder: Recorder): Promise<void> {
   assert.equal(transport.write(utf8("version\r\n")), true);
-  await recorder.until("the version reply", () => recorder.text.endsWith("\r\n"));
+  await recorder.until(() => recorder.text.endsWith("\r\n"), "the version reply");
   assert.match(recorder.text, /^VERSION \d+\.\d+\.\d+\r\n$/);
   transport.destroy();
   await transport.done;
@@ -220,7 +183,7 @@ test(`${NAME} fails with TLS_FAILED when mutual TLS lacks the client certificate
   }
   // TLS 1.3 (what both runtimes negotiate): the refusal arrives after the handshake.
   transport.write(utf8("version\r\n"));
-  await recorder.until("closed()", () => recorder.closedCalls > 0);
+  await recorder.until(() => recorder.closedCalls > 0, "closed()");
   await transport.done;
   assert.equal(recorder.text, "", "no reply without a client certificate");
   assertMemcachedError(recorder.closedError, "TLS_FAILED", "the error given to closed()");
@@ -318,7 +281,7 @@ test(`${NAME} opens and disposes 50 TLS connections without leaking ${SKIP_NOTE}
       done = transport.done;
       if (i % 2 === 0) {
         transport.write(utf8("version\r\n"));
-        await recorder.until("the version reply", () => recorder.text.endsWith("\r\n"));
+        await recorder.until(() => recorder.text.endsWith("\r\n"), "the version reply");
       }
     }
     await done;
