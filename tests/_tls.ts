@@ -10,13 +10,11 @@
  * ```ts ignore
  * import { test } from "./_harness.ts";
  * import { startMemcached } from "./_memcached.ts";
- * import { makeCertificates } from "./_tls.ts";
+ * import { makeCertificates, serving } from "./_tls.ts";
  *
  * test("memcached serves TLS", async () => {
  *   await using certs = await makeCertificates();
- *   await using server = await startMemcached({
- *     tls: { certFile: certs.server.certFile, keyFile: certs.server.keyFile },
- *   });
+ *   await using server = await startMemcached({ tls: serving(certs.server) });
  * });
  * ```
  *
@@ -27,6 +25,7 @@ import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { MemcachedTlsOptions } from "./_memcached.ts";
 
 /** Path of the openssl binary (Debian package `openssl`). */
 export const OPENSSL_BIN = "/usr/bin/openssl";
@@ -246,4 +245,19 @@ function openssl(
       }
     });
   });
+}
+
+/**
+ * memcached TLS settings (`startMemcached({ tls })`) serving `pair`. With `clientCa` the server
+ * also demands a client certificate signed by that CA (`ssl_verify_mode` 2, "Require", or 3,
+ * "Once").
+ */
+export function serving(
+  pair: KeyPair,
+  clientCa?: KeyPair,
+  verifyMode: 2 | 3 = 2,
+): MemcachedTlsOptions {
+  return clientCa === undefined
+    ? { certFile: pair.certFile, keyFile: pair.keyFile }
+    : { certFile: pair.certFile, keyFile: pair.keyFile, caFile: clientCa.certFile, verifyMode };
 }

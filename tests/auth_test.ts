@@ -13,7 +13,7 @@ import { inspect } from "node:util";
 import { test } from "./_harness.ts";
 import { makeAuthFile, makeSaslDb } from "./_auth.ts";
 import { startMemcached } from "./_memcached.ts";
-import { makeCertificates } from "./_tls.ts";
+import { makeCertificates, serving } from "./_tls.ts";
 import { assertIdle, withCode } from "./_util.ts";
 import { Client, connect, Credentials, isMemcachedError, type Protocol } from "../mod.ts";
 
@@ -165,7 +165,7 @@ test("credentials never show in errors, events, toString() or inspection", async
 test("TLS through the client: verified chain works; unknown CA, wrong name and expiry are TLS_FAILED", async () => {
   await using certs = await makeCertificates();
   await using good = await startMemcached({
-    tls: { certFile: certs.server.certFile, keyFile: certs.server.keyFile },
+    tls: serving(certs.server),
   });
   for (const protocol of ["meta", "text", "binary"] as const) {
     await using client = await connect(`127.0.0.1:${good.port}`, {
@@ -190,7 +190,7 @@ test("TLS through the client: verified chain works; unknown CA, wrong name and e
     const [name, pair] of [["wrong name", certs.wrongName], ["expired", certs.expired]] as const
   ) {
     await using server = await startMemcached({
-      tls: { certFile: pair.certFile, keyFile: pair.keyFile },
+      tls: serving(pair),
     });
     await assert.rejects(
       connect(`127.0.0.1:${server.port}`, { tls: { ca: [certs.ca.cert] } }),
@@ -199,7 +199,7 @@ test("TLS through the client: verified chain works; unknown CA, wrong name and e
     );
   }
   await using unknown = await startMemcached({
-    tls: { certFile: certs.unknownCaServer.certFile, keyFile: certs.unknownCaServer.keyFile },
+    tls: serving(certs.unknownCaServer),
   });
   await assert.rejects(
     connect(`127.0.0.1:${unknown.port}`, { tls: { ca: [certs.ca.cert] } }),
@@ -218,12 +218,7 @@ test("TLS through the client: verified chain works; unknown CA, wrong name and e
 test("mutual TLS through the client: works with the client certificate, refused without", async () => {
   await using certs = await makeCertificates();
   await using server = await startMemcached({
-    tls: {
-      certFile: certs.server.certFile,
-      keyFile: certs.server.keyFile,
-      caFile: certs.ca.certFile,
-      verifyMode: 3,
-    },
+    tls: serving(certs.server, certs.ca, 3),
   });
   await using client = await connect(`127.0.0.1:${server.port}`, {
     tls: { ca: [certs.ca.cert], cert: certs.client.cert, key: certs.client.key },

@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { test } from "./_harness.ts";
 import { type MemcachedServer, startMemcached } from "./_memcached.ts";
-import { makeCertificates } from "./_tls.ts";
+import { makeCertificates, serving } from "./_tls.ts";
 import { assertBytes, assertIdle, MAX_U64, pattern, withCode } from "./_util.ts";
 import { type Client, type ClientOptions, connect, FLAG_BYTES } from "../mod.ts";
 import type { Protocol } from "../mod.ts";
@@ -38,7 +38,7 @@ async function withTarget(
   if (transport === "tls") {
     await using certs = await makeCertificates();
     await using server = await startMemcached({
-      tls: { certFile: certs.server.certFile, keyFile: certs.server.keyFile },
+      tls: serving(certs.server),
     });
     await using client = await connect(`localhost:${server.port}`, {
       protocol,

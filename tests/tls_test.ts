@@ -23,7 +23,7 @@ import {
   settledFdCount,
   startMemcached,
 } from "./_memcached.ts";
-import { makeCertificates } from "./_tls.ts";
+import { makeCertificates, serving } from "./_tls.ts";
 import {
   assertMemcachedError,
   IS_BUN,
@@ -85,7 +85,7 @@ async function assertRefused(
 test(`${NAME} connects over TLS with a trusted chain and round-trips version ${SKIP_NOTE}`, async () => {
   await using certs = await makeCertificates();
   await using server = await startMemcached({
-    tls: { certFile: certs.server.certFile, keyFile: certs.server.keyFile },
+    tls: serving(certs.server),
   });
   assert.ok(server.plainPort !== undefined && server.plainPort !== server.port);
   // rawCommand talks to the plain listener.
@@ -98,7 +98,7 @@ test(`${NAME} connects over TLS with a trusted chain and round-trips version ${S
 test(`${NAME} verifies serverName "localhost" while connecting to 127.0.0.1 ${SKIP_NOTE}`, async () => {
   await using certs = await makeCertificates();
   await using server = await startMemcached({
-    tls: { certFile: certs.server.certFile, keyFile: certs.server.keyFile },
+    tls: serving(certs.server),
   });
   const recorder = new Recorder();
   const transport = await openTls(tcp(server), recorder, {
@@ -113,7 +113,7 @@ test(`${NAME} verifies serverName "localhost" while connecting to 127.0.0.1 ${SK
 test(`${NAME} refuses a certificate from an unknown CA with TLS_FAILED ${SKIP_NOTE}`, async () => {
   await using certs = await makeCertificates();
   await using server = await startMemcached({
-    tls: { certFile: certs.unknownCaServer.certFile, keyFile: certs.unknownCaServer.keyFile },
+    tls: serving(certs.unknownCaServer),
   });
   await assertRefused(tcp(server), { ca: [certs.ca.cert] }, /not signed by a trusted CA/);
   // Without `ca` the system store is used, which does not hold the test CA either.
@@ -123,7 +123,7 @@ test(`${NAME} refuses a certificate from an unknown CA with TLS_FAILED ${SKIP_NO
 test(`${NAME} refuses a certificate for another name with TLS_FAILED ${SKIP_NOTE}`, async () => {
   await using certs = await makeCertificates();
   await using server = await startMemcached({
-    tls: { certFile: certs.wrongName.certFile, keyFile: certs.wrongName.keyFile },
+    tls: serving(certs.wrongName),
   });
   await assertRefused(tcp(server), { ca: [certs.ca.cert] }, /does not name the server/);
 });
@@ -131,7 +131,7 @@ test(`${NAME} refuses a certificate for another name with TLS_FAILED ${SKIP_NOTE
 test(`${NAME} refuses an expired certificate with TLS_FAILED ${SKIP_NOTE}`, async () => {
   await using certs = await makeCertificates();
   await using server = await startMemcached({
-    tls: { certFile: certs.expired.certFile, keyFile: certs.expired.keyFile },
+    tls: serving(certs.expired),
   });
   await assertRefused(tcp(server), { ca: [certs.ca.cert] }, /expired/);
 });
@@ -145,12 +145,7 @@ test(`${NAME} refuses a server that does not speak TLS with TLS_FAILED ${SKIP_NO
 test(`${NAME} sends a client certificate for mutual TLS ${SKIP_NOTE}`, async () => {
   await using certs = await makeCertificates();
   await using server = await startMemcached({
-    tls: {
-      certFile: certs.server.certFile,
-      keyFile: certs.server.keyFile,
-      caFile: certs.ca.certFile,
-      verifyMode: 2,
-    },
+    tls: serving(certs.server, certs.ca),
   });
   const recorder = new Recorder();
   const transport = await openTls(tcp(server), recorder, {
@@ -164,12 +159,7 @@ test(`${NAME} sends a client certificate for mutual TLS ${SKIP_NOTE}`, async () 
 test(`${NAME} fails with TLS_FAILED when mutual TLS lacks the client certificate ${SKIP_NOTE}`, async () => {
   await using certs = await makeCertificates();
   await using server = await startMemcached({
-    tls: {
-      certFile: certs.server.certFile,
-      keyFile: certs.server.keyFile,
-      caFile: certs.ca.certFile,
-      verifyMode: 2,
-    },
+    tls: serving(certs.server, certs.ca),
   });
   const recorder = new Recorder();
   let transport: Transport;
@@ -195,7 +185,7 @@ test(`${NAME} fails with TLS_FAILED when mutual TLS lacks the client certificate
 test(`${NAME} aborts a TLS handshake the server never answers ${SKIP_NOTE}`, async () => {
   await using certs = await makeCertificates();
   await using server = await startMemcached({
-    tls: { certFile: certs.server.certFile, keyFile: certs.server.keyFile },
+    tls: serving(certs.server),
   });
   const recorder = new Recorder();
   const controller = new AbortController();
@@ -217,12 +207,7 @@ test(`${NAME} aborts a TLS handshake the server never answers ${SKIP_NOTE}`, asy
 test(`${NAME} rejects bad TLS option combinations before connecting ${SKIP_NOTE}`, async () => {
   await using certs = await makeCertificates();
   await using server = await startMemcached({
-    tls: {
-      certFile: certs.server.certFile,
-      keyFile: certs.server.keyFile,
-      caFile: certs.ca.certFile,
-      verifyMode: 2,
-    },
+    tls: serving(certs.server, certs.ca),
   });
   const recorder = new Recorder();
   await assert.rejects(
@@ -265,7 +250,7 @@ test(`${NAME} TLS over a unix socket: UNSUPPORTED in Deno, TLS_FAILED against pl
 test(`${NAME} opens and disposes 50 TLS connections without leaking ${SKIP_NOTE}`, async () => {
   await using certs = await makeCertificates();
   await using server = await startMemcached({
-    tls: { certFile: certs.server.certFile, keyFile: certs.server.keyFile },
+    tls: serving(certs.server),
   });
   // Warm up once, so lazily opened runtime descriptors are not counted as leaks.
   {
