@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { test } from "./_harness.ts";
 import { startMemcached } from "./_memcached.ts";
 import { isStopped, runtimeConnector, waitFor, withCode } from "./_util.ts";
-import { connect, type Connector, isMemcachedError } from "../mod.ts";
+import { type Client, connect, type Connector, isMemcachedError } from "../mod.ts";
 
 /** The runtime's connector, recording every line the client writes. */
 function lineRecorder(): { connector: Connector; lines: string[] } {
@@ -74,6 +74,22 @@ function scriptedServer(answer: (line: string) => string): Connector {
     };
     return Promise.resolve(transport);
   };
+}
+
+/**
+ * A text client on a {@linkcode scriptedServer} that answers every `get` line with `getReply`,
+ * `version` with a version, and anything else with `ERROR`.
+ */
+function scriptedClient(getReply: string): Promise<Client> {
+  const connector = scriptedServer((line) =>
+    line.startsWith("get ") ? getReply : line === "version" ? "VERSION 1.6.18\r\n" : "ERROR\r\n"
+  );
+  return connect("127.0.0.1:1", { protocol: "text", connector });
+}
+
+/** Gets `keys` together (one batch); each outcome is the value or the error. */
+function getOutcomes(client: Client, keys: readonly string[]): Promise<unknown[]> {
+  return Promise.all(keys.map((key) => client.get(key).then((v) => v, (e: unknown) => e)));
 }
 
 test("text gets queued together leave as one line and each caller gets its own value", async () => {
@@ -140,18 +156,9 @@ test("text batch members that time out are dropped and the others still get thei
 });
 
 test("a batched text get answered in a different key order fails the connection, never a wrong value", async () => {
-  const connector = scriptedServer((line) =>
-    line.startsWith("get ")
-      // Values for the last and the first key, in the wrong order.
-      ? "VALUE c 0 2\r\nvc\r\nVALUE a 0 2\r\nva\r\nEND\r\n"
-      : line === "version"
-      ? "VERSION 1.6.18\r\n"
-      : "ERROR\r\n"
-  );
-  await using client = await connect("127.0.0.1:1", { protocol: "text", connector });
-  const results = await Promise.all(
-    ["a", "b", "c"].map((key) => client.get(key).then((v) => v, (e: unknown) => e)),
-  );
+  // Values for the last and the first key, in the wrong order.
+  await using client = await scriptedClient("VALUE c 0 2\r\nvc\r\nVALUE a 0 2\r\nva\r\nEND\r\n");
+  const results = await getOutcomes(client, ["a", "b", "c"]);
   // `a` and `b` are misses once `c`'s value arrives first; `a`'s late value then matches
   // nobody still waiting, so the connection fails and `c`, still waiting for `END`, gets the
   // protocol error: no caller sees another key's value.
@@ -162,17 +169,8 @@ test("a batched text get answered in a different key order fails the connection,
 });
 
 test("an error line for a batched text get rejects every member with it", async () => {
-  const connector = scriptedServer((line) =>
-    line.startsWith("get ")
-      ? "SERVER_ERROR out of memory writing get response\r\n"
-      : line === "version"
-      ? "VERSION 1.6.18\r\n"
-      : "ERROR\r\n"
-  );
-  await using client = await connect("127.0.0.1:1", { protocol: "text", connector });
-  const results = await Promise.all(
-    ["a", "b", "c"].map((key) => client.get(key).then((v) => v, (e: unknown) => e)),
-  );
+  await using client = await scriptedClient("SERVER_ERROR out of memory writing get response\r\n");
+  const results = await getOutcomes(client, ["a", "b", "c"]);
   for (const result of results) assert.ok(withCode("SERVER_ERROR")(result), String(result));
   assert.equal(await client.version(), "1.6.18", "the connection is still in step");
 });
