@@ -142,11 +142,16 @@ export function runProcess(cmd, { timeoutS, label, env }) {
 }
 
 /**
- * Starts one memcached on 127.0.0.1:`port` (`-t threads -m memoryMb`, `-u root` when root) and
- * waits until it answers `version`. Returns `{ args, pid, stop() }`; `stop` is SIGTERM, then
- * SIGKILL after 5 s. Throws if it does not answer within 5 s.
+ * Starts one memcached on 127.0.0.1:`port` (`-t threads -m memoryMb`, `-u root` when root, then
+ * `extraArgs`) and waits until it answers `version` on `readyPort` (default `port`; a TLS
+ * server is asked on its plain listener). Returns `{ args, pid, stop() }`; `stop` is SIGTERM,
+ * then SIGKILL after 5 s. Throws if it does not answer within 5 s.
  */
-export async function startMemcached(exe, port, { threads, memoryMb, pinCpu }) {
+export async function startMemcached(
+  exe,
+  port,
+  { threads, memoryMb, pinCpu, extraArgs = [], readyPort = port },
+) {
   const args = [
     "memcached",
     "-l",
@@ -158,6 +163,7 @@ export async function startMemcached(exe, port, { threads, memoryMb, pinCpu }) {
     "-m",
     String(memoryMb),
     ...(process.getuid?.() === 0 ? ["-u", "root"] : []),
+    ...extraArgs,
   ];
   process.stderr.write(`starting ${args.join(" ")}\n`);
   const cmd = withPin([exe, ...args.slice(1)], pinCpu);
@@ -174,7 +180,7 @@ export async function startMemcached(exe, port, { threads, memoryMb, pinCpu }) {
   let ready = false;
   for (let i = 0; i < 50 && !ready && !exited; i++) {
     try {
-      const v = await memcachedCommand(port, "version", "\r\n");
+      const v = await memcachedCommand(readyPort, "version", "\r\n");
       ready = v.startsWith("VERSION");
     } catch {
       await sleep(100);

@@ -15,15 +15,13 @@ import process from "node:process";
 import {
   fmt,
   freePort,
-  memcachedCommand,
   runProcess,
-  sleep,
+  startMemcached,
   table,
   which,
   withPin,
   writeResults,
 } from "./orchestra.mjs";
-import { spawn } from "node:child_process";
 
 const PROTOCOLS = ["meta", "text", "binary"];
 const TRANSPORTS = ["tcp", "tls"];
@@ -114,45 +112,22 @@ function makeCertificates(dir) {
 async function startServer(exe, certs, opts) {
   const tlsPort = await freePort();
   const plainPort = await freePort();
-  const args = [
-    "-l",
-    "127.0.0.1",
-    "-p",
-    String(tlsPort),
-    "-l",
-    `notls:127.0.0.1:${plainPort}`,
-    "-Z",
-    "-o",
-    `ssl_chain_cert=${certs.cert},ssl_key=${certs.key}`,
-    "-t",
-    "2",
-    "-m",
-    "256",
-    "-U",
-    "0",
-    ...(process.getuid?.() === 0 ? ["-u", "root"] : []),
-  ];
-  process.stderr.write(`starting memcached ${args.join(" ")}\n`);
-  const cmd = withPin([exe, ...args], opts.pinCpu);
-  const child = spawn(cmd[0], cmd.slice(1), { stdio: ["ignore", "ignore", "inherit"] });
-  let exited = false;
-  child.on("exit", () => (exited = true));
-  const stop = async () => {
-    if (exited) return;
-    child.kill("SIGKILL");
-    for (let i = 0; i < 50 && !exited; i++) await sleep(20);
-  };
-  for (let i = 0; i < 50 && !exited; i++) {
-    try {
-      if ((await memcachedCommand(plainPort, "version", "\r\n")).startsWith("VERSION")) {
-        return { tlsPort, plainPort, args, stop };
-      }
-    } catch {
-      await sleep(100);
-    }
-  }
-  await stop();
-  throw new Error("memcached with TLS did not start");
+  const server = await startMemcached(exe, tlsPort, {
+    threads: 2,
+    memoryMb: 256,
+    pinCpu: opts.pinCpu,
+    extraArgs: [
+      "-U",
+      "0",
+      "-l",
+      `notls:127.0.0.1:${plainPort}`,
+      "-Z",
+      "-o",
+      `ssl_chain_cert=${certs.cert},ssl_key=${certs.key}`,
+    ],
+    readyPort: plainPort,
+  });
+  return { ...server, tlsPort, plainPort };
 }
 
 function median(values) {
