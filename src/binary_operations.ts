@@ -14,6 +14,7 @@ import type { Dialect } from "./dialect.ts";
 import { MemcachedError } from "./errors.ts";
 import type { ByteWriter, WireKey } from "./protocol/mod.ts";
 import {
+  type BinaryGetOptions,
   type BinaryResponse,
   BinaryResponseDecoder,
   BinaryStatus,
@@ -90,6 +91,10 @@ abstract class PacketRequest<T> extends Request<T> {
   }
 }
 
+/** Get options shared by every request (encoders only read them). */
+const PLAIN_GET: BinaryGetOptions = {};
+const QUIET_GET: BinaryGetOptions = { quiet: true };
+
 class BinaryGetRequest<V> extends PacketRequest<V | undefined> {
   readonly command: string;
   #key: WireKey;
@@ -118,7 +123,7 @@ class BinaryGetRequest<V> extends PacketRequest<V | undefined> {
       w,
       this.#key,
       this.#base64,
-      this.#touch === undefined ? {} : { touch: this.#touch },
+      this.#touch === undefined ? PLAIN_GET : { touch: this.#touch },
       opaque,
     );
   }
@@ -152,9 +157,8 @@ class BinaryBatchGetRequest<V> extends Request<(V | undefined)[]> {
   }
 
   encode(w: ByteWriter, opaque: number): void {
-    const quiet = { quiet: true };
     for (let i = 0; i < this.#wire.length; i++) {
-      encodeBinaryGet(w, this.#wire[i]!, this.#base64, quiet, opaque + i);
+      encodeBinaryGet(w, this.#wire[i]!, this.#base64, QUIET_GET, opaque + i);
     }
     encodeBinaryNoop(w, opaque + this.#wire.length);
   }

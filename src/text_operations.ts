@@ -26,6 +26,7 @@ import {
   encodeTextGet,
   encodeTextStore,
   encodeTextTouch,
+  type TextGetOptions,
   type TextResponse,
   TextResponseDecoder,
   type TextStoreMode,
@@ -69,6 +70,10 @@ abstract class LineRequest<T> extends Request<T> {
     return true;
   }
 }
+
+/** Get options shared by every request (the encoder only reads them). */
+const GET: TextGetOptions = {};
+const GETS: TextGetOptions = { cas: true };
 
 /**
  * `get`/`gets`/`gat`/`gats <key>`: `VALUE` (on a hit) then `END`.
@@ -119,14 +124,14 @@ class TextGetRequest<V> extends Request<V | undefined> {
       keys[i] = member.#key;
       member.#last = i === members.length - 1;
     }
-    encodeTextGet(w, keys, { cas: this.#cas });
+    encodeTextGet(w, keys, this.#cas ? GETS : GET);
   }
 
   encode(w: ByteWriter): void {
     encodeTextGet(
       w,
       [this.#key],
-      this.#touch === undefined ? { cas: this.#cas } : { cas: this.#cas, touch: this.#touch },
+      this.#touch === undefined ? this.#cas ? GETS : GET : { cas: this.#cas, touch: this.#touch },
     );
   }
 
