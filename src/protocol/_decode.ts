@@ -138,6 +138,13 @@ export function addStat(
  */
 export const LEND_MAX = 256;
 
+/** The largest value {@linkcode ReceiveBuffer.valueText} slices from a decoded chunk. */
+export const TEXT_SLICE_MAX = 4096;
+/** How many received bytes {@linkcode ReceiveBuffer.valueText} decodes at once, at most. */
+export const TEXT_SPAN = 16 * 1024;
+
+const utf8Decoder = new TextDecoder();
+
 /** A reply that carries a value: what {@linkcode ReceiveBuffer.frameValue} fills in. */
 export interface ValueReply {
   value: Uint8Array | undefined;
@@ -177,6 +184,14 @@ export class ReceiveBuffer {
   /** Views of the scratch area by length, made when first needed (lending only). */
   #views: (Uint8Array | undefined)[] = [];
   #lends: boolean;
+  /** Where the value framed last lies in `buf` (lending only; -1 after any feed or stream). */
+  #valueAt = -1;
+  /** `buf[#textFrom, #textTo)` as text, when all of it is ASCII (`#ascii`). */
+  #text = "";
+  #ascii = false;
+  #textFrom = 0;
+  /** -1 when nothing is cached (the bytes moved or were overwritten since). */
+  #textTo = -1;
 
   /**
    * @param capacity The initial size of the buffer, in bytes.
@@ -212,6 +227,50 @@ export class ReceiveBuffer {
     return view;
   }
 
+  /**
+   * Records that the value just framed by the caller (binary replies) lies at `buf[at, ...)`:
+   * {@linkcode valueText} may then slice it from decoded text.
+   */
+  framed(at: number): void {
+    this.#valueAt = at;
+  }
+
+  /**
+   * Decodes a value as UTF-8. For the value framed last without copying (lent or a view of the
+   * buffer, before the next feed), a value up to {@linkcode TEXT_SLICE_MAX} bytes is sliced
+   * from one decode of everything received from it on (up to {@linkcode TEXT_SPAN} bytes),
+   * kept while those bytes stay put: when that text is all ASCII, each later value in it costs
+   * a slice rather than a decode. Any other value is decoded on its own.
+   */
+  valueText(value: Uint8Array): string {
+    const at = this.#valueAt;
+    const size = value.length;
+    // Only the value framed last, as lent (scratch area) or as a view of `buf` at `at`.
+    if (
+      at < 0 || size > TEXT_SLICE_MAX || value.buffer !== this.buf.buffer ||
+      (value.byteOffset !== this.buf.byteOffset + at &&
+        value.byteOffset !== this.buf.byteOffset + this.buf.length)
+    ) {
+      return utf8Decoder.decode(value);
+    }
+    const to = at + size;
+    if (at >= this.#textFrom && to <= this.#textTo) {
+      return this.#ascii
+        ? this.#text.slice(at - this.#textFrom, to - this.#textFrom)
+        : utf8Decoder.decode(value);
+    }
+    const stop = Math.max(to, Math.min(this.end, at + TEXT_SPAN));
+    const text = utf8Decoder.decode(this.buf.subarray(at, stop));
+    // As many UTF-16 units as bytes, and no U+FFFD, means every byte was ASCII: any multi-byte
+    // sequence decodes to fewer units, and any invalid byte to U+FFFD.
+    const ascii = text.length === stop - at && text.indexOf("\uFFFD") < 0;
+    this.#text = ascii ? text : "";
+    this.#ascii = ascii;
+    this.#textFrom = at;
+    this.#textTo = stop;
+    return ascii ? text.slice(0, size) : utf8Decoder.decode(value);
+  }
+
   /** Bytes held and not yet returned: the unparsed bytes plus the streamed part of a value. */
   get held(): number {
     return this.end - this.start + this.filled;
@@ -219,6 +278,7 @@ export class ReceiveBuffer {
 
   /** Adds received bytes, copying them: the caller may reuse `chunk`. */
   feed(chunk: Uint8Array): void {
+    this.#valueAt = -1;
     let off = 0;
     const value = this.value;
     if (value !== undefined && this.filled < value.length) {
@@ -233,6 +293,7 @@ export class ReceiveBuffer {
       this.start = 0;
       this.end = 0;
       this.scan = 0;
+      this.#textTo = -1;
     }
     if (this.end + n > this.buf.length) this.#makeRoom(n);
     this.buf.set(off === 0 ? chunk : chunk.subarray(off), this.end);
@@ -240,6 +301,7 @@ export class ReceiveBuffer {
   }
 
   #makeRoom(n: number): void {
+    this.#textTo = -1;
     const live = this.end - this.start;
     if (live + n <= this.buf.length && this.start > 0) {
       this.buf.copyWithin(0, this.start, this.end);
@@ -313,6 +375,7 @@ export class ReceiveBuffer {
     else {
       r.value = size <= LEND_MAX && this.#lends ? this.lend(start, size) : buf.subarray(start, end);
       r.borrowed = true;
+      this.#valueAt = start;
     }
     this.start = end + 2;
     this.scan = end + 2;
@@ -324,6 +387,7 @@ export class ReceiveBuffer {
    * as is here; {@linkcode feed} streams the rest straight into it.
    */
   stream(size: number): Uint8Array {
+    this.#valueAt = -1;
     const value = new Uint8Array(size);
     const n = Math.min(this.end - this.start, size);
     value.set(this.buf.subarray(this.start, this.start + n));

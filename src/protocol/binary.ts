@@ -1042,6 +1042,7 @@ export function encodeSaslStep(
 }
 
 const utf8 = new TextEncoder();
+const utf8Text = new TextDecoder();
 
 /**
  * Builds the message of SASL PLAIN (RFC 4616) with an empty authorization identity:
@@ -1191,6 +1192,25 @@ export class BinaryResponseDecoder {
     this.#copy = options.copyValues ?? true;
     if (!this.#copy) this.#reused = newResponse();
     this.#rx = new ReceiveBuffer(16 * 1024, !this.#copy);
+  }
+
+  /**
+   * Decodes a value as UTF-8 text. (Binary packets always hold non-ASCII header bytes, so,
+   * unlike the line protocols' decoders, this one never slices values from a decoded chunk.)
+   *
+   * @param value The value of a reply.
+   * @returns The value as text (invalid UTF-8 becomes U+FFFD).
+   *
+   * @example
+   * ```ts
+   * import { BinaryResponseDecoder } from "@mica/memcached/protocol";
+   *
+   * const d = new BinaryResponseDecoder();
+   * console.log(d.valueText(new TextEncoder().encode("hi"))); // "hi"
+   * ```
+   */
+  valueText(value: Uint8Array): string {
+    return utf8Text.decode(value);
   }
 
   /**

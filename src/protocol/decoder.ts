@@ -218,6 +218,32 @@ export class ResponseDecoder {
   }
 
   /**
+   * Decodes a value as UTF-8 text. For the value of the reply `next()` just returned by a
+   * decoder made with `copyValues: false` (before the next `feed()` or `next()`), a value of up
+   * to 4 KiB is sliced from one decode of the bytes received from it on, kept while they stay
+   * put: when those bytes are all ASCII, every later value among them costs a string slice
+   * instead of a decode of its own. Any other value is decoded on its own. The text is the same
+   * either way.
+   *
+   * @param value The value of a reply.
+   * @returns The value as text (invalid UTF-8 becomes U+FFFD).
+   *
+   * @example
+   * ```ts
+   * import { ResponseDecoder } from "@mica/memcached/protocol";
+   *
+   * const d = new ResponseDecoder({ copyValues: false });
+   * d.feed(new TextEncoder().encode("VA 2 f0\r\nhi\r\nVA 3 f0\r\nyou\r\n"));
+   * const texts = [];
+   * for (let r = d.next(); r !== undefined; r = d.next()) texts.push(d.valueText(r.value!));
+   * console.log(texts); // ["hi", "you"]
+   * ```
+   */
+  valueText(value: Uint8Array): string {
+    return this.#rx.valueText(value);
+  }
+
+  /**
    * Bytes held for replies not yet returned: the unparsed receive buffer plus the part of a
    * streaming value received so far (the header line of that value is already parsed).
    */

@@ -25,6 +25,24 @@ import { MemcachedError } from "../../src/errors.ts";
 export interface FuzzDecoder {
   feed(chunk: Uint8Array): void;
   next(): unknown;
+  /** When present, checked against `TextDecoder` on every value the decoder returns. */
+  valueText?(value: Uint8Array): string;
+}
+
+const reference = new TextDecoder();
+
+/** Throws unless `decoder.valueText` reads the value of `reply` (if any) as `TextDecoder` does. */
+function checkValueText(decoder: FuzzDecoder, reply: unknown, name: string): void {
+  if (decoder.valueText === undefined) return;
+  const value = (reply as { value?: unknown }).value;
+  if (!(value instanceof Uint8Array)) return;
+  const expected = reference.decode(value);
+  const got = decoder.valueText(value);
+  if (got !== expected) {
+    throw new Error(
+      `${name}: valueText gave ${JSON.stringify(got)}, TextDecoder ${JSON.stringify(expected)}`,
+    );
+  }
 }
 
 /** What to fuzz and how much. */
@@ -226,7 +244,8 @@ export function fuzzDecoder(options: FuzzOptions): FuzzReport {
         const size = rng.below(3) === 0 ? input.length - at : 1 + rng.below(input.length - at);
         decoder.feed(input.subarray(at, at + size));
         at += size;
-        while (decoder.next() !== undefined) {
+        for (let reply = decoder.next(); reply !== undefined; reply = decoder.next()) {
+          checkValueText(decoder, reply, options.name);
           replies++;
           if (replies > input.length + 1) {
             throw new Error(`${options.name}: more replies than bytes (a decoder loop)`);
