@@ -32,7 +32,8 @@ import {
   saslPlainPayload,
 } from "./protocol/binary.ts";
 import type { ValueMapper } from "./operations.ts";
-import { Request } from "./request.ts";
+import { Request, type Settle } from "./request.ts";
+import type { TextSource } from "./values.ts";
 
 const latin1 = new TextDecoder("latin1");
 const utf8 = new TextDecoder();
@@ -74,19 +75,19 @@ function mismatch(command: string, expected: number, r: BinaryResponse): Memcach
 
 /** A request answered by one packet carrying its opaque token. */
 abstract class PacketRequest<T> extends Request<T> {
-  protected abstract result(r: BinaryResponse): T;
+  protected abstract result(r: BinaryResponse, text: TextSource): T;
   /** Statuses that are answers rather than errors (a miss, a CAS conflict). */
   protected accepts(_status: number): boolean {
     return false;
   }
 
-  handle(r: BinaryResponse): boolean {
+  handle(r: BinaryResponse, text: TextSource): boolean {
     if (r.opaque !== this.opaque) throw mismatch(this.command, this.opaque, r);
     if (r.status !== BinaryStatus.NoError && !this.accepts(r.status)) {
       this.reject(binaryError(r, this.command));
       return true;
     }
-    this.resolve(this.result(r));
+    this.resolve(this.result(r, text));
     return true;
   }
 }
@@ -132,8 +133,8 @@ class BinaryGetRequest<V> extends PacketRequest<V | undefined> {
     return status === BinaryStatus.KeyNotFound;
   }
 
-  protected result(r: BinaryResponse): V | undefined {
-    return r.status === BinaryStatus.KeyNotFound ? undefined : this.#map(r);
+  protected result(r: BinaryResponse, text: TextSource): V | undefined {
+    return r.status === BinaryStatus.KeyNotFound ? undefined : this.#map(r, text);
   }
 }
 
@@ -147,8 +148,14 @@ class BinaryBatchGetRequest<V> extends Request<(V | undefined)[]> {
   #last = -1;
   #error: MemcachedError | undefined = undefined;
 
-  constructor(deadline: number, wire: readonly WireKey[], base64: boolean, map: ValueMapper<V>) {
-    super(deadline);
+  constructor(
+    deadline: number,
+    wire: readonly WireKey[],
+    base64: boolean,
+    map: ValueMapper<V>,
+    settle: Settle<(V | undefined)[]> | undefined,
+  ) {
+    super(deadline, settle);
     this.#wire = wire;
     this.#base64 = base64;
     this.#map = map;
@@ -163,7 +170,7 @@ class BinaryBatchGetRequest<V> extends Request<(V | undefined)[]> {
     encodeBinaryNoop(w, opaque + this.#wire.length);
   }
 
-  handle(r: BinaryResponse): boolean {
+  handle(r: BinaryResponse, text: TextSource): boolean {
     const index = r.opaque - this.opaque;
     if (index === this.#wire.length) {
       if (this.#error !== undefined) this.reject(this.#error);
@@ -177,7 +184,7 @@ class BinaryBatchGetRequest<V> extends Request<(V | undefined)[]> {
       );
     }
     this.#last = index;
-    if (r.status === BinaryStatus.NoError) this.#values[index] = this.#map(r);
+    if (r.status === BinaryStatus.NoError) this.#values[index] = this.#map(r, text);
     else if (r.status !== BinaryStatus.KeyNotFound) this.#error ??= binaryError(r, this.command);
     return false;
   }
@@ -457,7 +464,8 @@ export const binaryDialect: Dialect = {
       options.initial,
       options.autoCreateTtl ?? 0,
     ),
-  batchGet: (deadline, wire, base64, map) => new BinaryBatchGetRequest(deadline, wire, base64, map),
+  batchGet: (deadline, wire, base64, map, settle) =>
+    new BinaryBatchGetRequest(deadline, wire, base64, map, settle),
   version: (deadline) =>
     new BinaryPlainRequest("version", deadline, encodeBinaryVersion, (r) => text(r)),
   flush: (deadline, delay) =>

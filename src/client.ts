@@ -17,7 +17,7 @@ import type { ValueMapper } from "./operations.ts";
 import { encodeKey, type SetMode, type WireKey } from "./protocol/mod.ts";
 import { BinaryResponseDecoder } from "./protocol/binary.ts";
 import { TextResponseDecoder } from "./protocol/text.ts";
-import type { Request } from "./request.ts";
+import type { Request, Settle } from "./request.ts";
 import { TextAuthRequest, textDialect } from "./text_operations.ts";
 import { Server, type ServerCounters, type ServerListener, type ServerOptions } from "./server.ts";
 import { checkTls, type Connector, type TlsOptions } from "./transport.ts";
@@ -346,6 +346,93 @@ export class GetManyResult<K extends Key = Key> extends Map<K, Value> {
 }
 
 /**
+ * One `getMany` call. Its per-server parts (requests made with a {@linkcode Settle}) report
+ * here, and when the last has, the call's one promise settles with the merged result: no
+ * promise per part and no `Promise.all`.
+ */
+class ManyGet<K extends Key> {
+  readonly #list: readonly K[];
+  readonly #allOrNothing: boolean;
+  /** The values by the caller's key positions (the one part's array, with one server). */
+  #values: (Value | undefined)[] | undefined = undefined;
+  readonly #failed: { at: number[] | undefined; error: MemcachedError }[] = [];
+  /** Parts not yet settled, plus one until {@linkcode start} (so none can finish the call early). */
+  #pending = 1;
+  #resolve!: (result: GetManyResult<K>) => void;
+  #reject!: (error: unknown) => void;
+
+  constructor(list: readonly K[], allOrNothing: boolean) {
+    this.#list = list;
+    this.#allOrNothing = allOrNothing;
+  }
+
+  /** A part for the keys at positions `at` (all of them, in order, when undefined). */
+  part(at: number[] | undefined): Settle<(Value | undefined)[]> {
+    this.#pending++;
+    return {
+      resolve: (found) => {
+        if (at === undefined) this.#values = found;
+        else {
+          const values = this.#values ??= new Array<Value | undefined>(this.#list.length);
+          for (let i = 0; i < found.length; i++) values[at[i]!] = found[i];
+        }
+        this.#settled();
+      },
+      reject: (error) => {
+        this.#failed.push({ at, error: error as MemcachedError });
+        this.#settled();
+      },
+    };
+  }
+
+  /** Keys at positions `at` (all when undefined) that could not be sent: `error` is theirs. */
+  fail(at: number[] | undefined, error: MemcachedError): void {
+    this.#failed.push({ at, error });
+  }
+
+  /** Every part is made: the promise settles when they have all settled. */
+  start(): Promise<GetManyResult<K>> {
+    const promise = new Promise<GetManyResult<K>>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#settled();
+    return promise;
+  }
+
+  #settled(): void {
+    if (--this.#pending > 0) return;
+    // May run inside a connection's read loop: never throw there.
+    try {
+      this.#resolve(this.#merge());
+    } catch (error) {
+      this.#reject(error);
+    }
+  }
+
+  /** Builds the result in the caller's key order. */
+  #merge(): GetManyResult<K> {
+    const list = this.#list;
+    const result = new GetManyResult<K>();
+    for (const { at, error } of this.#failed) {
+      // Closing the client or aborting the call ends the whole call, not one server's part.
+      const code = error.code;
+      if (this.#allOrNothing || code === "CLIENT_CLOSED" || code === "ABORTED") throw error;
+      if (at === undefined) { for (const key of list) result.failed.set(key, error); }
+      else for (const i of at) result.failed.set(list[i]!, error);
+    }
+    const values = this.#values;
+    if (values !== undefined) {
+      for (let i = 0; i < list.length; i++) {
+        const value = values[i];
+        if (value !== undefined) result.set(list[i]!, value);
+      }
+    }
+    return result;
+  }
+}
+
+/**
  * The events a client dispatches (as `CustomEvent`s whose `detail` is a {@linkcode
  * ServerEventDetail}).
  *
@@ -571,9 +658,13 @@ function defaultConnector(): Connector {
 const mapAuto: ValueMapper<Value> = decodeAuto;
 const mapString: ValueMapper<Value> = decodeString;
 const mapBytes: ValueMapper<Value> = decodeBytes;
-const itemAuto: ValueMapper<Item> = (r) => ({ value: decodeAuto(r), cas: r.cas!, flags: r.flags });
-const itemString: ValueMapper<Item> = (r) => ({
-  value: decodeString(r),
+const itemAuto: ValueMapper<Item> = (r, text) => ({
+  value: decodeAuto(r, text),
+  cas: r.cas!,
+  flags: r.flags,
+});
+const itemString: ValueMapper<Item> = (r, text) => ({
+  value: decodeString(r, text),
   cas: r.cas!,
   flags: r.flags,
 });
@@ -988,19 +1079,22 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
       for (let i = 0; i < n; i++) wire[i] = this.#key(list[i]!);
       if (n === 0) return Promise.resolve(new GetManyResult<K>());
       const signal = options?.signal;
-      const values = new Array<Value | undefined>(n);
-      const failed: { at: number[]; error: MemcachedError }[] = [];
+      const call = new ManyGet<K>(list, options?.allOrNothing === true);
+      const dialect = this.#dialect;
+      const base64 = this.#base64;
       if (this.#servers.length === 1) {
         // One server: one batch, no grouping.
-        let server: Server;
+        let server: Server | undefined;
         try {
           server = this.#route(list[0]!);
         } catch (error) {
-          failed.push({ at: Array.from(list, (_, i) => i), error: error as MemcachedError });
-          return Promise.resolve(this.#merge(list, values, failed, options));
+          call.fail(undefined, error as MemcachedError);
         }
-        return this.#batch(wire, undefined, values, failed, map, deadline, signal, server)
-          .then(() => this.#merge(list, values, failed, options));
+        if (server !== undefined) {
+          const part = dialect.batchGet<Value>(deadline, wire, base64, map, call.part(undefined));
+          server.pick().enqueue(part, signal);
+        }
+        return call.start();
       }
       // Group the keys by server; each group keeps the caller's order.
       const groups = new Map<Server | MemcachedError, number[]>();
@@ -1015,67 +1109,19 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
         if (group === undefined) groups.set(target, [i]);
         else group.push(i);
       }
-      const batches: Promise<void>[] = [];
       for (const [target, at] of groups) {
-        if (target instanceof MemcachedError) failed.push({ at, error: target });
+        if (target instanceof MemcachedError) call.fail(at, target);
         else {
-          batches.push(
-            this.#batch(at.map((i) => wire[i]!), at, values, failed, map, deadline, signal, target),
-          );
+          const part = new Array<WireKey>(at.length);
+          for (let j = 0; j < at.length; j++) part[j] = wire[at[j]!]!;
+          const request = dialect.batchGet<Value>(deadline, part, base64, map, call.part(at));
+          target.pick().enqueue(request, signal);
         }
       }
-      return Promise.all(batches).then(() => this.#merge(list, values, failed, options));
+      return call.start();
     } catch (error) {
       return Promise.reject(error);
     }
-  }
-
-  /**
-   * One server's part of a getMany. Never rejects: its values land in `values` (at the caller's
-   * positions `at`, or in order when `at` is undefined), or its failure is recorded in `failed`.
-   */
-  #batch(
-    wire: WireKey[],
-    at: number[] | undefined,
-    values: (Value | undefined)[],
-    failed: { at: number[]; error: MemcachedError }[],
-    map: ValueMapper<Value>,
-    deadline: number,
-    signal: AbortSignal | undefined,
-    server: Server,
-  ): Promise<void> {
-    const request = this.#dialect.batchGet<Value>(deadline, wire, this.#base64, map);
-    server.pick().enqueue(request, signal);
-    return request.promise.then((found) => {
-      if (at === undefined) { for (let i = 0; i < found.length; i++) values[i] = found[i]; }
-      else for (let i = 0; i < found.length; i++) values[at[i]!] = found[i];
-    }, (error: unknown) => {
-      failed.push({
-        at: at ?? Array.from(wire, (_, i) => i),
-        error: error as MemcachedError,
-      });
-    });
-  }
-
-  /** Builds the result in the caller's key order. */
-  #merge<K extends Key>(
-    list: readonly K[],
-    values: readonly (Value | undefined)[],
-    failed: readonly { at: number[]; error: MemcachedError }[],
-    options: GetManyOptions | undefined,
-  ): GetManyResult<K> {
-    const result = new GetManyResult<K>();
-    for (const { at, error } of failed) {
-      // Closing the client or aborting the call ends the whole call, not one server's part.
-      const code = error.code;
-      if (options?.allOrNothing || code === "CLIENT_CLOSED" || code === "ABORTED") throw error;
-      for (const i of at) result.failed.set(list[i]!, error);
-    }
-    for (let i = 0; i < list.length; i++) {
-      const value = values[i];
-      if (value !== undefined) result.set(list[i]!, value);
-    }
-    return result;
   }
 
   #store<T extends boolean | undefined>(

@@ -447,7 +447,7 @@ export class Connection implements TransportHandlers {
             `Cannot match reply: got ${describeReply(r)} with no request waiting`,
           );
         }
-        let verdict = request.handle(r as never);
+        let verdict = request.handle(r as never, decoder);
         if (verdict === PASS) {
           // A batch member is done; the reply is the next member's.
           let member = request;
@@ -461,7 +461,7 @@ export class Connection implements TransportHandlers {
                 `Cannot match reply: got ${describeReply(r)} after the last request of a batch`,
               );
             }
-            verdict = member.handle(r as never);
+            verdict = member.handle(r as never, decoder);
           } while (verdict === PASS);
           if (verdict) {
             inflight.shift();

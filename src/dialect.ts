@@ -27,7 +27,7 @@ import {
   verbosityRequest,
   versionRequest,
 } from "./operations.ts";
-import type { ReplyDecoder, Request } from "./request.ts";
+import type { ReplyDecoder, Request, Settle } from "./request.ts";
 
 /**
  * The wire protocols Mica speaks.
@@ -92,6 +92,7 @@ export interface Dialect {
     wire: readonly WireKey[],
     base64: boolean,
     map: ValueMapper<V>,
+    settle?: Settle<(V | undefined)[]>,
   ): Request<(V | undefined)[]>;
   /** version. */
   version(deadline: number): Request<string>;
@@ -129,7 +130,8 @@ export const metaDialect: Dialect = {
   delete: (deadline, key, base64) => new DeleteRequest(deadline, key, base64),
   arithmetic: (deadline, key, base64, options) =>
     new ArithmeticRequest(deadline, key, base64, options),
-  batchGet: (deadline, wire, base64, map) => new BatchGetRequest(deadline, wire, base64, map),
+  batchGet: (deadline, wire, base64, map, settle) =>
+    new BatchGetRequest(deadline, wire, base64, map, settle),
   version: versionRequest,
   flush: flushRequest,
   stats: statsRequest,

@@ -9,6 +9,7 @@
 
 import { MemcachedError } from "./errors.ts";
 import type { ByteWriter } from "./protocol/mod.ts";
+import type { TextSource } from "./values.ts";
 
 /** Where a request is in its life: queued, written (awaiting its reply), or finished. */
 export const State = {
@@ -56,7 +57,7 @@ export type Verdict = boolean | typeof PASS;
 export const PASS = 2;
 
 /** What a connection reads replies with: a protocol's incremental decoder. */
-export interface ReplyDecoder {
+export interface ReplyDecoder extends TextSource {
   /** Adds received bytes. */
   feed(chunk: Uint8Array): void;
   /** The next complete reply, or `undefined` when more bytes are needed. */
@@ -90,6 +91,19 @@ function captureResolvers(resolve: (value: never) => void, reject: (error: unkno
 }
 
 /**
+ * Where a request without a promise of its own delivers its outcome (a part of a multi-server
+ * `getMany`, which settles one promise for all its parts). Each function is called at most once,
+ * and only one of them.
+ */
+export interface Settle<T> {
+  readonly resolve: (value: T) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** The `promise` of a request that settles through a {@linkcode Settle}: never settled. */
+const DETACHED: Promise<never> = new Promise<never>(() => {});
+
+/**
  * The base of every request. Subclasses encode themselves and interpret their replies.
  */
 export abstract class Request<T = unknown> {
@@ -104,14 +118,25 @@ export abstract class Request<T = unknown> {
   settled = false;
   /** When (on the `clock.ts` clock) the caller gets a `TIMEOUT`. */
   deadline: number;
+  /** The caller's promise (never settled when the request was made with a `Settle`). */
   readonly promise: Promise<T>;
   #resolve!: (value: unknown) => void;
   #reject!: (error: unknown) => void;
   /** The abort signal followed, with its listener; only for requests given a signal. */
   #abort: AbortWatch | undefined = undefined;
 
-  constructor(deadline: number) {
+  /**
+   * @param deadline When the caller gets a `TIMEOUT`.
+   * @param settle Where to deliver the outcome instead of a promise of its own.
+   */
+  constructor(deadline: number, settle?: Settle<T>) {
     this.deadline = deadline;
+    if (settle !== undefined) {
+      this.promise = DETACHED;
+      this.#resolve = settle.resolve as (value: unknown) => void;
+      this.#reject = settle.reject;
+      return;
+    }
     // One shared executor instead of a closure (and its context) per request.
     this.promise = new Promise<T>(captureResolvers);
     this.#resolve = capturedResolve!;
@@ -130,7 +155,7 @@ export abstract class Request<T = unknown> {
    * @throws {MemcachedError} `PROTOCOL_ERROR` when the reply cannot belong to this request:
    * the connection is then out of step and must be dropped.
    */
-  abstract handle(r: never): Verdict;
+  abstract handle(r: never, text: TextSource): Verdict;
 
   /**
    * Requests with the same batch key, queued one after another, may share one wire command

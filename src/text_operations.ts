@@ -40,7 +40,8 @@ import {
   verbosityRequest,
   versionRequest,
 } from "./operations.ts";
-import { isErrorReply, PASS, Request, serverError, type Verdict } from "./request.ts";
+import { isErrorReply, PASS, Request, serverError, type Settle, type Verdict } from "./request.ts";
+import type { TextSource } from "./values.ts";
 
 /** Rejects base64 keys, which the text protocol cannot send as the same key. */
 function plainKey(command: string, base64: boolean): void {
@@ -135,7 +136,7 @@ class TextGetRequest<V> extends Request<V | undefined> {
     );
   }
 
-  handle(r: TextResponse): Verdict {
+  handle(r: TextResponse, text: TextSource): Verdict {
     if (r.status === "VALUE") {
       if (r.key !== this.#key || this.#hit) {
         if (this.#last) {
@@ -150,7 +151,7 @@ class TextGetRequest<V> extends Request<V | undefined> {
       }
       this.#hit = true;
       // The value is mapped now: a borrowed view is only valid until the next reply.
-      this.#value = this.#map(r);
+      this.#value = this.#map(r, text);
       if (this.#last) return false;
       this.resolve(this.#value);
       return true;
@@ -177,8 +178,13 @@ class TextBatchGetRequest<V> extends Request<(V | undefined)[]> {
   /** The position after the last hit: hits come in request order. */
   #next = 0;
 
-  constructor(deadline: number, wire: readonly WireKey[], map: ValueMapper<V>) {
-    super(deadline);
+  constructor(
+    deadline: number,
+    wire: readonly WireKey[],
+    map: ValueMapper<V>,
+    settle: Settle<(V | undefined)[]> | undefined,
+  ) {
+    super(deadline, settle);
     this.opaqueCount = 0;
     this.#wire = wire;
     this.#map = map;
@@ -189,7 +195,7 @@ class TextBatchGetRequest<V> extends Request<(V | undefined)[]> {
     encodeTextGet(w, this.#wire);
   }
 
-  handle(r: TextResponse): boolean {
+  handle(r: TextResponse, text: TextSource): boolean {
     if (r.status === "VALUE") {
       const wire = this.#wire;
       let i = this.#next;
@@ -200,7 +206,7 @@ class TextBatchGetRequest<V> extends Request<(V | undefined)[]> {
           "Cannot match reply: getMany got a value for a key it did not ask for (or out of order)",
         );
       }
-      this.#values[i] = this.#map(r);
+      this.#values[i] = this.#map(r, text);
       this.#next = i + 1;
       return false;
     }
@@ -410,9 +416,9 @@ export const textDialect: Dialect = {
     }
     return new TextArithmeticRequest(deadline, key, mode, options.delta ?? 1n);
   },
-  batchGet: (deadline, wire, base64, map) => {
+  batchGet: (deadline, wire, base64, map, settle) => {
     plainKey("getMany", base64);
-    return new TextBatchGetRequest(deadline, wire, map);
+    return new TextBatchGetRequest(deadline, wire, map, settle);
   },
   // The plain commands and their replies are the same bytes as in the meta protocol.
   version: versionRequest,

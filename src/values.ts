@@ -90,8 +90,6 @@ export const FLAG_BYTES = 4;
 /** The most seconds memcached reads as relative; larger numbers are Unix times. */
 export const RELATIVE_TTL_LIMIT = 60 * 60 * 24 * 30;
 
-const utf8Decoder = new TextDecoder();
-
 /**
  * Checks a value's type and size. Strings are not encoded here: the encoder writes them
  * straight into the output buffer.
@@ -142,14 +140,22 @@ function ownBytes(r: ValueReply): Uint8Array {
   return r.borrowed ? r.value!.slice() : r.value!;
 }
 
+/**
+ * Decodes the value of the reply being handled as text: the connection's decoder, which can
+ * slice it from text it already decoded (see `ResponseDecoder.valueText`).
+ */
+export interface TextSource {
+  valueText(value: Uint8Array): string;
+}
+
 /** Decodes a value by its client flags: 0 is text; anything else is returned as bytes. */
-export function decodeAuto(r: ValueReply): Value {
-  return r.flags === FLAG_STRING ? utf8Decoder.decode(r.value) : ownBytes(r);
+export function decodeAuto(r: ValueReply, text: TextSource): Value {
+  return r.flags === FLAG_STRING ? text.valueText(r.value!) : ownBytes(r);
 }
 
 /** Decodes a value as UTF-8 text whatever its flags. */
-export function decodeString(r: ValueReply): Value {
-  return utf8Decoder.decode(r.value);
+export function decodeString(r: ValueReply, text: TextSource): Value {
+  return text.valueText(r.value!);
 }
 
 /** Returns a value's bytes whatever its flags. */

@@ -11,70 +11,8 @@
 import assert from "node:assert/strict";
 import { test } from "./_harness.ts";
 import { startMemcached } from "./_memcached.ts";
-import { isStopped, runtimeConnector, waitFor, withCode } from "./_util.ts";
-import { type Client, connect, type Connector, isMemcachedError } from "../mod.ts";
-
-/** The runtime's connector, recording every line the client writes. */
-function lineRecorder(): { connector: Connector; lines: string[] } {
-  const lines: string[] = [];
-  const decoder = new TextDecoder("latin1");
-  let pending = "";
-  const connector: Connector = async (endpoint, handlers, options) => {
-    const transport = await runtimeConnector(endpoint, handlers, options);
-    return {
-      write: (chunk) => {
-        pending += decoder.decode(chunk);
-        const parts = pending.split("\r\n");
-        pending = parts.pop()!;
-        lines.push(...parts);
-        return transport.write(chunk);
-      },
-      destroy: () => transport.destroy(),
-      done: transport.done,
-      [Symbol.dispose]: () => transport[Symbol.dispose](),
-    };
-  };
-  return { connector, lines };
-}
-
-/**
- * A connector to no socket at all: every line the client writes is answered by `answer` (its
- * reply bytes are delivered on a later turn).
- */
-function scriptedServer(answer: (line: string) => string): Connector {
-  return (_endpoint, handlers) => {
-    let closed = false;
-    let resolveDone!: () => void;
-    const done = new Promise<void>((resolve) => resolveDone = resolve);
-    const close = (error?: unknown) => {
-      if (closed) return;
-      closed = true;
-      handlers.closed(error);
-      resolveDone();
-    };
-    let pending = "";
-    const decoder = new TextDecoder("latin1");
-    const transport = {
-      write(chunk: Uint8Array): boolean {
-        pending += decoder.decode(chunk);
-        const parts = pending.split("\r\n");
-        pending = parts.pop()!;
-        const reply = parts.map(answer).join("");
-        if (reply !== "") {
-          const bytes = Uint8Array.from(reply, (c) => c.charCodeAt(0));
-          queueMicrotask(() => {
-            if (!closed) handlers.data(bytes);
-          });
-        }
-        return true;
-      },
-      destroy: () => close(),
-      done,
-      [Symbol.dispose]: () => close(),
-    };
-    return Promise.resolve(transport);
-  };
-}
+import { isStopped, lineRecorder, scriptedServer, waitFor, withCode } from "./_util.ts";
+import { type Client, connect, isMemcachedError } from "../mod.ts";
 
 /**
  * A text client on a {@linkcode scriptedServer} that answers every `get` line with `getReply`,

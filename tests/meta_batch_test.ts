@@ -1,0 +1,108 @@
+/**
+ * `getMany` over the meta protocol: one plain `mg` per key, answered in order, with opaque
+ * tokens on the first and the last key only. These tests check the bytes written and the
+ * values read against a real memcached, and, against a scripted server that drops, adds or
+ * mislabels a reply, that the batch fails with the connection instead of giving a key another
+ * key's value.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { test } from "./_harness.ts";
+import { startMemcached } from "./_memcached.ts";
+import { lineRecorder, scriptedServer, withCode } from "./_util.ts";
+import { type Client, connect } from "../mod.ts";
+
+/** The `O` token of an `mg` line, or undefined. */
+function opaqueOf(line: string): string | undefined {
+  return line.split(" ").find((token) => token.startsWith("O"))?.slice(1);
+}
+
+test("getMany over meta writes one plain mg per key with opaque tokens on the first and last only", async () => {
+  await using server = await startMemcached();
+  const { connector, lines } = lineRecorder();
+  await using client = await connect(server.address, { connector });
+  for (let i = 0; i < 30; i += 3) await client.set(`k${i}`, `v${i}`);
+  for (const n of [1, 2, 3, 40]) {
+    lines.length = 0;
+    const keys = Array.from({ length: n }, (_, i) => `k${(i * 7) % 30}`); // hits, misses, repeats
+    const found = await client.getMany(keys);
+    for (const key of keys) {
+      const i = Number(key.slice(1));
+      assert.equal(found.get(key), i % 3 === 0 ? `v${i}` : undefined, `${n} keys: ${key}`);
+    }
+    assert.deepEqual(lines.map((line) => line.split(" ")[1]), keys, "one mg per key, in order");
+    assert.ok(lines.every((line) => line.startsWith("mg ")), "only mg lines (no mn)");
+    assert.ok(lines.every((line) => !line.split(" ").includes("q")), "no quiet flag");
+    const tokens = lines.map(opaqueOf);
+    assert.notEqual(tokens[0], undefined, "the first key carries a token");
+    assert.notEqual(tokens.at(-1), undefined, "the last key carries a token");
+    assert.ok(tokens.slice(1, -1).every((t) => t === undefined), "no token in between");
+    if (n > 1) assert.equal(Number(tokens.at(-1)), Number(tokens[0]) + 1);
+  }
+});
+
+/**
+ * A meta client on a scripted server that answers `mg` lines through `reply` (given the line's
+ * position among the `mg` lines so far, its key and its `O` token), and `version`.
+ */
+function scriptedMeta(
+  reply: (index: number, key: string, opaque: string | undefined) => string,
+): Promise<Client> {
+  let index = 0;
+  const connector = scriptedServer((line) => {
+    if (line === "version") return "VERSION 1.6.18\r\n";
+    if (!line.startsWith("mg ")) return "ERROR\r\n";
+    return reply(index++, line.split(" ")[1]!, opaqueOf(line));
+  });
+  return connect("127.0.0.1:1", { connector });
+}
+
+/** A hit for `key` (its value is the key itself), with its token when it had one. */
+function hit(key: string, opaque: string | undefined): string {
+  return `VA ${key.length} f0${opaque === undefined ? "" : ` O${opaque}`}\r\n${key}\r\n`;
+}
+
+const KEYS = ["a", "b", "c", "d", "e"];
+
+test("getMany over meta reads an honest scripted server's replies", async () => {
+  await using client = await scriptedMeta((_i, key, opaque) => hit(key, opaque));
+  const found = await client.getMany(KEYS);
+  assert.deepEqual([...found], KEYS.map((key) => [key, key]));
+});
+
+const BROKEN: [string, (index: number, key: string, opaque: string | undefined) => string][] = [
+  ["drops the reply to a middle key", (i, key, o) => i === 2 ? "" : hit(key, o)],
+  ["answers a middle key twice", (i, key, o) => i === 2 ? hit(key, o) + hit(key, o) : hit(key, o)],
+  ["puts a token on a middle reply", (i, key, o) => hit(key, i === 2 ? "7" : o)],
+  ["answers the first key with another token", (i, key, o) => hit(key, i === 0 ? "999" : o)],
+  ["answers the last key without its token", (i, key, o) => hit(key, i === 4 ? undefined : o)],
+];
+
+for (const [what, reply] of BROKEN) {
+  test(`getMany over meta fails the connection, never mismatching values, when a server ${what}`, async () => {
+    await using client = await scriptedMeta(reply);
+    const found = await client.getMany(KEYS);
+    assert.equal(found.size, 0, "no value was handed out");
+    assert.deepEqual([...found.failed.keys()], KEYS);
+    for (const error of found.failed.values()) {
+      assert.ok(withCode("PROTOCOL_ERROR")(error), String(error));
+    }
+    assert.equal(client.counters().connections, 0, "the connection was dropped");
+  });
+}
+
+test("an error line for one key of a meta getMany fails that batch and keeps the connection", async () => {
+  await using client = await scriptedMeta((i, key, opaque) =>
+    i % KEYS.length === 2 ? "SERVER_ERROR out of memory\r\n" : hit(key, opaque)
+  );
+  const found = await client.getMany(KEYS);
+  assert.equal(found.size, 0);
+  for (const error of found.failed.values()) {
+    assert.ok(withCode("SERVER_ERROR")(error), String(error));
+  }
+  await assert.rejects(client.getMany(KEYS, { allOrNothing: true }), withCode("SERVER_ERROR"));
+  assert.equal(await client.version(), "1.6.18", "the connection is still in step");
+  assert.equal(client.counters().connections, 1);
+});
