@@ -72,6 +72,34 @@ function placement(servers, before, after) {
   return { servers: per, gets, allUsed };
 }
 
+/** The figure a scenario is ranked by: batches/s (g, i) or ops/s (h). */
+function headline(result) {
+  const v = result?.batchesPerSec ?? result?.opsPerSec;
+  return typeof v === "number" && Number.isFinite(v) && !result.error ? v : undefined;
+}
+
+/**
+ * One entry from a client's rounds: for each scenario, the result of the round with the median
+ * headline figure (the lower middle one for an even count); every round's figure is kept in
+ * `rounds` for the notes. Placement and wall time are the first successful round's.
+ */
+function medianEntry(list) {
+  const ok = list.filter((e) => e.json?.results);
+  if (ok.length === 0) return list[0];
+  const results = {};
+  const rounds = {};
+  const scenarios = new Set(ok.flatMap((e) => Object.keys(e.json.results)));
+  for (const k of scenarios) {
+    const ranked = ok.map((e) => e.json.results[k]).filter((r) => headline(r) !== undefined)
+      .sort((a, b) => headline(a) - headline(b));
+    rounds[k] = ok.map((e) => headline(e.json.results[k]));
+    results[k] = ranked.length > 0
+      ? ranked[Math.floor((ranked.length - 1) / 2)]
+      : ok[0].json.results[k];
+  }
+  return { ...ok[0], json: { ...ok[0].json, results }, rounds };
+}
+
 function report(run) {
   const { versions, entries, opts } = run;
   const out = [];
@@ -89,6 +117,12 @@ function report(run) {
   out.push(
     `Host: ${versions.cpu} × ${versions.cores} cores, ${versions.os}.` +
       (opts.pinCpu !== undefined ? ` Everything pinned to CPU ${opts.pinCpu}.` : ""),
+  );
+  out.push("");
+  out.push(
+    `Each client ran ${run.rounds} time(s) in rotating order; each figure is the median round ` +
+      "(every round's figure is in the notes). getMany scenarios: 500 warm-up batches, then " +
+      "g 5,000 and i 10,000 measured (a tenth in quick mode).",
   );
   out.push("");
   out.push(
@@ -214,7 +248,10 @@ function report(run) {
         }`,
       );
     }
-    bits.push(`${e.seconds?.toFixed(1) ?? "?"} s wall`);
+    for (const [k, figures] of Object.entries(e.rounds ?? {})) {
+      if (figures.length > 1) bits.push(`${k} by round: ${figures.map(fmt).join(" / ")}`);
+    }
+    bits.push(`${e.seconds?.toFixed(1) ?? "?"} s wall (first round)`);
     out.push(`- ${label(e)}: ${bits.join("; ")}`);
   }
   out.push(
@@ -240,7 +277,11 @@ export async function runCluster(opts, { memcachedExe, tools, versions }) {
   process.on("SIGTERM", onSignal);
 
   const entries = [];
+  const rounds = opts.rounds ?? 3;
   let memcachedArgs = [];
+  let buildError;
+  let list = "";
+  const timeoutS = opts.quick ? 180 : 900;
   try {
     for (let i = 0; i < SERVERS; i++) {
       const port = await freePort();
@@ -252,17 +293,27 @@ export async function runCluster(opts, { memcachedExe, tools, versions }) {
       servers.push({ ...s, port });
       memcachedArgs = s.args.map((a) => (a === String(port) ? "PORT" : a));
     }
-    const list = servers.map((s) => `127.0.0.1:${s.port}`).join(",");
-    const timeoutS = opts.quick ? 180 : 900;
-    const buildError = clients.some((c) => c.native) ? buildNative(buildDir) : undefined;
-    for (const c of clients) {
-      process.stderr.write(`\n== ${c.id} (cluster)\n`);
-      if (c.native && buildError) {
-        entries.push({ client: c, error: buildError });
-        continue;
-      }
+    list = servers.map((s) => `127.0.0.1:${s.port}`).join(",");
+    buildError = clients.some((c) => c.native) ? buildNative(buildDir) : undefined;
+    const runs = new Map(clients.map((c) => [c.id, []]));
+    for (let round = 0; round < rounds; round++) {
+      // Rotating order, so drift of the machine hits each client alike.
+      const order = clients.map((_, i) => clients[(i + round) % clients.length]);
+      for (const c of order) runs.get(c.id).push(await runOne(c, round));
+    }
+    for (const c of clients) entries.push(medianEntry(runs.get(c.id)));
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    rmSync(buildDir, { recursive: true, force: true });
+  }
+
+  /** One client process, one round. */
+  async function runOne(c, round) {
+    {
+      process.stderr.write(`\n== ${c.id} (cluster, round ${round + 1} of ${rounds})\n`);
+      if (c.native && buildError) return { client: c, error: buildError };
       const before = await snapshot(servers);
-      const prefix = `mc-${process.pid}-${c.id}`;
+      const prefix = `mc-${process.pid}-${c.id}-r${round}`;
       const scenarios = opts.scenarios.join(",");
       const cmd = c.native ? [c.native, list, "0", prefix, scenarios, opts.quick ? "1" : "0"] : [
         ...c.cmd,
@@ -277,22 +328,20 @@ export async function runCluster(opts, { memcachedExe, tools, versions }) {
       const r = await runProcess(withPin(cmd, opts.pinCpu), { timeoutS, label: c.id });
       if (r.error) process.stderr.write(`    [${c.id}] n/a: ${r.error}\n`);
       const after = await snapshot(servers);
-      entries.push({
+      return {
         client: c,
         json: r.json,
         error: r.error,
         seconds: r.seconds,
         placement: placement(servers, before, after),
-      });
+      };
     }
-  } finally {
-    await Promise.all(servers.map((s) => s.stop()));
-    rmSync(buildDir, { recursive: true, force: true });
   }
 
   const date = new Date().toISOString();
   const run = {
     date,
+    rounds,
     opts,
     versions,
     memcachedArgs,

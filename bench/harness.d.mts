@@ -41,6 +41,8 @@ export interface BenchConfig {
 
 export interface Counts {
   warmup: number;
+  /** Warm-up batches of the getMany scenarios (d, g, i). */
+  manyWarmup: number;
   a: number;
   b: number;
   c: number;

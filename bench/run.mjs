@@ -41,7 +41,8 @@ const USAGE = `usage: bash bench/run.sh [options]
                         can shard (bench/cluster.mjs; see README "Cluster mode")
   --protocols           Mica only, one server: meta vs text vs binary protocol, plain TCP vs TLS,
                         scenarios b and c on Deno and Bun (bench/protocols.mjs)
-  --rounds N            with --protocols: rounds per configuration, median reported (default 3)
+  --rounds N            with --protocols or --cluster: rounds per client or configuration in
+                        rotating order, median reported (default 3)
   --only LIST           comma-separated client selectors; a selector matches a client id
                         (e.g. mica-deno, memjs-node, libmemcached-c, memcslap), a library
                         (mica, memjs, memcache-client, memcached, libmemcached), a runtime

@@ -1050,8 +1050,9 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   }
 
   /**
-   * Reads many values: one pipelined batch per server (quiet `mg` requests and a closing
-   * `mn`), the batches of several servers running concurrently.
+   * Reads many values: one pipelined batch per server (meta: one `mg` per key, answered in
+   * order, opaque tokens on the first and last key), the batches of several servers running
+   * concurrently.
    *
    * @param keys The keys.
    * @param options `as`, `allOrNothing`, `timeout`, `signal`.

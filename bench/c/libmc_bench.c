@@ -239,7 +239,8 @@ static void scenario_bc(memcached_st *mc, int is_set, const char *name) {
 }
 
 static void scenario_d(memcached_st *mc, const char *name) {
-  int n = 2000 / g_div, warm = 20 / g_div > 0 ? 20 / g_div : 1;
+  /* Same counts as bench/harness.mjs: d 5,000 batches after 500 warm-up batches. */
+  int n = 5000 / g_div, warm = 500 / g_div;
   char *v = ascii_value(SMALL_VALUE);
   char *keys[MANY_KEYS];
   size_t lens[MANY_KEYS];
