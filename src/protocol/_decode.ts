@@ -184,8 +184,9 @@ export class ReceiveBuffer {
   /** Views of the scratch area by length, made when first needed (lending only). */
   #views: (Uint8Array | undefined)[] = [];
   #lends: boolean;
-  /** Where the value framed last lies in `buf` (lending only; -1 after any feed or stream). */
-  #valueAt = -1;
+  /** The value framed last without copying, until the next feed or stream; and where it lies. */
+  #framed: Uint8Array | undefined = undefined;
+  #valueAt = 0;
   /** `buf[#textFrom, #textTo)` as text, when all of it is ASCII (`#ascii`). */
   #text = "";
   #ascii = false;
@@ -228,14 +229,6 @@ export class ReceiveBuffer {
   }
 
   /**
-   * Records that the value just framed by the caller (binary replies) lies at `buf[at, ...)`:
-   * {@linkcode valueText} may then slice it from decoded text.
-   */
-  framed(at: number): void {
-    this.#valueAt = at;
-  }
-
-  /**
    * Decodes a value as UTF-8. For the value framed last without copying (lent or a view of the
    * buffer, before the next feed), a value up to {@linkcode TEXT_SLICE_MAX} bytes is sliced
    * from one decode of everything received from it on (up to {@linkcode TEXT_SPAN} bytes),
@@ -243,16 +236,10 @@ export class ReceiveBuffer {
    * a slice rather than a decode. Any other value is decoded on its own.
    */
   valueText(value: Uint8Array): string {
-    const at = this.#valueAt;
     const size = value.length;
-    // Only the value framed last, as lent (scratch area) or as a view of `buf` at `at`.
-    if (
-      at < 0 || size > TEXT_SLICE_MAX || value.buffer !== this.buf.buffer ||
-      (value.byteOffset !== this.buf.byteOffset + at &&
-        value.byteOffset !== this.buf.byteOffset + this.buf.length)
-    ) {
-      return utf8Decoder.decode(value);
-    }
+    // Only the value framed last (lent, or a view of `buf`), whose bytes are still at `at`.
+    if (value !== this.#framed || size > TEXT_SLICE_MAX) return utf8Decoder.decode(value);
+    const at = this.#valueAt;
     const to = at + size;
     if (at >= this.#textFrom && to <= this.#textTo) {
       return this.#ascii
@@ -278,7 +265,7 @@ export class ReceiveBuffer {
 
   /** Adds received bytes, copying them: the caller may reuse `chunk`. */
   feed(chunk: Uint8Array): void {
-    this.#valueAt = -1;
+    this.#framed = undefined;
     let off = 0;
     const value = this.value;
     if (value !== undefined && this.filled < value.length) {
@@ -375,6 +362,7 @@ export class ReceiveBuffer {
     else {
       r.value = size <= LEND_MAX && this.#lends ? this.lend(start, size) : buf.subarray(start, end);
       r.borrowed = true;
+      this.#framed = r.value;
       this.#valueAt = start;
     }
     this.start = end + 2;
@@ -387,7 +375,7 @@ export class ReceiveBuffer {
    * as is here; {@linkcode feed} streams the rest straight into it.
    */
   stream(size: number): Uint8Array {
-    this.#valueAt = -1;
+    this.#framed = undefined;
     const value = new Uint8Array(size);
     const n = Math.min(this.end - this.start, size);
     value.set(this.buf.subarray(this.start, this.start + n));
