@@ -572,7 +572,7 @@ export class Connection implements TransportHandlers {
     for (const list of [this.#queue, this.#inflight]) {
       for (let i = 0; i < list.length; i++) {
         const request = list.at(i)!;
-        if (!request.settled) out.push(request.promise);
+        if (!request.settled) out.push(request.whenSettled());
       }
     }
     return out;

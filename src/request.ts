@@ -190,6 +190,27 @@ export abstract class Request<T = unknown> {
     signal.addEventListener("abort", onAbort, { once: true });
   }
 
+  /**
+   * A promise that settles when the request does: its own promise, or for a request made with
+   * a `Settle` (whose `promise` never settles) one made now, which fulfils then.
+   */
+  whenSettled(): Promise<unknown> {
+    if (this.promise !== DETACHED) return this.promise;
+    if (this.settled) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const onValue = this.#resolve;
+    const onError = this.#reject;
+    this.#resolve = (value) => {
+      onValue(value);
+      resolve();
+    };
+    this.#reject = (error) => {
+      onError(error);
+      resolve();
+    };
+    return promise;
+  }
+
   /** Settles the caller's promise with a value, once. */
   resolve(value: T): void {
     if (this.settled) return;

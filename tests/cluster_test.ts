@@ -349,6 +349,34 @@ test("Client.getMany() sends every server's batch at once, without waiting for a
   }
 });
 
+test("Client.close() waits for a getMany over three servers and returns once it is answered", async () => {
+  await using servers = await startServers(3, () => startMemcached());
+  const proxies: Proxy[] = [];
+  try {
+    for (const server of servers) proxies.push(await startProxy(server));
+    const client = await connect(proxies.map((p) => p.address), { timeout: 60_000 });
+    const keys = keyRange(300);
+    await seed(client, keys);
+    for (const proxy of proxies) proxy.pause();
+    const pending = settle(client.getMany(keys));
+    await waitFor(
+      "a batch to be in flight on every server",
+      () => client.counters().servers.every((s) => s.inFlight === 1),
+    );
+    // A close timeout far beyond the test's wait: close() must end because the getMany did.
+    const closing = client.close({ timeout: 60_000 });
+    for (const proxy of proxies) proxy.resume();
+    await within(10_000, "close() after the getMany was answered", closing);
+    const outcome = await pending;
+    assertOk(outcome, "getMany()");
+    const found = (outcome as Extract<Outcome, { ok: true }>).value as Map<string, Value>;
+    assert.deepEqual([...found.keys()], keys);
+    assertAllZero(client);
+  } finally {
+    await Promise.all(proxies.map((p) => p.close()));
+  }
+});
+
 test("Client.getMany() with one of three servers killed returns the live servers' keys and reports the rest as failed", async () => {
   await using servers = await startServers(3, () => startMemcached());
   const victim = servers[1]!;
