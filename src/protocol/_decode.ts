@@ -239,23 +239,36 @@ export class ReceiveBuffer {
     const size = value.length;
     // Only the value framed last (lent, or a view of `buf`), whose bytes are still at `at`.
     if (value !== this.#framed || size > TEXT_SLICE_MAX) return utf8Decoder.decode(value);
-    const at = this.#valueAt;
-    const to = at + size;
-    if (at >= this.#textFrom && to <= this.#textTo) {
-      return this.#ascii
-        ? this.#text.slice(at - this.#textFrom, to - this.#textFrom)
-        : utf8Decoder.decode(value);
+    return this.#asciiText(this.#valueAt, this.#valueAt + size) ?? utf8Decoder.decode(value);
+  }
+
+  /**
+   * `buf[from, to)` (received bytes, before the next feed) as one character per byte, such as
+   * a key in a reply line: sliced from the same decoded text as {@linkcode valueText} when it
+   * is ASCII, else built byte by byte.
+   */
+  latin1At(from: number, to: number): string {
+    return this.#asciiText(from, to) ?? latin1(this.buf, from, to);
+  }
+
+  /**
+   * `buf[from, to)` as text if the bytes decoded from `from` on (or earlier, still cached) are
+   * all ASCII; undefined when they are not.
+   */
+  #asciiText(from: number, to: number): string | undefined {
+    if (from >= this.#textFrom && to <= this.#textTo) {
+      return this.#ascii ? this.#text.slice(from - this.#textFrom, to - this.#textFrom) : undefined;
     }
-    const stop = Math.max(to, Math.min(this.end, at + TEXT_SPAN));
-    const text = utf8Decoder.decode(this.buf.subarray(at, stop));
+    const stop = Math.max(to, Math.min(this.end, from + TEXT_SPAN));
+    const text = utf8Decoder.decode(this.buf.subarray(from, stop));
     // As many UTF-16 units as bytes, and no U+FFFD, means every byte was ASCII: any multi-byte
     // sequence decodes to fewer units, and any invalid byte to U+FFFD.
-    const ascii = text.length === stop - at && text.indexOf("\uFFFD") < 0;
+    const ascii = text.length === stop - from && text.indexOf("\uFFFD") < 0;
     this.#text = ascii ? text : "";
     this.#ascii = ascii;
-    this.#textFrom = at;
+    this.#textFrom = from;
     this.#textTo = stop;
-    return ascii ? text.slice(0, size) : utf8Decoder.decode(value);
+    return ascii ? text.slice(0, to - from) : undefined;
   }
 
   /** Bytes held and not yet returned: the unparsed bytes plus the streamed part of a value. */

@@ -560,11 +560,6 @@ export interface TextResponse {
   stats: Map<string, string> | undefined;
 }
 
-/** Slots of the decoder's cache of recent keys (a power of two). */
-const KEY_CACHE_SIZE = 256;
-/** The longest key the cache holds; longer keys are built every time. */
-const KEY_CACHE_WIDTH = 64;
-
 function newResponse(status: TextResponseStatus): TextResponse {
   return {
     status,
@@ -626,10 +621,6 @@ export class TextResponseDecoder {
   /** Statistics being collected until `END`. */
   #stats: Map<string, string> | undefined = undefined;
   #failed: MemcachedError | undefined = undefined;
-  /** Recently decoded keys, by hash (see `#key`); made on first use. */
-  #keys: (string | undefined)[] | undefined = undefined;
-  /** The bytes of each cached key, {@linkcode KEY_CACHE_WIDTH} bytes per slot. */
-  #keyBytes: Uint8Array | undefined = undefined;
 
   /**
    * Creates a decoder with an empty receive buffer.
@@ -835,8 +826,7 @@ export class TextResponseDecoder {
   /** Parses `<key> <flags> <bytes> [<cas>]` in buf[from, to), then frames the data. */
   #valueHeader(buf: Uint8Array, from: number, to: number): TextResponse | undefined {
     let j = from;
-    let hash = 0;
-    for (let c = buf[j]; j < to && c !== SP; c = buf[++j]) hash = (Math.imul(hash, 31) + c!) | 0;
+    while (j < to && buf[j] !== SP) j++;
     if (j === from || j >= to) throw protocolError("VALUE without a key and flags");
     const keyEnd = j;
     let i = j + 1;
@@ -863,40 +853,12 @@ export class TextResponseDecoder {
       }
     }
     const r = this.#response("VALUE");
-    r.key = this.#key(buf, from, keyEnd, hash);
+    r.key = this.#rx.latin1At(from, keyEnd);
     r.flags = flags;
     r.cas = cas;
     if (this.#rx.frameValue(r, size, this.#copy)) return r;
     this.#pending = r; // still arriving: #next() completes it with #finishValue()
     return undefined;
-  }
-
-  /**
-   * The key in buf[from, to) as a string. A key seen recently (same slot of its hash) is reused
-   * rather than built again: most replies carry keys the client asked for moments ago.
-   */
-  #key(buf: Uint8Array, from: number, to: number, hash: number): string {
-    const n = to - from;
-    if (n > KEY_CACHE_WIDTH) return latin1(buf, from, to);
-    let keys = this.#keys;
-    let bytes = this.#keyBytes;
-    if (keys === undefined || bytes === undefined) {
-      // Made on first use: a decoder that never sees a VALUE does not pay for it.
-      keys = this.#keys = new Array<string | undefined>(KEY_CACHE_SIZE).fill(undefined);
-      bytes = this.#keyBytes = new Uint8Array(KEY_CACHE_SIZE * KEY_CACHE_WIDTH);
-    }
-    const slot = hash & (KEY_CACHE_SIZE - 1);
-    const at = slot * KEY_CACHE_WIDTH;
-    const cached = keys[slot];
-    if (cached !== undefined && cached.length === n) {
-      let i = 0;
-      while (i < n && bytes[at + i] === buf[from + i]) i++;
-      if (i === n) return cached;
-    }
-    const key = latin1(buf, from, to);
-    keys[slot] = key;
-    bytes.set(buf.subarray(from, to), at);
-    return key;
   }
 
   /** Completes a pending VALUE once its data and CRLF are here. */

@@ -163,3 +163,24 @@ test("binary valueText decodes the value given", () => {
   assert.equal(d.valueText(utf8("héllo")), "héllo");
   assert.equal(d.valueText(latin1("\xff")), "\uFFFD");
 });
+
+test("text keys read one character per byte, from decoded text or byte by byte, across moves", () => {
+  // Keys of all-ASCII chunks come from the decoded text; a key with bytes over 0x7F (memcached
+  // allows them) comes byte by byte. Fed in every chunking, including ones that make the buffer
+  // restart, compact and grow between replies.
+  const keys = Array.from({ length: 1200 }, (_, i) => i % 97 === 0 ? `k\xe9\xff${i}` : `key:${i}`);
+  keys.push("last");
+  const values = keys.map((_, i) => utf8(i === keys.length - 1 ? "z".repeat(40_000) : `v${i}`));
+  const stream = concat(
+    keys.flatMap((key, i) => [`VALUE ${key} 0 ${values[i]!.length}\r\n`, values[i]!, "\r\n"]),
+  );
+  for (const size of [1, 7, 100, 4096, 16_001, stream.length]) {
+    const d = new TextResponseDecoder({ copyValues: false });
+    const got: string[] = [];
+    for (let i = 0; i < stream.length; i += size) {
+      d.feed(stream.subarray(i, i + size));
+      for (let r = d.next(); r !== undefined; r = d.next()) got.push(r.key!);
+    }
+    assert.deepEqual(got, keys, `chunks of ${size}`);
+  }
+});
