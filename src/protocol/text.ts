@@ -32,6 +32,7 @@ import {
   ReceiveBuffer,
   SP,
   startsWith,
+  TEXT_SLICE_MAX,
 } from "./_decode.ts";
 import type { DecoderOptions } from "./decoder.ts";
 import { MAX_KEY_LENGTH, type WireKey } from "./keys.ts";
@@ -853,7 +854,9 @@ export class TextResponseDecoder {
       }
     }
     const r = this.#response("VALUE");
-    r.key = this.#rx.latin1At(from, keyEnd);
+    // A small value's key comes from the text its value will be sliced from; a large value's is
+    // built byte by byte, rather than decoding up to 16 KiB of the value to slice a key from it.
+    r.key = size <= TEXT_SLICE_MAX ? this.#rx.latin1At(from, keyEnd) : latin1(buf, from, keyEnd);
     r.flags = flags;
     r.cas = cas;
     if (this.#rx.frameValue(r, size, this.#copy)) return r;
