@@ -309,33 +309,31 @@ export async function runCluster(opts, { memcachedExe, tools, versions }) {
 
   /** One client process, one round. */
   async function runOne(c, round) {
-    {
-      process.stderr.write(`\n== ${c.id} (cluster, round ${round + 1} of ${rounds})\n`);
-      if (c.native && buildError) return { client: c, error: buildError };
-      const before = await snapshot(servers);
-      const prefix = `mc-${process.pid}-${c.id}-r${round}`;
-      const scenarios = opts.scenarios.join(",");
-      const cmd = c.native ? [c.native, list, "0", prefix, scenarios, opts.quick ? "1" : "0"] : [
-        ...c.cmd,
-        "--servers",
-        list,
-        "--prefix",
-        prefix,
-        "--scenarios",
-        scenarios,
-        ...(opts.quick ? ["--quick"] : []),
-      ];
-      const r = await runProcess(withPin(cmd, opts.pinCpu), { timeoutS, label: c.id });
-      if (r.error) process.stderr.write(`    [${c.id}] n/a: ${r.error}\n`);
-      const after = await snapshot(servers);
-      return {
-        client: c,
-        json: r.json,
-        error: r.error,
-        seconds: r.seconds,
-        placement: placement(servers, before, after),
-      };
-    }
+    process.stderr.write(`\n== ${c.id} (cluster, round ${round + 1} of ${rounds})\n`);
+    if (c.native && buildError) return { client: c, error: buildError };
+    const before = await snapshot(servers);
+    const prefix = `mc-${process.pid}-${c.id}-r${round}`;
+    const scenarios = opts.scenarios.join(",");
+    const cmd = c.native ? [c.native, list, "0", prefix, scenarios, opts.quick ? "1" : "0"] : [
+      ...c.cmd,
+      "--servers",
+      list,
+      "--prefix",
+      prefix,
+      "--scenarios",
+      scenarios,
+      ...(opts.quick ? ["--quick"] : []),
+    ];
+    const r = await runProcess(withPin(cmd, opts.pinCpu), { timeoutS, label: c.id });
+    if (r.error) process.stderr.write(`    [${c.id}] n/a: ${r.error}\n`);
+    const after = await snapshot(servers);
+    return {
+      client: c,
+      json: r.json,
+      error: r.error,
+      seconds: r.seconds,
+      placement: placement(servers, before, after),
+    };
   }
 
   const date = new Date().toISOString();
