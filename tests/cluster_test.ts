@@ -319,12 +319,30 @@ test("Client.getMany() over three servers returns exactly the hits, in the calle
   assertAllZero(client);
 });
 
-test("Client.getMany() sends every server's batch at once, without waiting for another server", async () => {
+/** What {@linkcode withHeldGetMany} hands its body. */
+interface HeldGetMany {
+  client: Client;
+  proxies: Proxy[];
+  keys: string[];
+  /** The getMany's outcome, once the proxies let its replies through. */
+  pending: Promise<Outcome>;
+}
+
+/**
+ * Three servers behind proxies, a client with `options` on them and 300 seeded keys, and a
+ * getMany of those keys whose batch is written to every server while the paused proxies hold
+ * all replies. After `body`, the proxies are resumed, the client is closed and must be idle,
+ * and the proxies are closed.
+ */
+async function withHeldGetMany(
+  options: ClientOptions,
+  body: (held: HeldGetMany) => Promise<void>,
+): Promise<void> {
   await using servers = await startServers(3, () => startMemcached());
   const proxies: Proxy[] = [];
   try {
     for (const server of servers) proxies.push(await startProxy(server));
-    const client = await connect(proxies.map((p) => p.address), { timeout: 10_000 });
+    const client = await connect(proxies.map((p) => p.address), options);
     await closeAfter(client, async () => {
       const keys = keyRange(300);
       await seed(client, keys);
@@ -335,11 +353,7 @@ test("Client.getMany() sends every server's batch at once, without waiting for a
         "a batch to be in flight on every server",
         () => client.counters().servers.every((s) => s.inFlight === 1),
       );
-      for (const proxy of proxies) proxy.resume();
-      const outcome = await within(5_000, "getMany()", pending);
-      assertOk(outcome, "getMany()");
-      const found = (outcome as Extract<Outcome, { ok: true }>).value as Map<string, Value>;
-      assert.deepEqual([...found.keys()], keys);
+      await body({ client, proxies, keys, pending });
     }, () => {
       for (const proxy of proxies) proxy.resume();
     });
@@ -347,35 +361,29 @@ test("Client.getMany() sends every server's batch at once, without waiting for a
   } finally {
     await Promise.all(proxies.map((p) => p.close()));
   }
-});
+}
 
-test("Client.close() waits for a getMany over three servers and returns once it is answered", async () => {
-  await using servers = await startServers(3, () => startMemcached());
-  const proxies: Proxy[] = [];
-  try {
-    for (const server of servers) proxies.push(await startProxy(server));
-    const client = await connect(proxies.map((p) => p.address), { timeout: 60_000 });
-    const keys = keyRange(300);
-    await seed(client, keys);
-    for (const proxy of proxies) proxy.pause();
-    const pending = settle(client.getMany(keys));
-    await waitFor(
-      "a batch to be in flight on every server",
-      () => client.counters().servers.every((s) => s.inFlight === 1),
-    );
+/** Asserts that a getMany `outcome` found every one of `keys`, in their order. */
+function assertFoundAll(outcome: Outcome, keys: readonly string[]): void {
+  assertOk(outcome, "getMany()");
+  const found = (outcome as Extract<Outcome, { ok: true }>).value as Map<string, Value>;
+  assert.deepEqual([...found.keys()], keys);
+}
+
+test("Client.getMany() sends every server's batch at once, without waiting for another server", () =>
+  withHeldGetMany({ timeout: 10_000 }, async ({ proxies, keys, pending }) => {
+    for (const proxy of proxies) proxy.resume();
+    assertFoundAll(await within(5_000, "getMany()", pending), keys);
+  }));
+
+test("Client.close() waits for a getMany over three servers and returns once it is answered", () =>
+  withHeldGetMany({ timeout: 60_000 }, async ({ client, proxies, keys, pending }) => {
     // A close timeout far beyond the test's wait: close() must end because the getMany did.
     const closing = client.close({ timeout: 60_000 });
     for (const proxy of proxies) proxy.resume();
     await within(10_000, "close() after the getMany was answered", closing);
-    const outcome = await pending;
-    assertOk(outcome, "getMany()");
-    const found = (outcome as Extract<Outcome, { ok: true }>).value as Map<string, Value>;
-    assert.deepEqual([...found.keys()], keys);
-    assertAllZero(client);
-  } finally {
-    await Promise.all(proxies.map((p) => p.close()));
-  }
-});
+    assertFoundAll(await pending, keys);
+  }));
 
 test("Client.getMany() with one of three servers killed returns the live servers' keys and reports the rest as failed", async () => {
   await using servers = await startServers(3, () => startMemcached());
