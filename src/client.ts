@@ -559,6 +559,12 @@ const DEFAULTS = {
 /** How many key placements `Client` remembers. */
 const PLACEMENT_CACHE = 4096;
 
+/** A string key, validated: its wire form and its ring position. */
+interface Placement {
+  readonly wire: WireKey;
+  readonly index: number;
+}
+
 function integer(name: string, value: number | undefined, fallback: number): number {
   const n = positive(name, value, fallback);
   if (!Number.isInteger(n)) {
@@ -718,8 +724,8 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   /** `#ring`'s servers, by ring index. */
   #ringServers: Server[];
   #distribution: Distribution;
-  /** Ring positions of recently routed string keys (see `#lookup`). */
-  #placements = new Map<string, number>();
+  /** Wire forms and ring positions of recently routed string keys (see `#place`). */
+  #placements = new Map<string, Placement>();
   #failover: "fail-fast" | "eject";
   #dead = 0;
   #timeout: number;
@@ -924,16 +930,46 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     const ring = this.#ring;
     if (ring === undefined) return this.#ringServers[0];
     if (typeof key !== "string") return this.#ringServers[ring.serverIndexFor(key)];
-    // Hot keys skip the MD5: a bounded memo of ring positions, emptied when it fills and
-    // whenever the ring changes (the `hashring` package behind the `memcached` client keeps an
-    // LRU of lookups for the same reason).
-    let index = this.#placements.get(key);
-    if (index === undefined) {
-      index = ring.serverIndexFor(key);
+    return this.#ringServers[this.#place(key, ring).index];
+  }
+
+  /**
+   * A string key's wire form and ring position. Hot keys skip the validation and the MD5: a
+   * bounded memo, emptied when it fills and whenever the ring changes (the `hashring` package
+   * behind the `memcached` client keeps an LRU of lookups for the same reason).
+   *
+   * @throws {MemcachedError} `INVALID_KEY`.
+   */
+  #place(key: string, ring: HashRing): Placement {
+    let placement = this.#placements.get(key);
+    if (placement === undefined) {
+      placement = { wire: this.#key(key), index: ring.serverIndexFor(key) };
       if (this.#placements.size >= PLACEMENT_CACHE) this.#placements.clear();
-      this.#placements.set(key, index);
+      this.#placements.set(key, placement);
     }
-    return this.#ringServers[index];
+    return placement;
+  }
+
+  /** Starts every probe that is due (before routing requests). */
+  #probeDue(): void {
+    if (this.#dead > 0) {
+      const now = clockNow();
+      for (const server of this.#servers) server.maybeProbe(now);
+    }
+  }
+
+  /** Why a request cannot go to `server` (undefined: it can), as `#route` reports it. */
+  #unroutable(server: Server | undefined): MemcachedError | undefined {
+    if (server === undefined || (this.#dead === this.#servers.length && this.#servers.length > 1)) {
+      return new MemcachedError("NO_SERVERS", "Cannot route request: every server is marked dead");
+    }
+    if (server.dead) {
+      return new MemcachedError(
+        "SERVER_DEAD",
+        `Cannot route request: ${server.name} is marked dead after repeated failures`,
+      );
+    }
+    return undefined;
   }
 
   /**
@@ -941,23 +977,13 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    * after starting any probe that is due. Throws `SERVER_DEAD` / `NO_SERVERS` at once.
    */
   #route(key: Key | undefined): Server {
-    if (this.#dead > 0) {
-      const now = clockNow();
-      for (const server of this.#servers) server.maybeProbe(now);
-    }
+    this.#probeDue();
     const server = key === undefined
       ? this.#servers.find((s) => !s.dead) ?? this.#servers[0]!
       : this.#lookup(key);
-    if (server === undefined || (this.#dead === this.#servers.length && this.#servers.length > 1)) {
-      throw new MemcachedError("NO_SERVERS", "Cannot route request: every server is marked dead");
-    }
-    if (server.dead) {
-      throw new MemcachedError(
-        "SERVER_DEAD",
-        `Cannot route request: ${server.name} is marked dead after repeated failures`,
-      );
-    }
-    return server;
+    const error = this.#unroutable(server);
+    if (error !== undefined) throw error;
+    return server!;
   }
 
   #closedError(command: string): MemcachedError {
@@ -1076,15 +1102,15 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
       const map = valueMapper(options?.as);
       const deadline = this.#deadline(options);
       if (this.#closed) throw this.#closedError("getMany");
-      const wire = new Array<WireKey>(n);
-      for (let i = 0; i < n; i++) wire[i] = this.#key(list[i]!);
-      if (n === 0) return Promise.resolve(new GetManyResult<K>());
       const signal = options?.signal;
       const call = new ManyGet<K>(list, options?.allOrNothing === true);
       const dialect = this.#dialect;
       const base64 = this.#base64;
       if (this.#servers.length === 1) {
         // One server: one batch, no grouping.
+        const wire = new Array<WireKey>(n);
+        for (let i = 0; i < n; i++) wire[i] = this.#key(list[i]!);
+        if (n === 0) return Promise.resolve(new GetManyResult<K>());
         let server: Server | undefined;
         try {
           server = this.#route(list[0]!);
@@ -1097,26 +1123,50 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
         }
         return call.start();
       }
-      // Group the keys by server; each group keeps the caller's order.
-      const groups = new Map<Server | MemcachedError, number[]>();
+      // Validate every key and group them by ring position, each group in the caller's order;
+      // nothing is sent before every key has passed.
+      const servers = this.#ringServers;
+      const ring = this.#ring;
+      const at: number[][] = [];
+      const parts: WireKey[][] = [];
       for (let i = 0; i < n; i++) {
-        let target: Server | MemcachedError;
-        try {
-          target = this.#route(list[i]!);
-        } catch (error) {
-          target = error as MemcachedError;
+        const key = list[i]!;
+        let wire: WireKey;
+        let index = 0;
+        if (typeof key === "string" && ring !== undefined) {
+          const placement = this.#place(key, ring);
+          wire = placement.wire;
+          index = placement.index;
+        } else {
+          wire = this.#key(key);
+          if (ring !== undefined) index = ring.serverIndexFor(key);
         }
-        const group = groups.get(target);
-        if (group === undefined) groups.set(target, [i]);
-        else group.push(i);
+        const group = at[index];
+        if (group === undefined) {
+          at[index] = [i];
+          parts[index] = [wire];
+        } else {
+          group.push(i);
+          parts[index]!.push(wire);
+        }
       }
-      for (const [target, at] of groups) {
-        if (target instanceof MemcachedError) call.fail(at, target);
+      if (n === 0) return Promise.resolve(new GetManyResult<K>());
+      this.#probeDue();
+      for (let index = 0; index < at.length; index++) {
+        const positions = at[index];
+        if (positions === undefined) continue;
+        const server = servers[index];
+        const error = this.#unroutable(server);
+        if (error !== undefined) call.fail(positions, error);
         else {
-          const part = new Array<WireKey>(at.length);
-          for (let j = 0; j < at.length; j++) part[j] = wire[at[j]!]!;
-          const request = dialect.batchGet<Value>(deadline, part, base64, map, call.part(at));
-          target.pick().enqueue(request, signal);
+          const request = dialect.batchGet<Value>(
+            deadline,
+            parts[index]!,
+            base64,
+            map,
+            call.part(positions),
+          );
+          server!.pick().enqueue(request, signal);
         }
       }
       return call.start();

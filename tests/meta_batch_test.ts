@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { test } from "./_harness.ts";
 import { startMemcached } from "./_memcached.ts";
 import { lineRecorder, scriptedServer, withCode } from "./_util.ts";
-import { type Client, connect } from "../mod.ts";
+import { Client, type ClientOptions, connect, type Connector } from "../mod.ts";
 
 /** The `O` token of an `mg` line, or undefined. */
 function opaqueOf(line: string): string | undefined {
@@ -105,4 +105,88 @@ test("an error line for one key of a meta getMany fails that batch and keeps the
   await assert.rejects(client.getMany(KEYS, { allOrNothing: true }), withCode("SERVER_ERROR"));
   assert.equal(await client.version(), "1.6.18", "the connection is still in step");
   assert.equal(client.counters().connections, 1);
+});
+
+/**
+ * Three scripted meta servers that answer every `mg` with a hit whose value is the key as
+ * written (base64 text for base64 keys), recording the lines each server got.
+ */
+function scriptedCluster(
+  options: ClientOptions = {},
+): { client: Client; lines: Map<string, string[]> } {
+  const servers = ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"];
+  const lines = new Map(servers.map((name) => [name, [] as string[]]));
+  const connector: Connector = (endpoint, handlers, connectOptions) => {
+    const name = endpoint.kind === "tcp" ? `${endpoint.host}:${endpoint.port}` : endpoint.path;
+    const seen = lines.get(name)!;
+    return scriptedServer((line) => {
+      seen.push(line);
+      if (line === "version") return "VERSION 1.6.18\r\n";
+      if (!line.startsWith("mg ")) return "ERROR\r\n";
+      return hit(line.split(" ")[1]!, opaqueOf(line));
+    })(endpoint, handlers, connectOptions);
+  };
+  return { client: new Client(servers, { ...options, connector }), lines };
+}
+
+/** Every line the servers got, each with its server. */
+function written(lines: Map<string, string[]>): [string, string][] {
+  return [...lines].flatMap(([server, seen]) =>
+    seen.map((line): [string, string] => [server, line])
+  );
+}
+
+test("getMany over three servers rejects a bad key anywhere with INVALID_KEY before writing to any server, every time", async () => {
+  const { client, lines } = scriptedCluster();
+  await using _ = client;
+  const good = Array.from({ length: 12 }, (_, i) => `good:${i}`);
+  for (const bad of ["", "a b", "k".repeat(251), "a\nb", new Uint8Array([0x61, 0x20])]) {
+    for (const at of [0, 6, good.length]) {
+      const keys = [...good.slice(0, at), bad, ...good.slice(at)];
+      // Twice: a bad key must not be remembered as placed after the first rejection.
+      for (let round = 0; round < 2; round++) {
+        await assert.rejects(client.getMany(keys), withCode("INVALID_KEY"), `bad key at ${at}`);
+      }
+    }
+  }
+  assert.deepEqual(written(lines), [], "no byte reached any server");
+  // The same client then reads the good keys, each from its own server, twice (placed once).
+  for (let round = 0; round < 2; round++) {
+    for (const seen of lines.values()) seen.length = 0;
+    const found = await client.getMany(good);
+    assert.deepEqual([...found], good.map((key) => [key, key]), "every key, in the caller's order");
+    const sent = written(lines).map((
+      [server, line],
+    ): [string, string] => [line.split(" ")[1]!, server]);
+    assert.deepEqual(
+      new Map(sent),
+      new Map(good.map((key) => [key, client.serverFor(key)])),
+      "each key went to its ring server, once",
+    );
+    assert.equal(sent.length, good.length);
+    assert.ok(new Set(sent.map(([, server]) => server)).size > 1, "the keys span servers");
+  }
+});
+
+test("getMany over three servers sends base64 keys as base64, the same when they are placed again", async () => {
+  const { client, lines } = scriptedCluster({ base64Keys: true });
+  await using _ = client;
+  const keys = ["a b", "new\nline", "plain", "é", "tab\tkey", "x".repeat(186)];
+  const base64 = (key: string) => btoa(String.fromCharCode(...new TextEncoder().encode(key)));
+  for (let round = 0; round < 2; round++) {
+    for (const seen of lines.values()) seen.length = 0;
+    const found = await client.getMany(keys);
+    assert.deepEqual([...found], keys.map((key) => [key, base64(key)]), `round ${round}`);
+    const sent = written(lines).map(([server, line]): [string, string] => {
+      const [command, key, flag] = line.split(" ");
+      assert.equal(command, "mg");
+      assert.equal(flag, "b", `${line}: the base64 flag`);
+      return [key!, server];
+    });
+    assert.deepEqual(
+      new Map(sent),
+      new Map(keys.map((key) => [base64(key), client.serverFor(key)])),
+      "each key went to its ring server, as base64",
+    );
+  }
 });
