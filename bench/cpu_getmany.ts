@@ -1,0 +1,130 @@
+// Client CPU of one getMany(100) over three servers, without sockets: Mica talks to three
+// in-memory stand-ins for memcached (a `connector` option), so what is timed is Mica's own work
+// (routing, encoding, decoding, merging, promises) plus the runtime's scheduling of the replies,
+// and none of the kernel's or the servers' time that makes scenario g noisy on a shared machine.
+// Used to compare two versions of the client:
+//   deno run -A bench/cpu_getmany.ts [--batches N]
+//   bun bench/cpu_getmany.ts [--batches N]
+// It prints, per round, microseconds per batch: wall time and that time minus the stand-ins' own
+// (measured around their work), and the process CPU. No network: nothing is contacted.
+import process from "node:process";
+import { Client, type Connector, type Transport } from "../mod.ts";
+import { argv } from "./runtime.ts";
+
+const arg = (name: string, fallback: number): number => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(argv[i + 1]) : fallback;
+};
+const BATCHES = arg("batches", 20_000);
+const WARMUP = arg("warmup", 5_000);
+const ROUNDS = arg("rounds", 3);
+const KEYS = 100;
+const VALUE_BYTES = 100;
+
+const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const HIT = ascii("VA 100 f0");
+const BODY = ascii(`\r\n${"x".repeat(VALUE_BYTES)}\r\n`);
+const later: (f: () => void) => void =
+  (globalThis as { setImmediate?: (f: () => void) => void }).setImmediate ??
+    ((f) => setTimeout(f, 0));
+/** Milliseconds the stand-ins spent answering, to subtract from the wall time. */
+let standInMs = 0;
+
+/**
+ * A stand-in memcached (meta protocol): every `mg` is a hit with the same 100-byte value and
+ * every `ms` is stored (`HD`), each echoing the line's `O` token. Replies to one write arrive as
+ * one chunk on a later turn of the event loop, as one read from a socket would.
+ */
+const standIn: Connector = (_endpoint, handlers) => {
+  let closed = false;
+  let pending = new Uint8Array(0);
+  const transport: Transport = {
+    write(chunk) {
+      const t0 = performance.now();
+      let input = chunk;
+      if (pending.length > 0) {
+        input = new Uint8Array(pending.length + chunk.length);
+        input.set(pending);
+        input.set(chunk, pending.length);
+      }
+      const out = new Uint8Array(input.length * 8 + 1024);
+      let o = 0;
+      let i = 0;
+      for (;;) {
+        let nl = i;
+        while (nl < input.length && input[nl] !== 10) nl++;
+        if (nl >= input.length) break;
+        let token = -1; // " O<n>" before the CR
+        for (let j = i; j < nl - 1; j++) {
+          if (input[j] === 32 && input[j + 1] === 79) {
+            token = j;
+            break;
+          }
+        }
+        const echo = () => {
+          if (token >= 0) { for (let j = token; j < nl - 1; j++) out[o++] = input[j]!; }
+        };
+        if (input[i] === 109 && input[i + 1] === 103) { // mg
+          out.set(HIT, o);
+          o += HIT.length;
+          echo();
+          out.set(BODY, o);
+          o += BODY.length;
+          i = nl + 1;
+        } else if (input[i] === 109 && input[i + 1] === 115) { // ms <key> <size> ...
+          let k = i + 3;
+          while (input[k] !== 32) k++;
+          let size = 0;
+          for (k++; input[k]! >= 48 && input[k]! <= 57; k++) size = size * 10 + input[k]! - 48;
+          if (nl + 1 + size + 2 > input.length) break;
+          out[o++] = 72; // H
+          out[o++] = 68; // D
+          echo();
+          out[o++] = 13;
+          out[o++] = 10;
+          i = nl + 1 + size + 2;
+        } else throw new Error("the stand-in only answers mg and ms");
+      }
+      pending = input.slice(i);
+      const reply = out.subarray(0, o);
+      standInMs += performance.now() - t0;
+      if (reply.length > 0) later(() => closed || handlers.data(reply));
+      return true;
+    },
+    destroy() {
+      if (closed) return;
+      closed = true;
+      handlers.closed(undefined);
+    },
+    done: Promise.resolve(),
+    [Symbol.dispose]() {
+      this.destroy();
+    },
+  };
+  return Promise.resolve(transport);
+};
+
+await using client = new Client(["10.0.0.1:11211", "10.0.0.2:11211", "10.0.0.3:11211"], {
+  connector: standIn,
+  distribution: "ketama",
+});
+const keys = Array.from({ length: KEYS }, (_, i) => `mb-12345-mica:g:${i}`);
+for (const key of keys) await client.set(key, "x".repeat(VALUE_BYTES));
+for (let i = 0; i < WARMUP; i++) await client.getMany(keys);
+for (let round = 0; round < ROUNDS; round++) {
+  standInMs = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < BATCHES; i++) {
+    if ((await client.getMany(keys)).size !== KEYS) throw new Error("a batch missed keys");
+  }
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const us = (x: number) => (x * 1000 / BATCHES).toFixed(2);
+  console.log(
+    `round ${round + 1}: ${us(ms)} us/batch wall, ${us(ms - standInMs)} without the stand-ins; ` +
+      `process CPU ${(cpu.user / BATCHES).toFixed(1)} user + ${
+        (cpu.system / BATCHES).toFixed(1)
+      } sys us/batch`,
+  );
+}
