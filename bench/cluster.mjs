@@ -40,6 +40,9 @@ const PEER = "memcached"; // 3rd-Eden
 const METRICS = [
   { key: "g.batchesPerSec", title: "g: getMany(100) over 3, batches/s", better: "higher" },
   { key: "g.keysPerSec", title: "g: keys/s", better: "higher" },
+  // Not a target: what the client itself spends per batch (process CPU, all threads), apart from
+  // the servers and the scheduler that g's wall time also measures.
+  { key: "g.cpuUsPerBatch", title: "g: client CPU µs per batch", better: "lower", target: false },
   { key: "h.opsPerSec", title: "h: get ×64 over 3, ops/s", better: "higher" },
   { key: "i.batchesPerSec", title: "i: getMany(100) ×8 over 3, batches/s", better: "higher" },
 ];
@@ -121,7 +124,7 @@ function report(run) {
   out.push("");
   out.push(
     `Each client ran ${run.rounds} time(s) in rotating order; each figure is the median round ` +
-      "(every round's figure is in the notes). getMany scenarios: 500 warm-up batches, then " +
+      "(every round's figure is in the notes). getMany scenarios: 5,000 warm-up batches, then " +
       "g 5,000 and i 10,000 measured (a tenth in quick mode).",
   );
   out.push("");
@@ -170,9 +173,10 @@ function report(run) {
     out.push("## Mica vs memcached (3rd-Eden)");
     out.push("");
     out.push(
-      `Ratio = Mica ÷ 3rd-Eden (> 1 = Mica faster). Issue target: ≥ ${TARGET}× on each ` +
-        "runtime, same run. 3rd-Eden: `getMulti(keys)` for g, `get` for h, its default " +
-        "pool (up to 10 connections per server).",
+      `Ratio = Mica ÷ 3rd-Eden (> 1 = Mica faster; for client CPU, 3rd-Eden ÷ Mica). Issue ` +
+        `target: ≥ ${TARGET}× on each runtime, same run, for throughput (client CPU is not a ` +
+        "target). 3rd-Eden: `getMulti(keys)` for g, `get` for h, its default pool (up to 10 " +
+        "connections per server).",
     );
     out.push("");
     const rows = [];
@@ -191,7 +195,7 @@ function report(run) {
           fmtRatio(r),
           fmt(node),
           fmtRatio(ratio(m, mv, node)),
-          r === undefined ? "n/a" : r >= TARGET ? "met" : "**missed**",
+          r === undefined || m.target === false ? "n/a" : r >= TARGET ? "met" : "**missed**",
           fmt(cv),
           fmtRatio(ratio(m, mv, cv)),
         ]);

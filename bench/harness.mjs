@@ -10,11 +10,14 @@
 export const FULL = {
   warmup: 2_000,
   /**
-   * Warm-up batches for the getMany scenarios (d, g, i). A batch is one call, so the JITs of
-   * every runtime need hundreds of them before the measured loop: with 20 (2,000 keys) the
-   * peers were still being compiled and measured up to 30% slow.
+   * Warm-up batches for the getMany scenarios (d, g, i): as many as d and g measure. A batch is
+   * one call, so the JITs need thousands of them before the measured loop. With 20 (2,000 keys)
+   * the peers were still being compiled and measured up to 30% slow; with 500, Bun's JIT still
+   * spent ~120 ms (Mica) and ~190 ms (3rd-Eden) compiling during g's measured loop, on the core
+   * the servers run on, against ~4 ms and ~25-30 ms after 5,000
+   * (`BUN_JSC_reportCompileTimes=1`).
    */
-  manyWarmup: 500,
+  manyWarmup: 5_000,
   a: 20_000,
   b: 200_000,
   c: 200_000,
@@ -36,6 +39,15 @@ export const KEYSPACE = 1_000;
 export const LARGE_KEYSPACE = 16;
 
 const now = () => performance.now();
+
+/**
+ * CPU time (user + system, µs) of this whole process so far, every thread included (JIT, GC),
+ * or undefined where `process.cpuUsage` is missing.
+ */
+function cpuMicros() {
+  const usage = globalThis.process?.cpuUsage?.();
+  return usage === undefined ? undefined : usage.user + usage.system;
+}
 
 /**
  * Parses `--server host:port --servers h:p1,h:p2 --prefix p --scenarios a,b --quick`.
@@ -252,12 +264,14 @@ async function scenarioD(client, cfg, n, name = "d") {
   }
   for (let i = 0; i < n.manyWarmup; i++) await client.getMany(keys);
   let short = 0;
+  const cpu0 = cpuMicros();
   const t0 = now();
   for (let i = 0; i < n.d; i++) {
     if ((await client.getMany(keys)) !== MANY_KEYS) short++;
     if ((i & 63) === 0) deadline.check();
   }
   const seconds = (now() - t0) / 1000;
+  const cpu = cpu0 === undefined ? undefined : cpuMicros() - cpu0;
   if (short > 0) throw new Error(`${name}: ${short} batches with missing keys`);
   return {
     batches: n.d,
@@ -267,6 +281,8 @@ async function scenarioD(client, cfg, n, name = "d") {
     seconds: round(seconds, 3),
     batchesPerSec: Math.round(n.d / seconds),
     keysPerSec: Math.round((n.d * MANY_KEYS) / seconds),
+    // The client's own cost per batch, apart from the servers' and the scheduler's.
+    ...(cpu === undefined ? {} : { cpuUsPerBatch: round(cpu / n.d, 1) }),
   };
 }
 
