@@ -86,10 +86,16 @@ export interface ServerSpec {
   readonly credentials?: Credentials;
 }
 
+/** Whether a string address is a unix socket path (`/…`, `./…`, `unix:…`), not `host:port`. */
+function isSocketPath(address: string): boolean {
+  return address.startsWith("/") || address.startsWith(".") || address.startsWith("unix:");
+}
+
 /** Splits `user:password@` off a string address, percent-decoding both. */
 function splitCredentials(address: string): { rest: string; credentials?: Credentials } {
   const at = address.lastIndexOf("@");
-  if (at < 0 || address.startsWith("/") || address.startsWith(".")) return { rest: address };
+  // A socket path may hold "@" itself: only `user:password@` before it is credentials.
+  if (at < 0 || isSocketPath(address)) return { rest: address };
   const rest = address.slice(at + 1);
   const info = address.slice(0, at);
   const colon = info.indexOf(":");

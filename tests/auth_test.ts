@@ -15,7 +15,14 @@ import { makeAuthFile, makeSaslDb } from "./_auth.ts";
 import { startMemcached } from "./_memcached.ts";
 import { makeCertificates, serving } from "./_tls.ts";
 import { assertIdle, withCode } from "./_util.ts";
-import { Client, connect, Credentials, isMemcachedError, type Protocol } from "../mod.ts";
+import {
+  Client,
+  connect,
+  Credentials,
+  isMemcachedError,
+  parseServer,
+  type Protocol,
+} from "../mod.ts";
 
 const USER = "mica-user";
 const PASSWORD = "pw-S3cr3t-9f1c";
@@ -119,6 +126,23 @@ for (const protocol of ["text", "meta"] as const satisfies readonly Protocol[]) 
     assertIdle(anonymous, 1, "the anonymous client");
   });
 }
+
+test("an @ in a unix socket path is part of the path; credentials are only what comes before it", () => {
+  for (const address of ["unix:/run/mc@1.sock", "/run/mc@1.sock", "./mc@1.sock"]) {
+    const spec = parseServer(address);
+    assert.equal(spec.credentials, undefined, address);
+    assert.deepEqual(spec.endpoint, {
+      kind: "unix",
+      path: address.replace(/^unix:/, ""),
+    }, address);
+  }
+  const spec = parseServer(`${USER}:${encodeURIComponent(PASSWORD)}@unix:/run/mc.sock`);
+  assert.deepEqual(spec.endpoint, { kind: "unix", path: "/run/mc.sock" });
+  assert.deepEqual(spec.credentials?.reveal((user, password) => [user, password]), [
+    USER,
+    PASSWORD,
+  ]);
+});
 
 test("credentials never show in errors, events, toString() or inspection", async () => {
   await using file = await makeAuthFile([{ user: USER, password: PASSWORD }]);
