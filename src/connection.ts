@@ -180,6 +180,8 @@ export class Connection implements TransportHandlers {
       const handshake = this.#options.handshake;
       if (handshake !== undefined) {
         await this.#shake(handshake, clockNow() + connectTimeout, controller.signal);
+        // Only an accepted handshake shows the server works: a refusal is a failure.
+        this.#owner.replied(this);
       }
       this.#ready = true;
       if (this.#queue.length > 0) this.#flush();
@@ -432,7 +434,7 @@ export class Connection implements TransportHandlers {
 
   /** Transport handler: bytes arrived. */
   data(chunk: Uint8Array): void {
-    if (this.#reads++ === 0) this.#owner.replied(this);
+    if (this.#reads++ === 0 && this.#handshakeDecoder === undefined) this.#owner.replied(this);
     const decoder = this.#handshakeDecoder ?? this.#decoder;
     const inflight = this.#inflight;
     try {

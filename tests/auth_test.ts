@@ -127,6 +127,30 @@ for (const protocol of ["text", "meta"] as const satisfies readonly Protocol[]) 
   });
 }
 
+test("a server that refuses the credentials is marked dead after failureLimit connections", async () => {
+  await using file = await makeAuthFile([{ user: USER, password: PASSWORD }]);
+  await using server = await startMemcached({ args: ["-Y", file.path] });
+  await using client = new Client(server.address, {
+    username: USER,
+    password: "wrong",
+    failureLimit: 2,
+    retryTimeout: 60_000,
+  });
+  const down: unknown[] = [];
+  const errors: unknown[] = [];
+  client.addEventListener("server-down", (event) => down.push((event as CustomEvent).detail));
+  client.addEventListener("error", (event) => errors.push((event as CustomEvent).detail));
+  const codes: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    codes.push(await client.get("k").then(() => "ok", (e) => (e as { code: string }).code));
+  }
+  // Each refused handshake counts; after the second the server is dead until a probe, instead
+  // of every request opening a socket and authenticating again.
+  assert.deepEqual(codes, ["AUTH_FAILED", "AUTH_FAILED", "SERVER_DEAD", "SERVER_DEAD"]);
+  assert.equal(down.length, 1);
+  assert.equal(errors.length, 2, "two connections refused, no more");
+});
+
 test("an @ in a unix socket path is part of the path; credentials are only what comes before it", () => {
   for (const address of ["unix:/run/mc@1.sock", "/run/mc@1.sock", "./mc@1.sock"]) {
     const spec = parseServer(address);
