@@ -7,7 +7,7 @@
 
 import { Credentials } from "./credentials.ts";
 import { MemcachedError } from "./errors.ts";
-import type { Endpoint } from "./transport.ts";
+import { type Endpoint, endpointName } from "./transport.ts";
 
 /**
  * memcached's default TCP port.
@@ -166,11 +166,7 @@ export function parseServer(given: ServerAddress): ServerSpec {
     throw bad(address, "the weight must be a positive integer");
   }
   const endpoint = parseAddress(target);
-  const name = endpoint.kind === "unix"
-    ? endpoint.path
-    : endpoint.host.includes(":")
-    ? `[${endpoint.host}]:${endpoint.port}`
-    : `${endpoint.host}:${endpoint.port}`;
+  const name = endpointName(endpoint);
   return credentials === undefined ? { endpoint, weight, name } : {
     endpoint,
     weight,

@@ -17,7 +17,14 @@ import { MemcachedError } from "./errors.ts";
 import { ByteWriter, type DecoderOptions } from "./protocol/mod.ts";
 import { Deque } from "./deque.ts";
 import { PASS, type ReplyDecoder, type Request, State } from "./request.ts";
-import type { Connector, Endpoint, TlsOptions, Transport, TransportHandlers } from "./transport.ts";
+import {
+  type Connector,
+  type Endpoint,
+  endpointName,
+  type TlsOptions,
+  type Transport,
+  type TransportHandlers,
+} from "./transport.ts";
 
 /** Limits and timeouts of one connection. */
 export interface ConnectionOptions {
@@ -151,7 +158,7 @@ export class Connection implements TransportHandlers {
     }, connectTimeout);
     const onAbort = () => controller.abort();
     signal.addEventListener("abort", onAbort, { once: true });
-    const where = describe(this.endpoint);
+    const where = endpointName(this.endpoint);
     try {
       const attempt = connector(this.endpoint, this, {
         signal: controller.signal,
@@ -605,13 +612,6 @@ function finish(request: Request | undefined, error: MemcachedError): void {
   request.reject(
     new MemcachedError(error.code, `Cannot ${request.command}: ${reason}`, { cause: error }),
   );
-}
-
-/** Describes an endpoint for messages. */
-export function describe(endpoint: Endpoint): string {
-  return endpoint.kind === "tcp"
-    ? `${endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`
-    : endpoint.path;
 }
 
 function message(error: unknown): string {

@@ -26,6 +26,13 @@ export type Endpoint =
   | { readonly kind: "tcp"; readonly host: string; readonly port: number }
   | { readonly kind: "unix"; readonly path: string };
 
+/** An endpoint as servers are named and errors name it: `host:port`, `[v6]:port` or the path. */
+export function endpointName(endpoint: Endpoint): string {
+  return endpoint.kind === "tcp"
+    ? `${endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`
+    : endpoint.path;
+}
+
 /**
  * Callbacks an adapter calls. Each is called from the runtime's event loop, never re-entrantly.
  *

@@ -214,6 +214,12 @@ test(`${NAME} rejects bad TLS option combinations before connecting ${SKIP_NOTE}
     openTls(tcp(server), recorder, { ca: [certs.ca.cert], cert: certs.client.cert }),
     withCode("INVALID_ARGUMENT"),
   );
+  // An IPv6 host is named as servers are, in brackets (nothing is contacted: the check fails).
+  await assert.rejects(
+    openTls({ kind: "tcp", host: "::1", port: 1 }, recorder, { cert: certs.client.cert }),
+    (error: unknown) =>
+      withCode("INVALID_ARGUMENT")(error) && /\[::1\]:1 with TLS/.test((error as Error).message),
+  );
   await assert.rejects(
     openTls(tcp(server), recorder, { ca: [certs.ca.cert], cert: "not pem", key: "not pem" }),
     withCode("INVALID_ARGUMENT"),

@@ -22,7 +22,13 @@ import type {
   Transport,
   TransportHandlers,
 } from "../transport.ts";
-import { checkTls, HIGH_WATER_MARK, LOW_WATER_MARK, tlsFailure } from "../transport.ts";
+import {
+  checkTls,
+  endpointName,
+  HIGH_WATER_MARK,
+  LOW_WATER_MARK,
+  tlsFailure,
+} from "../transport.ts";
 
 /** The part of Bun's `Socket` this adapter uses. */
 interface BunSocket {
@@ -329,7 +335,7 @@ export const bunConnector: Connector = async (
     // Bun parses the PEM options before connecting.
     throw new MemcachedError(
       "INVALID_ARGUMENT",
-      `Cannot connect to ${describe(endpoint)} with TLS: ca, cert or key is not valid PEM ` +
+      `Cannot connect to ${endpointName(endpoint)} with TLS: ca, cert or key is not valid PEM ` +
         `(${error instanceof Error ? error.message : String(error)})`,
       { cause: error },
     );
@@ -356,7 +362,7 @@ export const bunConnector: Connector = async (
 
 /** Bun's TLS options for `tls`; verification is always on. */
 function bunTls(endpoint: Endpoint, tls: TlsOptions): BunTls {
-  checkTls(tls, `Cannot connect to ${describe(endpoint)} with TLS`);
+  checkTls(tls, `Cannot connect to ${endpointName(endpoint)} with TLS`);
   const serverName = tls.serverName ??
     (endpoint.kind === "tcp" ? endpoint.host : "localhost");
   return {
@@ -366,10 +372,6 @@ function bunTls(endpoint: Endpoint, tls: TlsOptions): BunTls {
     ...(tls.cert === undefined ? {} : { cert: tls.cert }),
     ...(tls.key === undefined ? {} : { key: tls.key }),
   };
-}
-
-function describe(endpoint: Endpoint): string {
-  return endpoint.kind === "tcp" ? `${endpoint.host}:${endpoint.port}` : endpoint.path;
 }
 
 function closedWhileOpening(): Error {

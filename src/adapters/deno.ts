@@ -22,7 +22,13 @@ import type {
   Transport,
   TransportHandlers,
 } from "../transport.ts";
-import { checkTls, HIGH_WATER_MARK, LOW_WATER_MARK, tlsFailure } from "../transport.ts";
+import {
+  checkTls,
+  endpointName,
+  HIGH_WATER_MARK,
+  LOW_WATER_MARK,
+  tlsFailure,
+} from "../transport.ts";
 
 /** The part of `Deno.Conn` (and `Deno.TlsConn`) this adapter uses. */
 interface DenoConn {
@@ -228,7 +234,7 @@ async function connectTls(
       `Cannot connect to ${endpoint.path} with TLS: Deno supports TLS over TCP only`,
     );
   }
-  const where = `${endpoint.host}:${endpoint.port}`;
+  const where = endpointName(endpoint);
   checkTls(tls, `Cannot connect to ${where} with TLS`);
   const serverName = tls.serverName ?? endpoint.host;
   const caCerts = tls.ca === undefined ? undefined : [...tls.ca];
