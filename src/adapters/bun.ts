@@ -110,6 +110,12 @@ class BunTransport implements Transport {
   /** Takes the socket `Bun.connect` resolved with; a plain socket is usable from now on. */
   attach(socket: BunSocket): void {
     this.#socket = socket;
+    if (this.#closed) {
+      // It ended or failed before Bun.connect resolved: close it now; its close event
+      // resolves `done`.
+      terminate(socket);
+      return;
+    }
     if (this.#tlsName === undefined) this.#settleOpened?.(undefined);
   }
 
@@ -250,20 +256,23 @@ class BunTransport implements Transport {
     this.#queue = [];
     this.#head = 0;
     this.#queued = 0;
+    // Before `attach` there is no socket to close yet: `attach` closes it, or Bun reports
+    // `connectError`; either way its close event resolves `done`.
     const socket = this.#socket;
-    if (socket === undefined) this.#resolveDone();
-    else {
-      try {
-        socket.terminate();
-      } catch {
-        // Already closed.
-      }
-    }
+    if (socket !== undefined) terminate(socket);
     if (notify) this.#handlers.closed(error);
   }
 }
 
 const EMPTY = new Uint8Array(0);
+
+function terminate(socket: BunSocket): void {
+  try {
+    socket.terminate();
+  } catch {
+    // Already closed.
+  }
+}
 
 /**
  * Opens a connection with `Bun.connect`, with TLS when `options.tls` is set.
