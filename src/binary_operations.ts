@@ -66,13 +66,6 @@ export function binaryError(r: BinaryResponse, command: string): MemcachedError 
   }
 }
 
-function mismatch(command: string, expected: number, r: BinaryResponse): MemcachedError {
-  return new MemcachedError(
-    "PROTOCOL_ERROR",
-    `Cannot match reply: ${command} expected opaque ${expected}, got ${r.opaque}`,
-  );
-}
-
 /** A request answered by one packet carrying its opaque token. */
 abstract class PacketRequest<T> extends Request<T> {
   protected abstract result(r: BinaryResponse, text: TextSource): T;
@@ -82,7 +75,7 @@ abstract class PacketRequest<T> extends Request<T> {
   }
 
   handle(r: BinaryResponse, text: TextSource): boolean {
-    if (r.opaque !== this.opaque) throw mismatch(this.command, this.opaque, r);
+    this.expectOpaque(r);
     if (r.status !== BinaryStatus.NoError && !this.accepts(r.status)) {
       this.reject(binaryError(r, this.command));
       return true;
@@ -389,7 +382,7 @@ class BinaryStatsRequest extends Request<Map<string, string>> {
   }
 
   handle(r: BinaryResponse): boolean {
-    if (r.opaque !== this.opaque) throw mismatch(this.command, this.opaque, r);
+    this.expectOpaque(r);
     if (r.status !== BinaryStatus.NoError) {
       this.reject(binaryError(r, this.command));
       return true;
@@ -420,7 +413,7 @@ export class SaslAuthRequest extends Request<true> {
   }
 
   handle(r: BinaryResponse): boolean {
-    if (r.opaque !== this.opaque) throw mismatch(this.command, this.opaque, r);
+    this.expectOpaque(r);
     if (r.status === BinaryStatus.NoError) this.resolve(true);
     else if (r.status === BinaryStatus.AuthError || r.status === BinaryStatus.AuthContinue) {
       this.reject(

@@ -10,7 +10,8 @@
  *
  * {@linkcode BinaryResponseDecoder} turns received bytes into one {@linkcode BinaryResponse}
  * per packet. Guarantees: a header is read once, with direct byte reads; a body that arrives
- * whole is copied at most once out of the receive buffer (not at all with `copyValues: false`);
+ * whole is copied at most once out of the receive buffer (with `copyValues: false`, only a
+ * small value is copied, into a reused scratch view; a larger one is a view of the buffer);
  * a value still arriving when its header, extras and key are in is streamed straight into its
  * own buffer; a body over the size cap is a protocol error rather than unbounded growth.
  *
