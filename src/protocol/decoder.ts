@@ -298,7 +298,7 @@ export class ResponseDecoder {
         this.#stats = undefined;
         return r;
       }
-      throw protocolError(`expected STAT or END, got ${JSON.stringify(latin1(buf, from, to))}`);
+      throw protocolError(`expected STAT or END, got ${excerpt(buf, from, to)}`);
     }
     const c0 = buf[from];
     const c1 = buf[from + 1];
@@ -350,7 +350,7 @@ export class ResponseDecoder {
       let j = i;
       while (j < to && buf[j] !== SP) j++;
       size = parseUint(buf, i, j);
-      if (size < 0) throw protocolError(`VA with a bad size ${JSON.stringify(latin1(buf, i, j))}`);
+      if (size < 0) throw protocolError(`VA with a bad size ${excerpt(buf, i, j)}`);
       if (size > this.#maxValue) {
         throw protocolError(`a value of ${size} bytes is over the ${this.#maxValue}-byte limit`);
       }
