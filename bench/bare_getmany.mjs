@@ -20,6 +20,14 @@ const batches = Number(arg("batches", "20000"));
 const warmup = 5_000;
 const KEYS = 100;
 
+// Bounded in time too: a server that stops answering (or a reply with fewer lines, such as a
+// miss) would otherwise leave a batch waiting forever.
+const TIME_LIMIT_MS = 120_000;
+setTimeout(() => {
+  console.error(`bare_getmany: no result within ${TIME_LIMIT_MS} ms`);
+  process.exit(2);
+}, TIME_LIMIT_MS).unref();
+
 const sockets = await Promise.all(servers.map((s) =>
   new Promise((resolve, reject) => {
     const colon = s.lastIndexOf(":");

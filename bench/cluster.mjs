@@ -3,7 +3,8 @@
 // Starts THREE memcached servers on free loopback ports (`-t 1` each: three single-threaded
 // servers plus the client on a 2-core machine), runs every client process one after another with
 // `--servers a,b,c` (the same bench/mica.ts and bench/peers/*.mjs as the one-server run, scenarios
-// g and h of bench/harness.mjs; bench/c/libmc_bench.c as the native reference), reads each server's `stats` before and after every client to
+// g, h and i of bench/harness.mjs; bench/c/libmc_bench.c as the native reference, g and h), reads
+// each server's `stats` before and after every client to
 // show how that client spread its keys and gets, prints a Markdown report and writes JSON into
 // bench/results/.
 import { mkdtempSync, rmSync } from "node:fs";
@@ -267,7 +268,7 @@ function report(run) {
 
 /**
  * Runs the cluster benchmark; resolves to the exit code. `opts` from run.mjs's parseOptions
- * (`scenarios` is a subset of g,h).
+ * (`scenarios` is a subset of g,h,i).
  */
 export async function runCluster(opts, { memcachedExe, tools, versions }) {
   const buildDir = mkdtempSync(path.join(os.tmpdir(), "mica-cluster-"));

@@ -31,9 +31,9 @@ const later: (f: () => void) => void =
 let standInMs = 0;
 
 /**
- * A stand-in memcached (meta protocol): every `mg` is a hit with the same 100-byte value and
- * every `ms` is stored (`HD`), each echoing the line's `O` token. Replies to one write arrive as
- * one chunk on a later turn of the event loop, as one read from a socket would.
+ * A stand-in memcached (meta protocol): every `mg` is a hit with the same 100-byte value,
+ * echoing the line's `O` token, so nothing needs to be stored first. Replies to one write
+ * arrive as one chunk on a later turn of the event loop, as one read from a socket would.
  */
 const standIn: Connector = (_endpoint, handlers) => {
   let closed = false;
@@ -61,29 +61,15 @@ const standIn: Connector = (_endpoint, handlers) => {
             break;
           }
         }
-        const echo = () => {
-          if (token >= 0) { for (let j = token; j < nl - 1; j++) out[o++] = input[j]!; }
-        };
-        if (input[i] === 109 && input[i + 1] === 103) { // mg
-          out.set(HIT, o);
-          o += HIT.length;
-          echo();
-          out.set(BODY, o);
-          o += BODY.length;
-          i = nl + 1;
-        } else if (input[i] === 109 && input[i + 1] === 115) { // ms <key> <size> ...
-          let k = i + 3;
-          while (input[k] !== 32) k++;
-          let size = 0;
-          for (k++; input[k]! >= 48 && input[k]! <= 57; k++) size = size * 10 + input[k]! - 48;
-          if (nl + 1 + size + 2 > input.length) break;
-          out[o++] = 72; // H
-          out[o++] = 68; // D
-          echo();
-          out[o++] = 13;
-          out[o++] = 10;
-          i = nl + 1 + size + 2;
-        } else throw new Error("the stand-in only answers mg and ms");
+        if (input[i] !== 109 || input[i + 1] !== 103) {
+          throw new Error("the stand-in answers mg only");
+        }
+        out.set(HIT, o);
+        o += HIT.length;
+        if (token >= 0) { for (let j = token; j < nl - 1; j++) out[o++] = input[j]!; }
+        out.set(BODY, o);
+        o += BODY.length;
+        i = nl + 1;
       }
       pending = input.slice(i);
       const reply = out.subarray(0, o);
@@ -109,7 +95,6 @@ await using client = new Client(["10.0.0.1:11211", "10.0.0.2:11211", "10.0.0.3:1
   distribution: "ketama",
 });
 const keys = Array.from({ length: KEYS }, (_, i) => `mb-12345-mica:g:${i}`);
-for (const key of keys) await client.set(key, "x".repeat(VALUE_BYTES));
 for (let i = 0; i < WARMUP; i++) await client.getMany(keys);
 for (let round = 0; round < ROUNDS; round++) {
   standInMs = 0;

@@ -262,7 +262,10 @@ async function scenarioD(client, cfg, n, name = "d") {
   if (first !== MANY_KEYS) {
     throw new Error(`${name}: getMany returned ${first} hits, expected ${MANY_KEYS}`);
   }
-  for (let i = 0; i < n.manyWarmup; i++) await client.getMany(keys);
+  for (let i = 0; i < n.manyWarmup; i++) {
+    await client.getMany(keys);
+    if ((i & 63) === 0) deadline.check();
+  }
   let short = 0;
   const cpu0 = cpuMicros();
   const t0 = now();

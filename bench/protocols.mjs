@@ -13,6 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import {
+  clientTable,
   fmt,
   freePort,
   runProcess,
@@ -140,13 +141,10 @@ function median(values) {
 export async function runProtocols(opts, { memcachedExe, tools, versions }) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "mica-protocols-"));
   const rounds = opts.rounds ?? 3;
-  const runtimes = [
-    [
-      "deno",
-      tools.deno && [tools.deno, "run", "--allow-all", "--v8-flags=--expose-gc", "bench/mica.ts"],
-    ],
-    ["bun", tools.bun && [tools.bun, "bench/mica.ts"]],
-  ].filter(([, cmd]) => cmd);
+  // Mica on each runtime, as the other orchestrators run it (`--only` / `--skip` apply).
+  const runtimes = clientTable(tools, opts)
+    .filter((c) => c.library === "mica" && !c.soak)
+    .map((c) => [c.runtime, c.cmd]);
   const configs = [];
   for (const [runtime, cmd] of runtimes) {
     for (const transport of TRANSPORTS) {

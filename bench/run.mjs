@@ -36,9 +36,10 @@ import {
 const USAGE = `usage: bash bench/run.sh [options]
 
   --quick               10x fewer ops everywhere (smoke test)
-  --cluster             three servers instead of one: scenarios g (getMany over 3 servers) and
-                        h (64-in-flight gets over 3 servers) for Mica and the npm peers that
-                        can shard (bench/cluster.mjs; see README "Cluster mode")
+  --cluster             three servers instead of one: scenarios g (getMany over 3 servers),
+                        h (64-in-flight gets over 3 servers) and i (getMany, 8 in flight) for
+                        Mica and the npm peers that can shard (bench/cluster.mjs; see README
+                        "Cluster mode")
   --protocols           Mica only, one server: meta vs text vs binary protocol, plain TCP vs TLS,
                         scenarios b and c on Deno and Bun (bench/protocols.mjs)
   --rounds N            with --protocols or --cluster: rounds per client or configuration in

@@ -267,6 +267,10 @@ static void scenario_d(memcached_st *mc, const char *name) {
       t0 = now_s();
       cpu0 = cpu_us();
     }
+    if ((b & 63) == 0 && now_s() > g_deadline) {
+      fprintf(stderr, "libmc_bench: time limit exceeded\n");
+      exit(2);
+    }
     memcached_return_t rc = memcached_mget(mc, (const char *const *)keys, lens, MANY_KEYS);
     if (rc != MEMCACHED_SUCCESS) die("memcached_mget", mc, rc);
     int hits = 0;
