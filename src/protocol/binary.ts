@@ -24,10 +24,10 @@ import {
   failure,
   LEND_MAX,
   limit,
-  MAX_U64,
   protocolError,
   ReceiveBuffer,
 } from "./_decode.ts";
+import { argError, checkU32, checkU64, MAX_U32, STATS_GROUP } from "./_encode.ts";
 import type { DecoderOptions } from "./decoder.ts";
 import { MAX_KEY_LENGTH, type WireKey } from "./keys.ts";
 import { type ByteWriter, utf8Length } from "./writer.ts";
@@ -336,7 +336,6 @@ export interface BinaryResponse {
   borrowed: boolean;
 }
 
-const MAX_U32 = 0xffff_ffff;
 const U32_MASK = 0xffff_ffffn;
 const HEADER = 24;
 const REQUEST_MAGIC = 0x80;
@@ -344,44 +343,20 @@ const RESPONSE_MAGIC = 0x81;
 /** Decoded bodies may exceed `maxValueSize` by this much: a 250-byte key and extras. */
 const BODY_OVERHEAD = MAX_KEY_LENGTH + 64;
 
-function argError(what: string, reason: string): MemcachedError {
-  return new MemcachedError("INVALID_ARGUMENT", `Cannot encode ${what}: ${reason}`);
-}
-
-function checkU32(what: string, n: number): void {
-  if (!Number.isInteger(n) || n < 0 || n > MAX_U32) {
-    throw argError(what, `${n} is not an integer in 0..4294967295`);
-  }
-}
-
 function checkCas(cas: bigint): void {
-  if (typeof cas !== "bigint" || cas < 0n || cas > MAX_U64) {
-    throw argError("CAS value", `${String(cas)} is not an integer in 0..2^64-1`);
-  }
+  checkU64("CAS value", cas);
 }
 
 function checkDelta(what: string, n: bigint): void {
-  if (typeof n !== "bigint" || n < 0n || n > MAX_U64) {
-    throw new MemcachedError(
-      "INVALID_DELTA",
-      `Cannot encode ${what}: ${String(n)} is not an integer in 0..2^64-1`,
-    );
-  }
+  checkU64(what, n, "INVALID_DELTA");
 }
 
 function checkExptime(n: number): void {
-  if (!Number.isInteger(n) || n < 0 || n > MAX_U32) {
-    throw new MemcachedError(
-      "INVALID_TTL",
-      `Cannot encode expiration time: ${n} is not an integer in 0..4294967295`,
-    );
-  }
+  checkU32("expiration time", n, "INVALID_TTL");
 }
 
 function checkOpaque(opaque: number): void {
-  if (!Number.isInteger(opaque) || opaque < 0 || opaque > MAX_U32) {
-    throw argError("opaque value", `${opaque} is not an integer in 0..4294967295`);
-  }
+  checkU32("opaque value", opaque);
 }
 
 function keyError(reason: string): MemcachedError {
@@ -877,8 +852,6 @@ export function encodeBinaryFlush(w: ByteWriter, opaque: number, delay?: number)
   putU32(HEADER, delay);
   flushHead(w, 4);
 }
-
-const STATS_GROUP = /^[A-Za-z0-9_]{1,64}( [A-Za-z0-9_]{1,64})?$/;
 
 /**
  * Writes a `Stat` request, for the general statistics or a group (sent as the key). The server

@@ -8,6 +8,7 @@
  */
 
 import { MemcachedError } from "../errors.ts";
+import { argError, checkU32, checkU64, MAX_U32, STATS_GROUP } from "./_encode.ts";
 import type { WireKey } from "./keys.ts";
 import { type ByteWriter, utf8Length } from "./writer.ts";
 
@@ -136,8 +137,6 @@ export interface MetaArithmeticOptions {
   value?: boolean;
 }
 
-const MAX_U64 = (1n << 64n) - 1n;
-
 /** The return flags of `mg` for every combination of value, flags, cas and ttl (bit 0..3). */
 const GET_FLAGS: readonly string[] = Array.from(
   { length: 16 },
@@ -148,23 +147,6 @@ const GET_FLAGS_TAIL: readonly string[] = Array.from(
   { length: 64 },
   (_, m) => GET_FLAGS[m & 15]! + (m & 16 ? " q" : "") + (m & 32 ? " O" : ""),
 );
-const MAX_U32 = 0xffff_ffff;
-
-function argError(what: string, reason: string): MemcachedError {
-  return new MemcachedError("INVALID_ARGUMENT", `Cannot encode ${what}: ${reason}`);
-}
-
-function checkU32(what: string, n: number): void {
-  if (!Number.isInteger(n) || n < 0 || n > MAX_U32) {
-    throw argError(what, `${n} is not an integer in 0..4294967295`);
-  }
-}
-
-function checkU64(what: string, n: bigint): void {
-  if (typeof n !== "bigint" || n < 0n || n > MAX_U64) {
-    throw argError(what, `${String(n)} is not an integer in 0..2^64-1`);
-  }
-}
 
 function checkTtl(n: number): void {
   if (!Number.isSafeInteger(n) || n < 0) {
@@ -466,8 +448,6 @@ export function encodeFlushAll(w: ByteWriter, delay?: number): void {
   }
   w.crlf();
 }
-
-const STATS_GROUP = /^[A-Za-z0-9_]{1,64}( [A-Za-z0-9_]{1,64})?$/;
 
 /**
  * Writes `stats [group]`.

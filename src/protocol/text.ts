@@ -34,6 +34,7 @@ import {
   startsWith,
   TEXT_SLICE_MAX,
 } from "./_decode.ts";
+import { argError, MAX_U32 } from "./_encode.ts";
 import type { DecoderOptions } from "./decoder.ts";
 import { MAX_KEY_LENGTH, type WireKey } from "./keys.ts";
 import { type ByteWriter, utf8Length } from "./writer.ts";
@@ -152,7 +153,6 @@ export interface TextGetOptions {
  */
 export const MAX_GAT_LINE_LENGTH = 2048;
 
-const MAX_U32 = 0xffff_ffff;
 const MIN_EXPTIME = -0x8000_0000;
 const MAX_EXPTIME = 0x7fff_ffff;
 
@@ -164,10 +164,6 @@ const STORE_COMMAND: Record<TextStoreMode, string> = {
   prepend: "prepend ",
   cas: "cas ",
 };
-
-function argError(what: string, reason: string): MemcachedError {
-  return new MemcachedError("INVALID_ARGUMENT", `Cannot encode ${what}: ${reason}`);
-}
 
 /** Whether `key` is 1..250 latin1 bytes with no space or control character. */
 function isWireKey(key: WireKey): boolean {
