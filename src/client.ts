@@ -943,7 +943,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   #place(key: string, ring: HashRing): Placement {
     let placement = this.#placements.get(key);
     if (placement === undefined) {
-      placement = { wire: this.#key(key), index: ring.serverIndexFor(key) };
+      placement = { wire: encodeKey(key, this.#base64), index: ring.serverIndexFor(key) };
       if (this.#placements.size >= PLACEMENT_CACHE) this.#placements.clear();
       this.#placements.set(key, placement);
     }
@@ -995,7 +995,10 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     return clockNow() + (timeout === undefined ? this.#timeout : positive("timeout", timeout, 0));
   }
 
+  /** A key's wire form, validated (`INVALID_KEY`); hot string keys come from the placement memo. */
   #key(key: Key): WireKey {
+    const ring = this.#ring;
+    if (typeof key === "string" && ring !== undefined) return this.#place(key, ring).wire;
     return encodeKey(key, this.#base64);
   }
 
