@@ -11,7 +11,13 @@
 import assert from "node:assert/strict";
 import { test } from "./_harness.ts";
 import { startMemcached } from "./_memcached.ts";
-import { lineRecorder, scriptedServer, withCode } from "./_util.ts";
+import {
+  assertMemcachedError,
+  endpointName,
+  lineRecorder,
+  scriptedServer,
+  withCode,
+} from "./_util.ts";
 import { Client, type ClientOptions, connect, type Connector } from "../mod.ts";
 
 /** The `O` token of an `mg` line, or undefined. */
@@ -87,7 +93,7 @@ for (const [what, reply] of BROKEN) {
     assert.equal(found.size, 0, "no value was handed out");
     assert.deepEqual([...found.failed.keys()], KEYS);
     for (const error of found.failed.values()) {
-      assert.ok(withCode("PROTOCOL_ERROR")(error), String(error));
+      assertMemcachedError(error, "PROTOCOL_ERROR");
     }
     assert.equal(client.counters().connections, 0, "the connection was dropped");
   });
@@ -100,7 +106,7 @@ test("an error line for one key of a meta getMany fails that batch and keeps the
   const found = await client.getMany(KEYS);
   assert.equal(found.size, 0);
   for (const error of found.failed.values()) {
-    assert.ok(withCode("SERVER_ERROR")(error), String(error));
+    assertMemcachedError(error, "SERVER_ERROR");
   }
   await assert.rejects(client.getMany(KEYS, { allOrNothing: true }), withCode("SERVER_ERROR"));
   assert.equal(await client.version(), "1.6.18", "the connection is still in step");
@@ -117,8 +123,7 @@ function scriptedCluster(
   const servers = ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"];
   const lines = new Map(servers.map((name) => [name, [] as string[]]));
   const connector: Connector = (endpoint, handlers, connectOptions) => {
-    const name = endpoint.kind === "tcp" ? `${endpoint.host}:${endpoint.port}` : endpoint.path;
-    const seen = lines.get(name)!;
+    const seen = lines.get(endpointName(endpoint))!;
     return scriptedServer((line) => {
       seen.push(line);
       if (line === "version") return "VERSION 1.6.18\r\n";

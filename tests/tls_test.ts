@@ -91,7 +91,7 @@ test(`${NAME} connects over TLS with a trusted chain and round-trips version ${S
   // rawCommand talks to the plain listener.
   assert.match(await rawCommand(server, "version\r\n"), /^VERSION /);
   const recorder = new Recorder();
-  const transport = await openTls(tcp(server), recorder, { ca: [certs.ca.cert] });
+  using transport = await openTls(tcp(server), recorder, { ca: [certs.ca.cert] });
   await versionRoundTrip(transport, recorder);
 });
 
@@ -101,7 +101,7 @@ test(`${NAME} verifies serverName "localhost" while connecting to 127.0.0.1 ${SK
     tls: serving(certs.server),
   });
   const recorder = new Recorder();
-  const transport = await openTls(tcp(server), recorder, {
+  using transport = await openTls(tcp(server), recorder, {
     ca: [certs.ca.cert],
     serverName: "localhost",
   });
@@ -148,7 +148,7 @@ test(`${NAME} sends a client certificate for mutual TLS ${SKIP_NOTE}`, async () 
     tls: serving(certs.server, certs.ca),
   });
   const recorder = new Recorder();
-  const transport = await openTls(tcp(server), recorder, {
+  using transport = await openTls(tcp(server), recorder, {
     ca: [certs.ca.cert],
     cert: certs.client.cert,
     key: certs.client.key,
@@ -162,15 +162,16 @@ test(`${NAME} fails with TLS_FAILED when mutual TLS lacks the client certificate
     tls: serving(certs.server, certs.ca),
   });
   const recorder = new Recorder();
-  let transport: Transport;
+  let opened: Transport;
   try {
-    transport = await openTls(tcp(server), recorder, { ca: [certs.ca.cert] });
+    opened = await openTls(tcp(server), recorder, { ca: [certs.ca.cert] });
   } catch (error) {
     // A TLS 1.2 server would fail the handshake itself.
     assertMemcachedError(error, "TLS_FAILED");
     assert.match(error.message, /client certificate/);
     return;
   }
+  using transport = opened;
   // TLS 1.3 (what both runtimes negotiate): the refusal arrives after the handshake.
   transport.write(utf8("version\r\n"));
   await recorder.until(() => recorder.closedCalls > 0, "closed()");
@@ -232,7 +233,7 @@ test(`${NAME} rejects bad TLS option combinations before connecting ${SKIP_NOTE}
   });
   if (IS_BUN) {
     // Bun sets SNI and the verified name independently of the address: this works.
-    const transport = await withServerName;
+    using transport = await withServerName;
     await versionRoundTrip(transport, recorder);
   } else {
     // Deno.startTls (the only way to verify another name) takes no client certificate.
@@ -261,7 +262,8 @@ test(`${NAME} opens and disposes 50 TLS connections without leaking ${SKIP_NOTE}
   // Warm up once, so lazily opened runtime descriptors are not counted as leaks.
   {
     const recorder = new Recorder();
-    await versionRoundTrip(await openTls(tcp(server), recorder, { ca: [certs.ca.cert] }), recorder);
+    using transport = await openTls(tcp(server), recorder, { ca: [certs.ca.cert] });
+    await versionRoundTrip(transport, recorder);
   }
   const before = openFdCount();
   for (let i = 0; i < 50; i++) {

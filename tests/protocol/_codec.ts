@@ -574,6 +574,27 @@ export function checkDefaultLineCap<R>(make: () => Decoder<R>): void {
 }
 
 /**
+ * With a line cap of `cap` bytes, a line decoder decodes a `SERVER_ERROR` line of exactly `cap`
+ * bytes (as `serverError(message)`) every way, and fails on one a byte longer every way.
+ */
+export function checkLineOfExactlyCap<R extends Reply>(
+  codec: Codec<R>,
+  cap: number,
+  serverError: (message: string) => R,
+): void {
+  const fits = `SERVER_ERROR ${"x".repeat(cap - 15)}\r\n`;
+  assert.equal(fits.length, cap);
+  decodeEveryWay(codec, {
+    options: { maxLineLength: cap },
+    replies: [[fits, serverError("x".repeat(cap - 15))]],
+  });
+  failEveryWay(codec, {
+    bytes: `SERVER_ERROR ${"x".repeat(cap - 14)}\r\n`,
+    options: { maxLineLength: cap },
+  });
+}
+
+/**
  * A line decoder takes 100,000 one-byte chunks of a 100,000-byte `SERVER_ERROR` line under a
  * raised cap, copying each byte a bounded number of times, and returns `expected(message)`.
  */

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
 import { type MemcachedServer, rawCommand } from "../_memcached.ts";
-import { assertBytes, latin1, MAX_U64, pattern, utf8 } from "../_util.ts";
+import { assertBytes, latin1, MAX_U64, pattern, utf8, within } from "../_util.ts";
 import {
   type BinaryResponse,
   BinaryResponseDecoder,
@@ -338,7 +338,7 @@ test("binary flush, version and quit against memcached", async () => {
     const quit = await conn.one((w) => encodeBinaryQuit(w, 7));
     assertStatus(quit, 0, "quit");
     assert.deepEqual([quit.opcode, quit.opaque], [Opcode.Quit, 7]);
-    await conn.waitClosed();
+    await within(5_000, "the server closes the connection", conn.waitClosed());
     assert.ok(conn.closed, "the server closed the connection");
   });
 });
@@ -370,7 +370,7 @@ test("binary verbosity: memcached 1.6 does not implement it and drops the connec
       encodeBinaryNoop(w, 7);
       encodeBinaryNoop(w, 8);
     }, 0);
-    await conn.waitClosed();
+    await within(5_000, "the server closes the connection", conn.waitClosed());
     for (const r of conn.received()) {
       assert.deepEqual([r.opcode, r.status, r.opaque], [Opcode.Verbosity, 0x81, 6]);
     }

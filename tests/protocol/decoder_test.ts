@@ -15,6 +15,7 @@ import {
   checkEndlessStats,
   checkFreshDecoder,
   checkLentMatchesCopied,
+  checkLineOfExactlyCap,
   checkLongLineByteByByte,
   checkUnfinishedLineOverCap,
   chunks,
@@ -514,16 +515,7 @@ test("ResponseDecoder fails on an unfinished line over the default cap of 8192 b
 
 test("ResponseDecoder accepts a line of exactly maxLineLength bytes and rejects one more", () => {
   const cap = 32;
-  const fits = `SERVER_ERROR ${"x".repeat(cap - 15)}\r\n`;
-  assert.equal(fits.length, cap);
-  checkCase({
-    options: { maxLineLength: cap },
-    replies: [[fits, reply("SERVER_ERROR", { message: "x".repeat(cap - 15) })]],
-  });
-  checkError({
-    bytes: `SERVER_ERROR ${"x".repeat(cap - 14)}\r\n`,
-    options: { maxLineLength: cap },
-  });
+  checkLineOfExactlyCap(META, cap, (message) => reply("SERVER_ERROR", { message }));
   checkError({
     bytes: `HD O1\r\nSERVER_ERROR ${"x".repeat(cap - 14)}\r\n`,
     before: [reply("HD", { opaque: 1 })],

@@ -25,6 +25,7 @@ import {
   checkEndlessStats,
   checkFreshDecoder,
   checkLentMatchesCopied,
+  checkLineOfExactlyCap,
   checkLongLineByteByByte,
   checkUnfinishedLineOverCap,
   chunks,
@@ -1001,16 +1002,7 @@ test("TextResponseDecoder fails on an unfinished line over the default cap of 81
 
 test("TextResponseDecoder accepts a line of exactly maxLineLength bytes and rejects one more", () => {
   const cap = 32;
-  const fits = `SERVER_ERROR ${"x".repeat(cap - 15)}\r\n`;
-  assert.equal(fits.length, cap);
-  checkCase({
-    options: { maxLineLength: cap },
-    replies: [[fits, reply("SERVER_ERROR", { message: "x".repeat(cap - 15) })]],
-  });
-  checkError({
-    bytes: `SERVER_ERROR ${"x".repeat(cap - 14)}\r\n`,
-    options: { maxLineLength: cap },
-  });
+  checkLineOfExactlyCap(TEXT, cap, (message) => reply("SERVER_ERROR", { message }));
   checkError({
     bytes: `STORED\r\nVALUE ${"k".repeat(cap)} 0 1\r\nx\r\n`,
     before: [reply("STORED")],
