@@ -237,7 +237,7 @@ export class ReceiveBuffer {
    */
   valueText(value: Uint8Array): string {
     const size = value.length;
-    // Only the value framed last (lent, or a view of `buf`), whose bytes are still at `at`.
+    // Only the value framed last (lent, or a view of `buf`), whose bytes are still at #valueAt.
     if (value !== this.#framed || size > TEXT_SLICE_MAX) return utf8Decoder.decode(value);
     return this.#asciiText(this.#valueAt, this.#valueAt + size) ?? utf8Decoder.decode(value);
   }

@@ -850,7 +850,8 @@ export class TextResponseDecoder {
       }
     }
     const r = this.#response("VALUE");
-    // A small value's key comes from the text its value will be sliced from; a large value's is
+    // A small value's key is sliced from one decode of the bytes from here on (kept for the
+    // following replies, and the text valueText() slices small values from); a large value's is
     // built byte by byte, rather than decoding up to 16 KiB of the value to slice a key from it.
     r.key = size <= TEXT_SLICE_MAX ? this.#rx.latin1At(from, keyEnd) : latin1(buf, from, keyEnd);
     r.flags = flags;
