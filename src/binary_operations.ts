@@ -44,7 +44,7 @@ function text(r: BinaryResponse): string {
 }
 
 /** Maps a binary error status to a typed error. */
-export function binaryError(r: BinaryResponse, command: string): MemcachedError {
+function binaryError(r: BinaryResponse, command: string): MemcachedError {
   const detail = text(r);
   const what = `status 0x${r.status.toString(16).padStart(2, "0")}${detail ? ` (${detail})` : ""}`;
   switch (r.status) {
@@ -429,7 +429,6 @@ export class SaslAuthRequest extends Request<true> {
 
 /** memcached's binary protocol. */
 export const binaryDialect: Dialect = {
-  name: "binary",
   decoder: (options) => new BinaryResponseDecoder(options),
   get: (command, deadline, key, base64, map, spec) =>
     new BinaryGetRequest(command, deadline, key, base64, map, spec.touch),

@@ -53,8 +53,6 @@ export interface ReadSpec {
 
 /** How a protocol expresses each client operation. */
 export interface Dialect {
-  /** The protocol's name. */
-  readonly name: Protocol;
   /** Makes the decoder of this protocol's replies. */
   decoder(options: DecoderOptions): ReplyDecoder;
   /** get, gets, getAndTouch. */
@@ -109,7 +107,6 @@ const GETS = { value: true, flags: true, cas: true } as const;
 
 /** memcached's meta protocol (1.6+): opaque tokens on every keyed request. */
 export const metaDialect: Dialect = {
-  name: "meta",
   decoder: (options) => new ResponseDecoder(options),
   get: (command, deadline, key, base64, map, spec) =>
     new GetRequest(

@@ -376,7 +376,6 @@ export class TextAuthRequest extends Request<true> {
 
 /** memcached's classic text protocol. */
 export const textDialect: Dialect = {
-  name: "text",
   decoder: (options) => new TextResponseDecoder(options),
   get: (command, deadline, key, base64, map, spec) => {
     plainKey(command, base64);
