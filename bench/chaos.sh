@@ -2,7 +2,8 @@
 # Chaos soak: `bash bench/chaos.sh [--quick] [chaos.ts options...]`.
 # Runs bench/chaos.ts on Deno and Bun, each with failover "fail-fast" and "eject" (four runs, one
 # after another, ~40 s each). Each run starts and stops its own three memcached servers. Writes
-# bench/results/chaos-<runtime>-<failover>.json and chaos-latest.md, prints the summary, and
+# bench/results/chaos-<runtime>-<failover>[-<protocol>].json (the protocol when not meta) and
+# chaos-latest.md, prints the summary, and
 # exits 1 if any run failed its checks. Other options go to every run (not --failover).
 set -euo pipefail
 
@@ -21,12 +22,17 @@ fi
 DENO=node_modules/.bin/deno
 BUN=node_modules/.bin/bun
 args=()
+suffix=""
+prev=""
 for a in "$@"; do
   if [[ "$a" == "--quick" ]]; then
     args+=(--ops 20000 --sample-every 2000)
   else
     args+=("$a")
   fi
+  # Results of another protocol keep their own files.
+  if [[ "$prev" == "--protocol" && "$a" != meta ]]; then suffix="-$a"; fi
+  prev="$a"
 done
 
 mkdir -p bench/results
@@ -34,7 +40,7 @@ files=()
 failed=0
 for failover in fail-fast eject; do
   for rt in deno bun; do
-    out="bench/results/chaos-$rt-$failover.json"
+    out="bench/results/chaos-$rt-$failover$suffix.json"
     rm -f "$out"
     echo "== chaos: $rt, failover $failover" >&2
     if [[ "$rt" == deno ]]; then

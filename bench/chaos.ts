@@ -510,7 +510,9 @@ function table(header: string[], rows: string[][]): string {
 function describe(r: Result): string {
   const o = r.options;
   const lines = [
-    `### ${r.runtime} ${r.runtimeVersion}, failover "${o.failover}": ${r.pass ? "PASS" : "FAIL"}`,
+    `### ${r.runtime} ${r.runtimeVersion}, ${o.protocol}, failover "${o.failover}": ${
+      r.pass ? "PASS" : "FAIL"
+    }`,
     "",
     `- ${int(r.ops)} ops (get ${int(r.opCounts.get)}, set ${
       int(r.opCounts.set)
