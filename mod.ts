@@ -20,32 +20,29 @@
  * @module
  */
 
-export {
-  Client,
-  type ClientCounters,
-  type ClientEventType,
-  type ClientOptions,
-  type CloseOptions,
-  connect,
-  type FlushOptions,
-  type GetManyOptions,
-  GetManyResult,
-  type GetOptions,
-  type IncrOptions,
-  type Item,
-  type RequestOptions,
-  type ServerEventDetail,
-  type ServerOptionsArg,
-  type SetOptions,
-} from "./src/client.ts";
-export type { ServerCounters } from "./src/server.ts";
+export { Client, connect } from "./src/client.ts";
+export type {
+  ClientOptions,
+  CloseOptions,
+  FlushOptions,
+  GetManyOptions,
+  GetOptions,
+  IncrOptions,
+  Item,
+  RequestOptions,
+  ServerOptionsArg,
+  SetOptions,
+} from "./src/options.ts";
+export type { ClientCounters, ClientEventType, ServerEventDetail } from "./src/cluster/cluster.ts";
+export { GetManyResult } from "./src/cluster/get_many.ts";
+export type { ServerCounters } from "./src/cluster/server.ts";
 export {
   DEFAULT_PORT,
   parseAddress,
   parseServer,
   type ServerAddress,
   type ServerSpec,
-} from "./src/address.ts";
+} from "./src/cluster/address.ts";
 export {
   type Distribution,
   HashRing,
@@ -55,12 +52,12 @@ export {
   type RingMember,
   type RingPoint,
   type RingServer,
-} from "./src/hash_ring.ts";
-export { ketamaHash, md5, md5Words, oneAtATime } from "./src/hashes.ts";
+} from "./src/cluster/ring.ts";
+export { ketamaHash, md5, md5Words, oneAtATime } from "./src/cluster/hashes.ts";
 export { type ErrorCode, isMemcachedError, MemcachedError } from "./src/errors.ts";
-export { Credentials } from "./src/credentials.ts";
-export type { Protocol } from "./src/dialect.ts";
-export { FLAG_BYTES, FLAG_STRING, type Key, type Ttl, type Value } from "./src/values.ts";
+export { Credentials } from "./src/connection/credentials.ts";
+export type { Protocol } from "./src/dialects/mod.ts";
+export { FLAG_BYTES, FLAG_STRING, type Key, type Ttl, type Value } from "./src/protocol/values.ts";
 export type {
   Connector,
   ConnectorOptions,
@@ -68,4 +65,4 @@ export type {
   TlsOptions,
   Transport,
   TransportHandlers,
-} from "./src/transport.ts";
+} from "./src/connection/transport.ts";

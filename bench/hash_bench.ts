@@ -5,8 +5,8 @@
 // Prints a Markdown table: nanoseconds per key (best of several rounds) and ratios measured
 // in the same run.
 import { createHash } from "node:crypto";
-import { HashRing, type KeyHash } from "../src/hash_ring.ts";
-import { ketamaHash, md5 } from "../src/hashes.ts";
+import { HashRing, type KeyHash } from "../src/cluster/ring.ts";
+import { ketamaHash, md5 } from "../src/cluster/hashes.ts";
 
 const g = globalThis as unknown as {
   Deno?: { version: { deno: string; v8: string } };

@@ -7,6 +7,11 @@
  *    async identifiers in {@linkcode FORBIDDEN_IN_CORE} (comments, strings and `.name`
  *    property accesses do not count).
  * 3. No file in `src/` outside `src/adapters/` uses `Deno.` or `Bun.`.
+ * 4. The floors: every other file of `src/` imports only from its own floor or the ones below,
+ *    as {@linkcode LAYERS} lists: `errors.ts` → `protocol/` → `connection/` → `dialects/` and
+ *    `cluster/` (side by side, neither importing the other) → the client (`src/*.ts`).
+ *    `adapters/` implement the transport contract and import only it and `errors.ts`.
+ * 5. No import circles among the files of `src/` (type-only imports count too).
  *
  * Run it from anywhere:
  *
@@ -42,7 +47,125 @@ export const FORBIDDEN_IN_CORE: readonly string[] = [
 ];
 
 /** Which rule a {@linkcode Violation} breaks. */
-export type Rule = "protocol-import" | "core-identifier" | "runtime-global";
+export type Rule =
+  | "protocol-import"
+  | "core-identifier"
+  | "runtime-global"
+  | "layer-import"
+  | "import-cycle";
+
+/** The floors of `src/`, from the bottom up; the client is every file directly in `src/`. */
+export type Layer =
+  | "errors"
+  | "protocol"
+  | "connection"
+  | "adapters"
+  | "dialects"
+  | "cluster"
+  | "client";
+
+/**
+ * What each floor may import (repository-relative path prefixes; a path without a trailing `/`
+ * is one file). The protocol floor's own rule 1 also bars bare and dynamic imports.
+ */
+export const LAYERS: Readonly<Record<Layer, readonly string[]>> = {
+  errors: [],
+  protocol: ["src/protocol/", "src/errors.ts"],
+  connection: ["src/connection/", "src/protocol/", "src/errors.ts"],
+  adapters: ["src/connection/transport.ts", "src/errors.ts"],
+  dialects: ["src/dialects/", "src/connection/", "src/protocol/", "src/errors.ts"],
+  cluster: ["src/cluster/", "src/connection/", "src/protocol/", "src/errors.ts"],
+  client: ["src/"],
+};
+
+/**
+ * The floor of a file under `src/`, or `undefined` for files elsewhere.
+ *
+ * @param path The file's path relative to the repository root.
+ * @returns Its layer.
+ *
+ * @example
+ * ```ts
+ * import { layerOf } from "./check_layering.ts";
+ *
+ * console.log(layerOf("src/cluster/ring.ts"), layerOf("src/client.ts")); // cluster client
+ * ```
+ */
+export function layerOf(path: string): Layer | undefined {
+  const p = normalizePath(path);
+  if (!p.startsWith("src/") || !SOURCE_FILE.test(p)) return undefined;
+  if (p === ERRORS_FILE) return "errors";
+  const folder = p.slice(4).split("/");
+  if (folder.length === 1) return "client";
+  const name = folder[0] as Layer;
+  return name in LAYERS && name !== "client" && name !== "errors" ? name : "client";
+}
+
+/**
+ * Finds the import circles of a graph of files.
+ *
+ * @param graph Each file's imports (repository-relative paths).
+ * @returns Each circle once, as the files along it, starting from its smallest path.
+ *
+ * @example
+ * ```ts
+ * import { findCycles } from "./check_layering.ts";
+ *
+ * const graph = new Map([["a.ts", ["b.ts"]], ["b.ts", ["a.ts"]], ["c.ts", ["a.ts"]]]);
+ * console.log(findCycles(graph)); // [["a.ts", "b.ts"]]
+ * ```
+ */
+export function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  const cycles = new Map<string, string[]>();
+  const state = new Map<string, 1 | 2>(); // 1: on the path, 2: done
+  const path: string[] = [];
+  const visit = (node: string): void => {
+    state.set(node, 1);
+    path.push(node);
+    for (const next of graph.get(node) ?? []) {
+      const s = state.get(next);
+      if (s === 1) {
+        const cycle = path.slice(path.indexOf(next));
+        const start = cycle.indexOf([...cycle].sort()[0]!);
+        const rotated = [...cycle.slice(start), ...cycle.slice(0, start)];
+        cycles.set(rotated.join(" -> "), rotated);
+      } else if (s === undefined) visit(next);
+    }
+    path.pop();
+    state.set(node, 2);
+  };
+  for (const node of [...graph.keys()].sort()) if (!state.has(node)) visit(node);
+  return [...cycles.values()];
+}
+
+/**
+ * The files a source file imports (relative specifiers only, resolved against it).
+ *
+ * @param path The file's repository-relative path.
+ * @param text Its contents.
+ * @returns The imported paths, in source order.
+ *
+ * @example
+ * ```ts
+ * import { importsOf } from "./check_layering.ts";
+ *
+ * console.log(importsOf("src/a/b.ts", 'import type { X } from "../c.ts";')); // ["src/c.ts"]
+ * ```
+ */
+export function importsOf(path: string, text: string): string[] {
+  const p = normalizePath(path);
+  return importLiterals(text).map((literal) => resolveSpecifier(p, literal.value))
+    .filter((target): target is string => target !== undefined);
+}
+
+/** The string literals of `text` that are import or export specifiers. */
+function importLiterals(text: string): StringLiteral[] {
+  const { code, strings } = scan(text);
+  return strings.filter((literal) => {
+    const before = code.slice(Math.max(0, literal.start - 200), literal.start);
+    return /(?:^|[^\w$.])(?:from|import|require\s*\()\s*$/.test(before);
+  });
+}
 
 /** One broken rule at one place in a file. */
 export interface Violation {
@@ -108,7 +231,11 @@ export function checkSource(path: string, text: string): Violation[] {
   const p = normalizePath(path);
   const rules = rulesFor(p);
   const violations: Violation[] = [];
-  if (!rules.protocolImports && !rules.coreIdentifiers && !rules.noRuntimeGlobals) {
+  const layer = layerOf(p);
+  if (
+    !rules.protocolImports && !rules.coreIdentifiers && !rules.noRuntimeGlobals &&
+    layer === undefined
+  ) {
     return violations;
   }
   const { code, strings } = scan(text);
@@ -133,6 +260,22 @@ export function checkSource(path: string, text: string): Violation[] {
     }
     for (const match of code.matchAll(/(?<![\w$.])import\s*\(/g)) {
       at(match.index, "protocol-import", "uses a dynamic import()");
+    }
+  }
+
+  if (layer !== undefined && layer !== "protocol" && layer !== "client") {
+    const allowed = LAYERS[layer];
+    for (const literal of importLiterals(text)) {
+      const target = resolveSpecifier(p, literal.value);
+      if (target === undefined || !target.startsWith("src/")) continue;
+      if (!allowed.some((prefix) => target === prefix || target.startsWith(prefix))) {
+        at(
+          literal.start,
+          "layer-import",
+          `imports ${JSON.stringify(literal.value)}, above or beside the ${layer} floor ` +
+            `(it may import ${allowed.length > 0 ? allowed.join(", ") : "nothing in src/"})`,
+        );
+      }
     }
   }
 
@@ -349,6 +492,7 @@ function main(): number {
   const files = listSources(join(root, "src"));
   console.log(`Checking layering of ${files.length} file(s) under src/:`);
   const violations: Violation[] = [];
+  const graph = new Map<string, string[]>();
   for (const file of files) {
     const path = relative(root, file).split(sep).join("/");
     const rules = rulesFor(path);
@@ -356,15 +500,27 @@ function main(): number {
       rules.protocolImports ? "imports stay in src/protocol/" : "",
       rules.coreIdentifiers ? "no runtime/timer/async identifiers" : "",
       rules.noRuntimeGlobals ? "no Deno./Bun." : "",
+      `${layerOf(path)} floor`,
     ].filter((rule) => rule !== "");
     console.log(`  ${path}: ${applied.length > 0 ? applied.join(", ") : "no rules (adapter)"}`);
-    violations.push(...checkSource(path, readFileSync(file, "utf8")));
+    const text = readFileSync(file, "utf8");
+    violations.push(...checkSource(path, text));
+    graph.set(path, importsOf(path, text).filter((target) => target.startsWith("src/")));
+  }
+  for (const cycle of findCycles(graph)) {
+    violations.push({
+      path: cycle[0]!,
+      line: 1,
+      column: 1,
+      rule: "import-cycle",
+      message: `is in an import circle: ${[...cycle, cycle[0]].join(" -> ")}`,
+    });
   }
   if (!files.some((file) => relative(root, file).split(sep).join("/").startsWith(PROTOCOL_DIR))) {
     console.log(`  (no files under ${PROTOCOL_DIR} yet)`);
   }
   if (violations.length === 0) {
-    console.log(`Layering OK: ${files.length} file(s), 0 violations`);
+    console.log(`Layering OK: ${files.length} file(s), 0 violations, no import circles`);
     return 0;
   }
   for (const v of violations) console.error(`${v.path}:${v.line}:${v.column}: ${v.message}`);

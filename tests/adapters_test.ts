@@ -36,7 +36,7 @@ import {
   HIGH_WATER_MARK,
   type Transport,
   type TransportHandlers,
-} from "../src/transport.ts";
+} from "../src/connection/transport.ts";
 import { connect } from "../mod.ts";
 
 const RUNTIME = IS_BUN ? "Bun" : "Deno";

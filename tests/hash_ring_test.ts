@@ -18,8 +18,8 @@ import {
   type HashRingOptions,
   ketamaPointCount,
   type RingServer,
-} from "../src/hash_ring.ts";
-import { ketamaHash, md5, md5Words, oneAtATime } from "../src/hashes.ts";
+} from "../src/cluster/ring.ts";
+import { ketamaHash, md5, md5Words, oneAtATime } from "../src/cluster/hashes.ts";
 
 const encoder = new TextEncoder();
 const utf8 = (text: string): Uint8Array => encoder.encode(text);

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "./_harness.ts";
-import { checkSource, type Rule, rulesFor } from "../scripts/check_layering.ts";
+import {
+  checkSource,
+  findCycles,
+  importsOf,
+  layerOf,
+  type Rule,
+  rulesFor,
+} from "../scripts/check_layering.ts";
 
 function rulesBroken(path: string, text: string): Array<[Rule, number]> {
   return checkSource(path, text).map((v) => [v.rule, v.line]);
@@ -82,8 +89,11 @@ test("checkSource() rejects runtime, timer and async identifiers in the protocol
   ]);
 });
 
-test("checkSource() applies the identifier rule, not the import rule, to src/errors.ts", () => {
-  assert.deepEqual(rulesBroken("src/errors.ts", 'import { x } from "./client.ts";'), []);
+test("checkSource() applies the identifier rule and the floor rule to src/errors.ts", () => {
+  // errors.ts is the ground floor: it imports nothing of src/ (no protocol-import rule there).
+  assert.deepEqual(rulesBroken("src/errors.ts", 'import { x } from "./client.ts";'), [
+    ["layer-import", 1],
+  ]);
   assert.deepEqual(rulesBroken("src/errors.ts", "export const wait = Promise.resolve();"), [
     ["core-identifier", 1],
   ]);
@@ -129,4 +139,77 @@ test("checkSource() keeps line numbers right across multi-line comments and temp
     ["core-identifier", 5],
     ["core-identifier", 7],
   ]);
+});
+
+test("layerOf() puts each folder of src/ on its floor", () => {
+  assert.equal(layerOf("src/errors.ts"), "errors");
+  assert.equal(layerOf("src/protocol/meta/encode.ts"), "protocol");
+  assert.equal(layerOf("src/connection/request.ts"), "connection");
+  assert.equal(layerOf("src/adapters/deno.ts"), "adapters");
+  assert.equal(layerOf("src/dialects/text.ts"), "dialects");
+  assert.equal(layerOf("src/cluster/ring.ts"), "cluster");
+  assert.equal(layerOf("src/client.ts"), "client");
+  assert.equal(layerOf("src/options.ts"), "client");
+  assert.equal(layerOf("tests/cluster/ring_test.ts"), undefined);
+  assert.equal(layerOf("src/README.md"), undefined);
+});
+
+test("checkSource() rejects imports from a higher or a side floor", () => {
+  const text = [
+    'import { Request } from "../connection/request.ts";',
+    'import { encodeKey } from "../protocol/keys.ts";',
+    'import { MemcachedError } from "../errors.ts";',
+    'import { metaDialect } from "../dialects/meta.ts";',
+    'import { Client } from "../client.ts";',
+    'import { x } from "node:net";',
+  ].join("\n");
+  assert.deepEqual(rulesBroken("src/cluster/server.ts", text), [
+    ["layer-import", 4],
+    ["layer-import", 5],
+  ]);
+  assert.deepEqual(rulesBroken("src/connection/connection.ts", text), [
+    ["layer-import", 4],
+    ["layer-import", 5],
+  ]);
+  assert.deepEqual(
+    rulesBroken("src/dialects/meta.ts", 'import { Cluster } from "../cluster/cluster.ts";'),
+    [
+      ["layer-import", 1],
+    ],
+  );
+  // Adapters implement the transport contract and see nothing else of Mica.
+  assert.deepEqual(
+    rulesBroken(
+      "src/adapters/deno.ts",
+      'import type { Transport } from "../connection/transport.ts";\n' +
+        'import { Connection } from "../connection/connection.ts";',
+    ),
+    [["layer-import", 2]],
+  );
+  // The client floor may import every floor.
+  assert.deepEqual(rulesBroken("src/client.ts", text), []);
+});
+
+test("importsOf() resolves relative imports and re-exports, type-only ones too", () => {
+  const text = [
+    'import type { A } from "./a.ts";',
+    'export { b } from "../b.ts";',
+    'export * from "./sub/c.ts";',
+    'import { d } from "node:d";',
+    '// import { e } from "./e.ts";',
+  ].join("\n");
+  assert.deepEqual(importsOf("src/x/y.ts", text), ["src/x/a.ts", "src/b.ts", "src/x/sub/c.ts"]);
+});
+
+test("findCycles() reports each import circle once, and none in a tree", () => {
+  const graph = new Map([
+    ["c.ts", ["a.ts"]],
+    ["a.ts", ["b.ts"]],
+    ["b.ts", ["c.ts", "d.ts"]],
+    ["d.ts", ["d.ts"]],
+    ["e.ts", ["a.ts"]],
+  ]);
+  assert.deepEqual(findCycles(graph), [["a.ts", "b.ts", "c.ts"], ["d.ts"]]);
+  const tree = new Map([["a.ts", ["b.ts", "c.ts"]], ["b.ts", ["c.ts"]], ["c.ts", []]]);
+  assert.deepEqual(findCycles(tree), []);
 });

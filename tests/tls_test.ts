@@ -33,7 +33,12 @@ import {
   utf8,
   withCode,
 } from "./_util.ts";
-import type { Endpoint, TlsOptions, Transport, TransportHandlers } from "../src/transport.ts";
+import type {
+  Endpoint,
+  TlsOptions,
+  Transport,
+  TransportHandlers,
+} from "../src/connection/transport.ts";
 
 const NAME = IS_BUN ? "bunConnector" : "denoConnector";
 const SKIP_NOTE = `(${IS_BUN ? "denoConnector" : "bunConnector"} is skipped under ${

@@ -21,14 +21,14 @@ import type {
   TlsOptions,
   Transport,
   TransportHandlers,
-} from "../transport.ts";
+} from "../connection/transport.ts";
 import {
   checkTls,
   endpointName,
   HIGH_WATER_MARK,
   LOW_WATER_MARK,
   tlsFailure,
-} from "../transport.ts";
+} from "../connection/transport.ts";
 
 /** The part of Bun's `Socket` this adapter uses. */
 interface BunSocket {

@@ -21,14 +21,14 @@ import type {
   TlsOptions,
   Transport,
   TransportHandlers,
-} from "../transport.ts";
+} from "../connection/transport.ts";
 import {
   checkTls,
   endpointName,
   HIGH_WATER_MARK,
   LOW_WATER_MARK,
   tlsFailure,
-} from "../transport.ts";
+} from "../connection/transport.ts";
 
 /** The part of `Deno.Conn` (and `Deno.TlsConn`) this adapter uses. */
 interface DenoConn {

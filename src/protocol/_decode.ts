@@ -425,3 +425,43 @@ export class ReceiveBuffer {
     return true;
   }
 }
+
+/**
+ * Limits of a {@linkcode ResponseDecoder}.
+ *
+ * @example
+ * ```ts
+ * import { MemcachedError } from "@mica/memcached";
+ * import { type DecoderOptions, ResponseDecoder } from "@mica/memcached/protocol";
+ *
+ * const options: DecoderOptions = { maxValueSize: 4 };
+ * const d = new ResponseDecoder(options);
+ * d.feed(new TextEncoder().encode("VA 5\r\nhello\r\n"));
+ * try {
+ *   d.next();
+ * } catch (error) {
+ *   console.log((error as MemcachedError).code); // "PROTOCOL_ERROR": over maxValueSize
+ * }
+ * ```
+ */
+export interface DecoderOptions {
+  /**
+   * The longest reply line accepted, in bytes, line end included.
+   * @default {8192}
+   */
+  maxLineLength?: number;
+  /**
+   * The largest value accepted in a `VA` reply, in bytes.
+   * @default {1048576}
+   */
+  maxValueSize?: number;
+  /**
+   * Copy each value that arrived whole into its own buffer, and return a new object per reply.
+   * With `false`, such a value is a view into the receive buffer (`borrowed: true`) and every
+   * reply is the same reused object: a response and its value are valid only until the next
+   * call to `next()` or `feed()`. This saves allocations for a caller that consumes each reply
+   * at once, as a connection does.
+   * @default {true}
+   */
+  copyValues?: boolean;
+}

@@ -24,7 +24,13 @@
 
 export * from "./writer.ts";
 export * from "./keys.ts";
-export * from "./encoder.ts";
-export * from "./decoder.ts";
-export * from "./text.ts";
-export * from "./binary.ts";
+export type { DecoderOptions } from "./_decode.ts";
+export * from "./meta/types.ts";
+export * from "./meta/encode.ts";
+export * from "./meta/decode.ts";
+export * from "./text/types.ts";
+export * from "./text/encode.ts";
+export * from "./text/decode.ts";
+export * from "./binary/types.ts";
+export * from "./binary/encode.ts";
+export * from "./binary/decode.ts";

@@ -6,7 +6,7 @@
  */
 
 import { concat, latin1 } from "../_util.ts";
-import { Opcode } from "../../src/protocol/binary.ts";
+import { Opcode } from "../../src/protocol/mod.ts";
 
 /** Valid meta replies (and the plain replies the meta decoder reads) to mutate. */
 export const META_CORPUS: readonly Uint8Array[] = [

@@ -1,4 +1,4 @@
-import { BinaryResponseDecoder } from "../../src/protocol/binary.ts";
+import { BinaryResponseDecoder } from "../../src/protocol/mod.ts";
 import { fuzzTest } from "./_codec.ts";
 import { BINARY_CORPUS } from "./_corpus.ts";
 

@@ -24,7 +24,7 @@ import {
   encodeBinaryVerbosity,
   encodeBinaryVersion,
   Opcode,
-} from "../../src/protocol/binary.ts";
+} from "../../src/protocol/mod.ts";
 import { encodeKey } from "../../src/protocol/mod.ts";
 import { type LiveConnection, withLiveConnection } from "./_codec.ts";
 

@@ -33,7 +33,7 @@ import {
   encodeSaslStep,
   Opcode,
   saslPlainPayload,
-} from "../../src/protocol/binary.ts";
+} from "../../src/protocol/mod.ts";
 import { ByteWriter, type DecoderOptions, encodeKey, toBase64 } from "../../src/protocol/mod.ts";
 import {
   assertRejected as assertEncoderRejected,

@@ -1,4 +1,4 @@
-import { TextResponseDecoder } from "../../src/protocol/text.ts";
+import { TextResponseDecoder } from "../../src/protocol/mod.ts";
 import { fuzzTest } from "./_codec.ts";
 import { TEXT_CORPUS } from "./_corpus.ts";
 

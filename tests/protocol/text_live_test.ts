@@ -26,7 +26,7 @@ import {
   type TextResponse,
   TextResponseDecoder,
   type TextResponseStatus,
-} from "../../src/protocol/text.ts";
+} from "../../src/protocol/mod.ts";
 import { withLiveConnection } from "./_codec.ts";
 
 /** What the tests use of a connection: the shared live connection plus `statuses()`. */

@@ -15,7 +15,7 @@ import {
   type TextResponseStatus,
   type TextStoreMode,
   type TextStoreOptions,
-} from "../../src/protocol/text.ts";
+} from "../../src/protocol/mod.ts";
 import {
   assertRejected,
   assertResponses,

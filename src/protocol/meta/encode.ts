@@ -7,135 +7,17 @@
  * @module
  */
 
-import { MemcachedError } from "../errors.ts";
-import { argError, checkU32, checkU64, MAX_U32, STATS_GROUP } from "./_encode.ts";
-import type { WireKey } from "./keys.ts";
-import { type ByteWriter, utf8Length } from "./writer.ts";
-
-/**
- * Options of a meta get (`mg`).
- *
- * @example
- * ```ts
- * import { ByteWriter, encodeMetaGet, type MetaGetOptions } from "@mica/memcached/protocol";
- *
- * const options: MetaGetOptions = { value: true, cas: true, ttl: true, touch: 300 };
- * const w = new ByteWriter();
- * encodeMetaGet(w, "session:1", false, options, 1);
- * console.log(new TextDecoder().decode(w.take()[0])); // "mg session:1 v c t T300 O1\r\n"
- * ```
- */
-export interface MetaGetOptions {
-  /** Return the value (`v`). */
-  value?: boolean;
-  /** Return the client flags (`f`). */
-  flags?: boolean;
-  /** Return the CAS token (`c`). */
-  cas?: boolean;
-  /** Return the remaining TTL in seconds (`t`). */
-  ttl?: boolean;
-  /** Update the TTL to this many seconds, or an absolute Unix time (`T`). */
-  touch?: number;
-  /** Suppress the `EN` reply on a miss (`q`). */
-  quiet?: boolean;
-}
-
-/**
- * The mode of a meta set: set, add, replace, append, prepend (`M`).
- *
- * @example
- * ```ts
- * import { ByteWriter, encodeMetaSet, type SetMode } from "@mica/memcached/protocol";
- *
- * const mode: SetMode = "add"; // store only if the key is missing
- * const w = new ByteWriter();
- * encodeMetaSet(w, "lock", false, "1", { mode, ttl: 30 }, -1);
- * console.log(new TextDecoder().decode(w.take()[0])); // "ms lock 1 T30 ME\r\n1\r\n"
- * ```
- */
-export type SetMode = "set" | "add" | "replace" | "append" | "prepend";
-
-/**
- * Options of a meta set (`ms`).
- *
- * @example
- * ```ts
- * import { ByteWriter, encodeMetaSet, type MetaSetOptions } from "@mica/memcached/protocol";
- *
- * const options: MetaSetOptions = { ttl: 60, flags: 4, cas: 12345n, quiet: true };
- * const w = new ByteWriter();
- * encodeMetaSet(w, "doc", false, "v2", options, 5);
- * console.log(new TextDecoder().decode(w.take()[0])); // "ms doc 2 T60 F4 C12345 q O5\r\nv2\r\n"
- * ```
- */
-export interface MetaSetOptions {
-  /** The storage mode. Default `"set"`. */
-  mode?: SetMode;
-  /** TTL in seconds or an absolute Unix time; 0 (the default) means no expiry (`T`). */
-  ttl?: number;
-  /** 32-bit client flags (`F`). */
-  flags?: number;
-  /** Store only if the item's CAS token still equals this (`C`). */
-  cas?: bigint;
-  /** Mark the item stale instead of replacing it outright (`I`). */
-  invalidate?: boolean;
-  /** Suppress the `HD` reply on success (`q`). */
-  quiet?: boolean;
-}
-
-/**
- * Options of a meta delete (`md`).
- *
- * @example
- * ```ts
- * import { ByteWriter, encodeMetaDelete, type MetaDeleteOptions } from "@mica/memcached/protocol";
- *
- * const options: MetaDeleteOptions = { cas: 99n, quiet: true };
- * const w = new ByteWriter();
- * encodeMetaDelete(w, "doc", false, options, -1);
- * console.log(new TextDecoder().decode(w.take()[0])); // "md doc C99 q\r\n"
- * ```
- */
-export interface MetaDeleteOptions {
-  /** Delete only if the CAS token matches (`C`). */
-  cas?: bigint;
-  /** Mark stale instead of deleting (`I`). */
-  invalidate?: boolean;
-  /** Suppress the `HD` reply on success (`q`). */
-  quiet?: boolean;
-}
-
-/**
- * Options of a meta arithmetic request (`ma`).
- *
- * @example
- * ```ts
- * import {
- *   ByteWriter,
- *   encodeMetaArithmetic,
- *   type MetaArithmeticOptions,
- * } from "@mica/memcached/protocol";
- *
- * const options: MetaArithmeticOptions = { mode: "decr", delta: 3n };
- * const w = new ByteWriter();
- * encodeMetaArithmetic(w, "stock", false, options, 2);
- * console.log(new TextDecoder().decode(w.take()[0])); // "ma stock MD D3 v O2\r\n"
- * ```
- */
-export interface MetaArithmeticOptions {
-  /** `"incr"` (default) or `"decr"` (`M`). */
-  mode?: "incr" | "decr";
-  /** The amount, 0..2^64-1 (`D`). Default 1. */
-  delta?: bigint;
-  /** When set, a missing counter is created with this value (`J`) and `autoCreateTtl`. */
-  initial?: bigint;
-  /** TTL of a counter created on a miss (`N`); 0 means no expiry. */
-  autoCreateTtl?: number;
-  /** Also update the TTL of an existing counter (`T`). */
-  ttl?: number;
-  /** Return the new value (`v`). Default true. */
-  value?: boolean;
-}
+import { MemcachedError } from "../../errors.ts";
+import { argError, checkU32, checkU64, MAX_U32, STATS_GROUP } from "../_encode.ts";
+import type { WireKey } from "../keys.ts";
+import { type ByteWriter, utf8Length } from "../writer.ts";
+import type {
+  MetaArithmeticOptions,
+  MetaDeleteOptions,
+  MetaGetOptions,
+  MetaSetOptions,
+  SetMode,
+} from "./types.ts";
 
 /** The return flags of `mg` for every combination of value, flags, cas and ttl (bit 0..3). */
 const GET_FLAGS: readonly string[] = Array.from(

@@ -7,27 +7,17 @@
  * @module
  */
 
+import type { Handshake } from "../connection/connection.ts";
+import type { Credentials } from "../connection/credentials.ts";
+import type { ReplyDecoder, Request, Settle } from "../connection/request.ts";
+import { MemcachedError } from "../errors.ts";
 import type {
   DecoderOptions,
   MetaArithmeticOptions,
   MetaSetOptions,
   WireKey,
-} from "./protocol/mod.ts";
-import { ResponseDecoder } from "./protocol/mod.ts";
-import {
-  ArithmeticRequest,
-  BatchGetRequest,
-  DeleteRequest,
-  flushRequest,
-  GetRequest,
-  statsRequest,
-  StoreRequest,
-  TouchRequest,
-  type ValueMapper,
-  verbosityRequest,
-  versionRequest,
-} from "./operations.ts";
-import type { ReplyDecoder, Request, Settle } from "./request.ts";
+} from "../protocol/mod.ts";
+import type { TextSource, ValueReply } from "../protocol/values.ts";
 
 /**
  * The wire protocols Mica speaks.
@@ -53,6 +43,12 @@ export interface ReadSpec {
 
 /** How a protocol expresses each client operation. */
 export interface Dialect {
+  /**
+   * The authentication each new connection of this protocol runs before its first request.
+   *
+   * @throws {MemcachedError} `INVALID_ARGUMENT` for credentials the protocol cannot send.
+   */
+  handshake(credentials: Credentials): Handshake;
   /** Makes the decoder of this protocol's replies. */
   decoder(options: DecoderOptions): ReplyDecoder;
   /** get, gets, getAndTouch. */
@@ -102,35 +98,28 @@ export interface Dialect {
   verbosity(deadline: number, level: number): Request<true>;
 }
 
-const GET = { value: true, flags: true } as const;
-const GETS = { value: true, flags: true, cas: true } as const;
+/** A reply of a kind the request cannot get: the stream is out of step. */
+export function unexpected(command: string, r: { readonly status: string }): MemcachedError {
+  return new MemcachedError(
+    "PROTOCOL_ERROR",
+    `Cannot ${command}: unexpected reply ${r.status}`,
+  );
+}
 
-/** memcached's meta protocol (1.6+): opaque tokens on every keyed request. */
-export const metaDialect: Dialect = {
-  decoder: (options) => new ResponseDecoder(options),
-  get: (command, deadline, key, base64, map, spec) =>
-    new GetRequest(
-      command,
-      deadline,
-      key,
-      base64,
-      map,
-      spec.touch !== undefined
-        ? { value: true, flags: true, cas: spec.cas === true, touch: spec.touch }
-        : spec.cas
-        ? GETS
-        : GET,
-    ),
-  touch: (deadline, key, base64, ttl) => new TouchRequest(deadline, key, base64, ttl),
-  store: (command, deadline, key, base64, data, options) =>
-    new StoreRequest(command, deadline, key, base64, data, options),
-  delete: (deadline, key, base64) => new DeleteRequest(deadline, key, base64),
-  arithmetic: (deadline, key, base64, options) =>
-    new ArithmeticRequest(deadline, key, base64, options),
-  batchGet: (deadline, wire, base64, map, settle) =>
-    new BatchGetRequest(deadline, wire, base64, map, settle),
-  version: versionRequest,
-  flush: flushRequest,
-  stats: statsRequest,
-  verbosity: verbosityRequest,
-};
+/** Turns a value reply (meta `VA`, text `VALUE`, binary get) into what the caller gets. */
+export type ValueMapper<V> = (r: ValueReply, text: TextSource) => V;
+
+/**
+ * What a store resolves with: `undefined` for a `set` (which always stores), else whether it
+ * stored. A `set` the server did not store is rejected as a `SERVER_ERROR`: the reply was still
+ * read, so the stream stays in step.
+ */
+export function storeOutcome<T>(request: Request<T>, stored: boolean, status: string): T {
+  if (request.command !== "set") return stored as T;
+  if (!stored) {
+    request.reject(
+      new MemcachedError("SERVER_ERROR", `Cannot set: the server answered ${status}`),
+    );
+  }
+  return undefined as T;
+}

@@ -10,14 +10,14 @@
  * @module
  */
 
-import type { Dialect } from "./dialect.ts";
-import { MemcachedError } from "./errors.ts";
-import type { ByteWriter, WireKey } from "./protocol/mod.ts";
+import { Request, type Settle } from "../connection/request.ts";
+import { MemcachedError } from "../errors.ts";
 import {
   type BinaryGetOptions,
   type BinaryResponse,
   BinaryResponseDecoder,
   BinaryStatus,
+  type ByteWriter,
   counterValue,
   encodeBinaryArithmetic,
   encodeBinaryDelete,
@@ -30,10 +30,10 @@ import {
   encodeBinaryVersion,
   encodeSaslAuth,
   saslPlainPayload,
-} from "./protocol/binary.ts";
-import type { ValueMapper } from "./operations.ts";
-import { Request, type Settle } from "./request.ts";
-import type { TextSource } from "./values.ts";
+  type WireKey,
+} from "../protocol/mod.ts";
+import type { TextSource } from "../protocol/values.ts";
+import type { Dialect, ValueMapper } from "./dialect.ts";
 
 const latin1 = new TextDecoder("latin1");
 const utf8 = new TextDecoder();
@@ -429,6 +429,14 @@ export class SaslAuthRequest extends Request<true> {
 
 /** memcached's binary protocol. */
 export const binaryDialect: Dialect = {
+  handshake: (credentials) => ({
+    request: (deadline) =>
+      new SaslAuthRequest(
+        deadline,
+        () => credentials.reveal((username, password) => ({ username, password })),
+      ),
+    decoder: () => new BinaryResponseDecoder(),
+  }),
   decoder: (options) => new BinaryResponseDecoder(options),
   get: (command, deadline, key, base64, map, spec) =>
     new BinaryGetRequest(command, deadline, key, base64, map, spec.touch),

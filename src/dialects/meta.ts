@@ -4,33 +4,25 @@
  * @module
  */
 
-import { MemcachedError } from "./errors.ts";
+import { isErrorReply, Request, serverError, type Settle } from "../connection/request.ts";
+import { MemcachedError } from "../errors.ts";
 import {
   type ByteWriter,
-  encodeFlushAll,
   encodeMetaArithmetic,
   encodeMetaDelete,
   encodeMetaGet,
   encodeMetaSet,
-  encodeStats,
-  encodeVerbosity,
-  encodeVersion,
   type MetaArithmeticOptions,
   type MetaGetOptions,
   type MetaSetOptions,
   type Response,
+  ResponseDecoder,
   type WireKey,
-} from "./protocol/mod.ts";
-import { isErrorReply, Request, serverError, type Settle } from "./request.ts";
-import type { TextSource, ValueReply } from "./values.ts";
-
-/** A reply of a kind the request cannot get: the stream is out of step. */
-export function unexpected(command: string, r: { readonly status: string }): MemcachedError {
-  return new MemcachedError(
-    "PROTOCOL_ERROR",
-    `Cannot ${command}: unexpected reply ${r.status}`,
-  );
-}
+} from "../protocol/mod.ts";
+import type { TextSource } from "../protocol/values.ts";
+import { flushRequest, statsRequest, verbosityRequest, versionRequest } from "./_plain.ts";
+import { type Dialect, storeOutcome, unexpected, type ValueMapper } from "./dialect.ts";
+import { textHandshake } from "./text.ts";
 
 /** A request on one key answered by one meta reply carrying its opaque token. */
 abstract class KeyRequest<T> extends Request<T> {
@@ -56,9 +48,6 @@ abstract class KeyRequest<T> extends Request<T> {
     return true;
   }
 }
-
-/** Turns a value reply (meta `VA`, text `VALUE`, binary get) into what the caller gets. */
-export type ValueMapper<V> = (r: ValueReply, text: TextSource) => V;
 
 /** `mg <key> v f [c] [T<ttl>]`: get, gets, getAndTouch. */
 export class GetRequest<V> extends KeyRequest<V | undefined> {
@@ -151,21 +140,6 @@ export class StoreRequest<T extends boolean | undefined = boolean> extends KeyRe
         throw unexpected(this.command, r);
     }
   }
-}
-
-/**
- * What a store resolves with: `undefined` for a `set` (which always stores), else whether it
- * stored. A `set` the server did not store is rejected as a `SERVER_ERROR`: the reply was still
- * read, so the stream stays in step.
- */
-export function storeOutcome<T>(request: Request<T>, stored: boolean, status: string): T {
-  if (request.command !== "set") return stored as T;
-  if (!stored) {
-    request.reject(
-      new MemcachedError("SERVER_ERROR", `Cannot set: the server answered ${status}`),
-    );
-  }
-  return undefined as T;
 }
 
 /** `md <key>`: delete. Resolves whether the item existed. */
@@ -290,91 +264,36 @@ export class BatchGetRequest<V> extends Request<(V | undefined)[]> {
   }
 }
 
-/**
- * What a plain command's reply carries. Meta and text replies both have it: the plain commands
- * are the same bytes in both protocols, and so are their replies.
- */
-export interface PlainReply {
-  readonly status: string;
-  readonly message: string;
-  readonly stats: Map<string, string> | undefined;
-}
+const GET = { value: true, flags: true } as const;
+const GETS = { value: true, flags: true, cas: true } as const;
 
-/** The plain commands of the meta and text protocols: `version`, `flush_all`, `stats`, `verbosity`. */
-export class PlainRequest<T> extends Request<T> {
-  readonly command: string;
-  #encode: (w: ByteWriter) => void;
-  #accept: (r: PlainReply) => T | undefined;
-
-  constructor(
-    command: string,
-    deadline: number,
-    encode: (w: ByteWriter) => void,
-    accept: (r: PlainReply) => T | undefined,
-  ) {
-    super(deadline);
-    this.command = command;
-    this.opaqueCount = 0;
-    this.#encode = encode;
-    this.#accept = accept;
-  }
-
-  encode(w: ByteWriter): void {
-    this.#encode(w);
-  }
-
-  handle(r: PlainReply): boolean {
-    if (isErrorReply(r)) {
-      this.reject(serverError(r, this.command));
-      return true;
-    }
-    const value = this.#accept(r);
-    if (value === undefined) throw unexpected(this.command, r);
-    this.resolve(value);
-    return true;
-  }
-}
-
-/** `version`. */
-export function versionRequest(deadline: number): PlainRequest<string> {
-  return new PlainRequest(
-    "version",
-    deadline,
-    encodeVersion,
-    (r) => r.status === "VERSION" ? r.message : undefined,
-  );
-}
-
-/** `flush_all [delay]`. */
-export function flushRequest(deadline: number, delay: number | undefined): PlainRequest<true> {
-  return new PlainRequest(
-    "flush",
-    deadline,
-    (w) => encodeFlushAll(w, delay),
-    (r) => r.status === "OK" ? true : undefined,
-  );
-}
-
-/** `stats [group]`. */
-export function statsRequest(
-  deadline: number,
-  group: string | undefined,
-): PlainRequest<Map<string, string>> {
-  return new PlainRequest(
-    "stats",
-    deadline,
-    (w) => encodeStats(w, group),
-    // The text decoder reports an `END` with no `STAT` line before it as `END`.
-    (r) => r.status === "STATS" ? r.stats : r.status === "END" ? new Map() : undefined,
-  );
-}
-
-/** `verbosity <level>`. */
-export function verbosityRequest(deadline: number, level: number): PlainRequest<true> {
-  return new PlainRequest(
-    "verbosity",
-    deadline,
-    (w) => encodeVerbosity(w, level),
-    (r) => r.status === "OK" ? true : undefined,
-  );
-}
+/** memcached's meta protocol (1.6+): opaque tokens on every keyed request. */
+export const metaDialect: Dialect = {
+  handshake: textHandshake,
+  decoder: (options) => new ResponseDecoder(options),
+  get: (command, deadline, key, base64, map, spec) =>
+    new GetRequest(
+      command,
+      deadline,
+      key,
+      base64,
+      map,
+      spec.touch !== undefined
+        ? { value: true, flags: true, cas: spec.cas === true, touch: spec.touch }
+        : spec.cas
+        ? GETS
+        : GET,
+    ),
+  touch: (deadline, key, base64, ttl) => new TouchRequest(deadline, key, base64, ttl),
+  store: (command, deadline, key, base64, data, options) =>
+    new StoreRequest(command, deadline, key, base64, data, options),
+  delete: (deadline, key, base64) => new DeleteRequest(deadline, key, base64),
+  arithmetic: (deadline, key, base64, options) =>
+    new ArithmeticRequest(deadline, key, base64, options),
+  batchGet: (deadline, wire, base64, map, settle) =>
+    new BatchGetRequest(deadline, wire, base64, map, settle),
+  version: versionRequest,
+  flush: flushRequest,
+  stats: statsRequest,
+  verbosity: verbosityRequest,
+};

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { MemcachedError } from "./errors.ts";
+import { MemcachedError } from "../errors.ts";
 
 /**
  * Where a server listens: TCP host and port, or a unix socket path.

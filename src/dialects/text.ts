@@ -17,10 +17,19 @@
  * @module
  */
 
-import type { Dialect } from "./dialect.ts";
-import { MemcachedError } from "./errors.ts";
-import type { ByteWriter, WireKey } from "./protocol/mod.ts";
+import type { Handshake } from "../connection/connection.ts";
+import type { Credentials } from "../connection/credentials.ts";
 import {
+  isErrorReply,
+  PASS,
+  Request,
+  serverError,
+  type Settle,
+  type Verdict,
+} from "../connection/request.ts";
+import { MemcachedError } from "../errors.ts";
+import {
+  type ByteWriter,
   encodeTextArithmetic,
   encodeTextDelete,
   encodeTextGet,
@@ -30,18 +39,11 @@ import {
   type TextResponse,
   TextResponseDecoder,
   type TextStoreMode,
-} from "./protocol/text.ts";
-import {
-  flushRequest,
-  statsRequest,
-  storeOutcome,
-  unexpected,
-  type ValueMapper,
-  verbosityRequest,
-  versionRequest,
-} from "./operations.ts";
-import { isErrorReply, PASS, Request, serverError, type Settle, type Verdict } from "./request.ts";
-import type { TextSource } from "./values.ts";
+  type WireKey,
+} from "../protocol/mod.ts";
+import type { TextSource } from "../protocol/values.ts";
+import { flushRequest, statsRequest, verbosityRequest, versionRequest } from "./_plain.ts";
+import { type Dialect, storeOutcome, unexpected, type ValueMapper } from "./dialect.ts";
 
 /** Rejects base64 keys, which the text protocol cannot send as the same key. */
 function plainKey(command: string, base64: boolean): void {
@@ -374,8 +376,31 @@ export class TextAuthRequest extends Request<true> {
   }
 }
 
+/**
+ * ASCII authentication (memcached `-Y`), which answers in the text protocol also on a
+ * connection that then speaks meta.
+ */
+export function textHandshake(credentials: Credentials): Handshake {
+  if (credentials.reveal((_user, password) => /\s/.test(password))) {
+    throw new MemcachedError(
+      "INVALID_ARGUMENT",
+      "Cannot use credentials: ASCII authentication (text and meta protocols) cannot send a " +
+        'password with a space; use protocol "binary" (SASL)',
+    );
+  }
+  return {
+    request: (deadline) =>
+      new TextAuthRequest(
+        deadline,
+        () => credentials.reveal((username, password) => `${username} ${password}`),
+      ),
+    decoder: () => new TextResponseDecoder(),
+  };
+}
+
 /** memcached's classic text protocol. */
 export const textDialect: Dialect = {
+  handshake: textHandshake,
   decoder: (options) => new TextResponseDecoder(options),
   get: (command, deadline, key, base64, map, spec) => {
     plainKey(command, base64);

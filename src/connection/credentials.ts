@@ -7,7 +7,7 @@
  * @module
  */
 
-import { MemcachedError } from "./errors.ts";
+import { MemcachedError } from "../errors.ts";
 
 const REDACTED = "[redacted]";
 

@@ -7,9 +7,9 @@
  * @module
  */
 
-import { MemcachedError } from "./errors.ts";
-import type { ByteWriter } from "./protocol/mod.ts";
-import type { TextSource } from "./values.ts";
+import { MemcachedError } from "../errors.ts";
+import type { ByteWriter } from "../protocol/mod.ts";
+import type { TextSource } from "../protocol/values.ts";
 
 /** Where a request is in its life: queued, written (awaiting its reply), or finished. */
 export const State = {

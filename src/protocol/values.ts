@@ -5,8 +5,8 @@
  * @module
  */
 
-import { MemcachedError } from "./errors.ts";
-import { utf8Length } from "./protocol/mod.ts";
+import { MemcachedError } from "../errors.ts";
+import { utf8Length } from "./writer.ts";
 
 /**
  * A value Mica stores: text (sent as UTF-8) or bytes.

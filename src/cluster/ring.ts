@@ -7,10 +7,10 @@
  * @module
  */
 
+import { MemcachedError } from "../errors.ts";
+import type { Key } from "../protocol/values.ts";
 import { DEFAULT_PORT } from "./address.ts";
-import { MemcachedError } from "./errors.ts";
 import { ketamaHash, md5Words, oneAtATime } from "./hashes.ts";
-import type { Key } from "./values.ts";
 
 /**
  * A server on a ring: `"host:port"`, `"host:port:weight"`, `"host"` (port 11211, weight 1),

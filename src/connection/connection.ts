@@ -13,8 +13,8 @@
  */
 
 import { now as clockNow } from "./clock.ts";
-import { MemcachedError } from "./errors.ts";
-import { ByteWriter, type DecoderOptions } from "./protocol/mod.ts";
+import { MemcachedError } from "../errors.ts";
+import { ByteWriter, type DecoderOptions } from "../protocol/mod.ts";
 import { Deque } from "./deque.ts";
 import { PASS, type ReplyDecoder, type Request, State } from "./request.ts";
 import {

@@ -11,12 +11,16 @@
  * @module
  */
 
+import { now as clockNow } from "../connection/clock.ts";
+import {
+  Connection,
+  type ConnectionOptions,
+  type ConnectionOwner,
+} from "../connection/connection.ts";
+import type { Request } from "../connection/request.ts";
+import type { Connector } from "../connection/transport.ts";
+import { MemcachedError } from "../errors.ts";
 import type { ServerSpec } from "./address.ts";
-import { Connection, type ConnectionOptions, type ConnectionOwner } from "./connection.ts";
-import { now as clockNow } from "./clock.ts";
-import { MemcachedError } from "./errors.ts";
-import type { Request } from "./request.ts";
-import type { Connector } from "./transport.ts";
 
 /** Pool and health settings of every server of a client. */
 export interface ServerOptions {

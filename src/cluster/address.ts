@@ -5,9 +5,9 @@
  * @module
  */
 
-import { Credentials } from "./credentials.ts";
-import { MemcachedError } from "./errors.ts";
-import { type Endpoint, endpointName } from "./transport.ts";
+import { Credentials } from "../connection/credentials.ts";
+import { type Endpoint, endpointName } from "../connection/transport.ts";
+import { MemcachedError } from "../errors.ts";
 
 /**
  * memcached's default TCP port.

@@ -11,9 +11,10 @@
  * @module
  */
 
-import type { MemcachedError } from "../errors.ts";
+import type { MemcachedError } from "../../errors.ts";
 import {
   addStat,
+  type DecoderOptions,
   DEFAULT_MAX_LINE_LENGTH,
   DEFAULT_MAX_VALUE_SIZE,
   excerpt,
@@ -27,118 +28,8 @@ import {
   ReceiveBuffer,
   SP,
   startsWith,
-} from "./_decode.ts";
-
-/**
- * What a reply says, by its first word.
- *
- * @example
- * ```ts
- * import { ResponseDecoder, type ResponseStatus } from "@mica/memcached/protocol";
- *
- * function stored(status: ResponseStatus): boolean {
- *   return status === "HD"; // NS: not stored; EX: CAS mismatch; NF: not found
- * }
- * const d = new ResponseDecoder();
- * d.feed(new TextEncoder().encode("HD\r\nEX\r\n"));
- * console.log(stored(d.next()!.status), stored(d.next()!.status)); // true false
- * ```
- */
-export type ResponseStatus =
-  | "VA"
-  | "HD"
-  | "EN"
-  | "NF"
-  | "NS"
-  | "EX"
-  | "MN"
-  | "OK"
-  | "RESET"
-  | "VERSION"
-  | "STATS"
-  | "ERROR"
-  | "CLIENT_ERROR"
-  | "SERVER_ERROR";
-
-/**
- * One complete reply. Fields a reply did not carry have their empty value.
- *
- * @example
- * ```ts
- * import { type Response, ResponseDecoder } from "@mica/memcached/protocol";
- *
- * const d = new ResponseDecoder();
- * d.feed(new TextEncoder().encode("VA 2 f4 c77 t-1 O3\r\nhi\r\n"));
- * const r: Response = d.next()!;
- * console.log(r.status, r.flags, r.cas, r.ttl, r.opaque); // VA 4 77n -1 3
- * ```
- */
-export interface Response {
-  /** The reply's kind. */
-  status: ResponseStatus;
-  /** The echoed opaque token (`O`), or -1 when absent. */
-  opaque: number;
-  /** The value of a `VA` reply. */
-  value: Uint8Array | undefined;
-  /**
-   * Whether `value` is a view into the decoder's receive buffer (only when the decoder was made
-   * with `copyValues: false`): it is then valid only until the next `next()` or `feed()`, and a
-   * caller that keeps it must copy it.
-   */
-  borrowed: boolean;
-  /** Client flags (`f`); 0 when absent. */
-  flags: number;
-  /** The CAS token (`c`). */
-  cas: bigint | undefined;
-  /** Remaining TTL in seconds (`t`); -1 means no expiry; undefined when absent. */
-  ttl: number | undefined;
-  /** The key (`k`), as sent (base64 text when the `b` flag was used). */
-  key: string | undefined;
-  /** The message of an error reply, or the version string of `VERSION`. */
-  message: string;
-  /** The statistics of a `STAT ... END` block. */
-  stats: Map<string, string> | undefined;
-}
-
-/**
- * Limits of a {@linkcode ResponseDecoder}.
- *
- * @example
- * ```ts
- * import { MemcachedError } from "@mica/memcached";
- * import { type DecoderOptions, ResponseDecoder } from "@mica/memcached/protocol";
- *
- * const options: DecoderOptions = { maxValueSize: 4 };
- * const d = new ResponseDecoder(options);
- * d.feed(new TextEncoder().encode("VA 5\r\nhello\r\n"));
- * try {
- *   d.next();
- * } catch (error) {
- *   console.log((error as MemcachedError).code); // "PROTOCOL_ERROR": over maxValueSize
- * }
- * ```
- */
-export interface DecoderOptions {
-  /**
-   * The longest reply line accepted, in bytes, line end included.
-   * @default {8192}
-   */
-  maxLineLength?: number;
-  /**
-   * The largest value accepted in a `VA` reply, in bytes.
-   * @default {1048576}
-   */
-  maxValueSize?: number;
-  /**
-   * Copy each value that arrived whole into its own buffer, and return a new object per reply.
-   * With `false`, such a value is a view into the receive buffer (`borrowed: true`) and every
-   * reply is the same reused object: a response and its value are valid only until the next
-   * call to `next()` or `feed()`. This saves allocations for a caller that consumes each reply
-   * at once, as a connection does.
-   * @default {true}
-   */
-  copyValues?: boolean;
-}
+} from "../_decode.ts";
+import type { Response, ResponseStatus } from "./types.ts";
 
 function newResponse(status: ResponseStatus): Response {
   return {
