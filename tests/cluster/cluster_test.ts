@@ -10,9 +10,9 @@
  */
 
 import assert from "node:assert/strict";
-import { test } from "./_harness.ts";
-import { type MemcachedServer, rawCommand, serverStat, startMemcached } from "./_memcached.ts";
-import { type Proxy, startProxy } from "./_proxy.ts";
+import { test } from "../_harness.ts";
+import { type MemcachedServer, rawCommand, serverStat, startMemcached } from "../_memcached.ts";
+import { type Proxy, startProxy } from "../_proxy.ts";
 import {
   assertAllZero,
   assertFailed,
@@ -28,7 +28,7 @@ import {
   waitFor,
   type WireRecord,
   within,
-} from "./_util.ts";
+} from "../_util.ts";
 import {
   Client,
   type ClientOptions,
@@ -41,7 +41,7 @@ import {
   type RingServer,
   type ServerAddress,
   type Value,
-} from "../mod.ts";
+} from "../../mod.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

@@ -9,14 +9,14 @@
  */
 
 import assert from "node:assert/strict";
-import { test } from "./_harness.ts";
+import { test } from "../_harness.ts";
 import {
   type MemcachedServer,
   pickFreePort,
   rawCommand,
   serverStat,
   startMemcached,
-} from "./_memcached.ts";
+} from "../_memcached.ts";
 import {
   assertBytes,
   assertIdle,
@@ -30,14 +30,14 @@ import {
   runtimeConnector as connector,
   sleep,
   utf8,
-} from "./_util.ts";
+} from "../_util.ts";
 import {
   type Endpoint,
   HIGH_WATER_MARK,
   type Transport,
   type TransportHandlers,
-} from "../src/connection/transport.ts";
-import { connect } from "../mod.ts";
+} from "../../src/connection/transport.ts";
+import { connect } from "../../mod.ts";
 
 const RUNTIME = IS_BUN ? "Bun" : "Deno";
 const NAME = IS_BUN ? "bunConnector" : "denoConnector";

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { test } from "../_harness.ts";
-import { concat, latin1, MAX_U64, MIB, withCode } from "../_util.ts";
+import { test } from "../../_harness.ts";
+import { concat, latin1, MAX_U64, MIB, withCode } from "../../_util.ts";
 import {
   type DecoderOptions,
   type Response,
   ResponseDecoder,
   type ResponseStatus,
-} from "../../src/protocol/mod.ts";
+} from "../../../src/protocol/mod.ts";
 import {
   assertResponses,
   type Case,
@@ -30,7 +30,7 @@ import {
   lineCodec,
   lineTrailer,
   noise,
-} from "./_codec.ts";
+} from "../_codec.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

@@ -1,6 +1,6 @@
-import { TextResponseDecoder } from "../../src/protocol/mod.ts";
-import { fuzzTest } from "./_codec.ts";
-import { TEXT_CORPUS } from "./_corpus.ts";
+import { TextResponseDecoder } from "../../../src/protocol/mod.ts";
+import { fuzzTest } from "../_codec.ts";
+import { TEXT_CORPUS } from "../_corpus.ts";
 
 fuzzTest("the text decoder survives a million fuzzed inputs with only protocol errors", {
   name: "text",

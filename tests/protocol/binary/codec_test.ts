@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "../_harness.ts";
+import { test } from "../../_harness.ts";
 import {
   assertBytes,
   assertMemcachedError,
@@ -10,8 +10,8 @@ import {
   pattern,
   utf8,
   withCode,
-} from "../_util.ts";
-import type { ErrorCode } from "../../src/errors.ts";
+} from "../../_util.ts";
+import type { ErrorCode } from "../../../src/errors.ts";
 import {
   type BinaryResponse,
   BinaryResponseDecoder,
@@ -33,8 +33,8 @@ import {
   encodeSaslStep,
   Opcode,
   saslPlainPayload,
-} from "../../src/protocol/mod.ts";
-import { ByteWriter, type DecoderOptions, encodeKey, toBase64 } from "../../src/protocol/mod.ts";
+} from "../../../src/protocol/mod.ts";
+import { ByteWriter, type DecoderOptions, encodeKey, toBase64 } from "../../../src/protocol/mod.ts";
 import {
   assertRejected as assertEncoderRejected,
   assertResponses,
@@ -52,7 +52,7 @@ import {
   failEveryWay,
   hex,
   type Trailer,
-} from "./_codec.ts";
+} from "../_codec.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

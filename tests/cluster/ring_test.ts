@@ -1,6 +1,6 @@
 /**
  * Key-to-server choice matches libmemcached 1.1.4 exactly: every key of the vector files in
- * `../shared/vectors/` (made by libmemcached itself) goes to the same server, the ketama ring's
+ * `tests/fixtures/vectors/` (made by libmemcached itself) goes to the same server, the ketama ring's
  * points are libmemcached's, and the hashes agree with RFC 1321 and node:crypto.
  *
  * Runs unchanged under `deno test --sanitize-ops --sanitize-resources` and `bun test`.
@@ -10,16 +10,16 @@
 
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { test } from "./_harness.ts";
-import { MemcachedError } from "../src/errors.ts";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { test } from "../_harness.ts";
+import { MemcachedError } from "../../src/errors.ts";
 import {
   HashRing,
   type HashRingOptions,
   ketamaPointCount,
   type RingServer,
-} from "../src/cluster/ring.ts";
-import { ketamaHash, md5, md5Words, oneAtATime } from "../src/cluster/hashes.ts";
+} from "../../src/cluster/ring.ts";
+import { ketamaHash, md5, md5Words, oneAtATime } from "../../src/cluster/hashes.ts";
 
 const encoder = new TextEncoder();
 const utf8 = (text: string): Uint8Array => encoder.encode(text);
@@ -32,9 +32,9 @@ interface Vectors {
   rows: string[][];
 }
 
-/** Reads a file of `../shared/vectors/`, resolved from this repository (CI clones elsewhere). */
+/** Reads a vector file of `tests/fixtures/vectors/`, the project's copy of libmemcached's. */
 function readVectors(name: string): Vectors {
-  const text = readFileSync(new URL(`../../shared/vectors/${name}`, import.meta.url), "utf8");
+  const text = readFileSync(new URL(`../fixtures/vectors/${name}`, import.meta.url), "utf8");
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
   const header = lines.shift() ?? "";
@@ -563,3 +563,19 @@ test("HashRing.serverFor() rejects a key that is neither a string nor a Uint8Arr
     assertInvalid(() => ring.serverFor(key as string), "INVALID_KEY", String(key));
   }
 });
+
+// tests/fixtures/vectors/ is a copy, so that a clone anywhere can run the ring tests. Where the
+// original (../shared/vectors/ beside the repository, as in the project's workspace and CI)
+// exists, the copy must not drift from it; elsewhere there is nothing to compare with.
+const SHARED_VECTORS = new URL("../../../shared/vectors/", import.meta.url);
+if (existsSync(SHARED_VECTORS)) {
+  test("the vendored vector files are byte-for-byte the workspace's libmemcached vectors", () => {
+    const names = readdirSync(SHARED_VECTORS).filter((name) => name.endsWith(".tsv")).sort();
+    assert.ok(names.length >= 6, "the shared folder holds the vector files");
+    for (const name of names) {
+      const copy = readFileSync(new URL(`../fixtures/vectors/${name}`, import.meta.url));
+      const original = readFileSync(new URL(name, SHARED_VECTORS));
+      assert.ok(copy.equals(original), `${name} is identical to the shared original`);
+    }
+  });
+}

@@ -1,6 +1,6 @@
-import { BinaryResponseDecoder } from "../../src/protocol/mod.ts";
-import { fuzzTest } from "./_codec.ts";
-import { BINARY_CORPUS } from "./_corpus.ts";
+import { BinaryResponseDecoder } from "../../../src/protocol/mod.ts";
+import { fuzzTest } from "../_codec.ts";
+import { BINARY_CORPUS } from "../_corpus.ts";
 
 fuzzTest("the binary decoder survives a million fuzzed inputs with only protocol errors", {
   name: "binary",

@@ -7,8 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { test } from "../_harness.ts";
-import { latin1, MAX_U64, pattern } from "../_util.ts";
+import { test } from "../../_harness.ts";
+import { latin1, MAX_U64, pattern } from "../../_util.ts";
 import {
   type ByteWriter,
   encodeFlushAll,
@@ -16,7 +16,7 @@ import {
   encodeStats,
   encodeVerbosity,
   encodeVersion,
-} from "../../src/protocol/mod.ts";
+} from "../../../src/protocol/mod.ts";
 import {
   encodeTextArithmetic,
   encodeTextDelete,
@@ -26,8 +26,8 @@ import {
   type TextResponse,
   TextResponseDecoder,
   type TextResponseStatus,
-} from "../../src/protocol/mod.ts";
-import { withLiveConnection } from "./_codec.ts";
+} from "../../../src/protocol/mod.ts";
+import { withLiveConnection } from "../_codec.ts";
 
 /** What the tests use of a connection: the shared live connection plus `statuses()`. */
 interface TextConnection {

@@ -4,9 +4,9 @@
  */
 
 import assert from "node:assert/strict";
-import { test } from "../_harness.ts";
-import { type MemcachedServer, rawCommand } from "../_memcached.ts";
-import { assertBytes, latin1, MAX_U64, pattern, utf8, within } from "../_util.ts";
+import { test } from "../../_harness.ts";
+import { type MemcachedServer, rawCommand } from "../../_memcached.ts";
+import { assertBytes, latin1, MAX_U64, pattern, utf8, within } from "../../_util.ts";
 import {
   type BinaryResponse,
   BinaryResponseDecoder,
@@ -24,9 +24,9 @@ import {
   encodeBinaryVerbosity,
   encodeBinaryVersion,
   Opcode,
-} from "../../src/protocol/mod.ts";
-import { encodeKey } from "../../src/protocol/mod.ts";
-import { type LiveConnection, withLiveConnection } from "./_codec.ts";
+} from "../../../src/protocol/mod.ts";
+import { encodeKey } from "../../../src/protocol/mod.ts";
+import { type LiveConnection, withLiveConnection } from "../_codec.ts";
 
 const text = new TextDecoder();
 

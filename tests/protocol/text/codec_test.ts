@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { test } from "../_harness.ts";
-import { concat, latin1, latin1Text, MAX_U64, MIB, withCode } from "../_util.ts";
-import { ByteWriter, type DecoderOptions, encodeKey } from "../../src/protocol/mod.ts";
+import { test } from "../../_harness.ts";
+import { concat, latin1, latin1Text, MAX_U64, MIB, withCode } from "../../_util.ts";
+import { ByteWriter, type DecoderOptions, encodeKey } from "../../../src/protocol/mod.ts";
 import {
   encodeTextArithmetic,
   encodeTextDelete,
@@ -15,7 +15,7 @@ import {
   type TextResponseStatus,
   type TextStoreMode,
   type TextStoreOptions,
-} from "../../src/protocol/mod.ts";
+} from "../../../src/protocol/mod.ts";
 import {
   assertRejected,
   assertResponses,
@@ -41,7 +41,7 @@ import {
   lineCodec,
   lineTrailer,
   noise,
-} from "./_codec.ts";
+} from "../_codec.ts";
 
 // =============================================================================================
 // Encoders

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { test } from "../_harness.ts";
-import { latin1, latin1Text, MAX_U64 } from "../_util.ts";
+import { test } from "../../_harness.ts";
+import { latin1, latin1Text, MAX_U64 } from "../../_util.ts";
 import {
   ByteWriter,
   encodeFlushAll,
@@ -18,8 +18,8 @@ import {
   type MetaGetOptions,
   type MetaSetOptions,
   type SetMode,
-} from "../../src/protocol/mod.ts";
-import { assertRejected, encodedText } from "./_codec.ts";
+} from "../../../src/protocol/mod.ts";
+import { assertRejected, encodedText } from "../_codec.ts";
 
 const encoded = encodedText;
 

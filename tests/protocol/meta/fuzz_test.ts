@@ -1,6 +1,6 @@
-import { ResponseDecoder } from "../../src/protocol/mod.ts";
-import { fuzzTest } from "./_codec.ts";
-import { META_CORPUS } from "./_corpus.ts";
+import { ResponseDecoder } from "../../../src/protocol/mod.ts";
+import { fuzzTest } from "../_codec.ts";
+import { META_CORPUS } from "../_corpus.ts";
 
 fuzzTest("the meta decoder survives a million fuzzed inputs with only protocol errors", {
   name: "meta",

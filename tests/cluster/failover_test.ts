@@ -13,9 +13,14 @@
  */
 
 import assert from "node:assert/strict";
-import { test } from "./_harness.ts";
-import { type MemcachedServer, openFdCount, settledFdCount, startMemcached } from "./_memcached.ts";
-import { type Proxy, startProxy } from "./_proxy.ts";
+import { test } from "../_harness.ts";
+import {
+  type MemcachedServer,
+  openFdCount,
+  settledFdCount,
+  startMemcached,
+} from "../_memcached.ts";
+import { type Proxy, startProxy } from "../_proxy.ts";
 import {
   assertAllZero,
   assertFailed,
@@ -29,7 +34,7 @@ import {
   utf8,
   waitFor,
   within,
-} from "./_util.ts";
+} from "../_util.ts";
 import {
   type Client,
   type ClientEventType,
@@ -39,7 +44,7 @@ import {
   type GetManyResult,
   isMemcachedError,
   type ServerEventDetail,
-} from "../mod.ts";
+} from "../../mod.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Setup
