@@ -52,7 +52,7 @@ test("text gets queued together leave as one line and each caller gets its own v
     assert.equal(values[i], n % 3 === 0 ? `v${n}` : undefined, key);
   }
   const gets = lines.filter((line) => line.startsWith("get "));
-  // Up to 8 keys per line (MAX_BATCH in src/connection.ts).
+  // Up to 8 keys per line (MAX_BATCH in src/connection/connection.ts).
   assert.ok(gets.length <= keys.length / 4, `${gets.length} get lines for ${keys.length} gets`);
   assert.ok(gets.every((line) => line.split(" ").length <= 9), "at most 8 keys per line");
   assert.equal(gets.reduce((n, line) => n + line.split(" ").length - 1, 0), keys.length);

@@ -1,8 +1,9 @@
 /**
- * Internal pieces shared by the three reply decoders (`decoder.ts` for the meta protocol,
- * `text.ts` for the classic text protocol, `binary.ts` for the binary protocol): the receive
- * buffer with its compaction and growth, line framing, value framing and streaming, option
- * limits, and the small byte parsers. Not exported from `mod.ts`.
+ * Internal pieces shared by the three reply decoders (`meta/decode.ts` for the meta
+ * protocol, `text/decode.ts` for the classic text protocol, `binary/decode.ts` for the binary
+ * protocol): the receive buffer with its compaction and growth, line framing, value framing and
+ * streaming, option limits, and the small byte parsers. Not exported from `mod.ts`, but for the
+ * {@linkcode DecoderOptions} the three decoders take.
  *
  * Each decoder keeps its own reply parsing and its own `#next()` loop (the hot,
  * protocol-specific part, calling its parser directly rather than through a shared loop taking

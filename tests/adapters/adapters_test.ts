@@ -1,6 +1,6 @@
 /**
  * The runtime adapters against a real memcached: the client's operations through an explicit
- * `connector`, and the {@linkcode Connector} contract of `src/transport.ts` driven directly.
+ * `connector`, and the {@linkcode Connector} contract of `src/connection/transport.ts` driven directly.
  *
  * Only the adapter of the runtime running the tests can work (`denoConnector` needs `Deno`,
  * `bunConnector` needs `Bun`), so each test runs that one and its name says which is skipped.

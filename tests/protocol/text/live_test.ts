@@ -1,7 +1,7 @@
 /**
  * Round trips of the classic text-protocol codec against a real memcached: the bytes of
- * `src/protocol/text.ts`'s encoders (and of the shared plain-command encoders) go over a plain
- * socket, and the server's replies are parsed by `TextResponseDecoder`.
+ * `src/protocol/text/encode.ts`'s encoders (and of the shared plain-command encoders) go over a
+ * plain socket, and the server's replies are parsed by `TextResponseDecoder`.
  *
  * @module
  */
