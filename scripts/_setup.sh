@@ -1,9 +1,11 @@
 # shellcheck shell=bash
 # Installs what Mica's tests and demo need; sourced by scripts/test.sh and scripts/demo.sh.
 #
-#   mica_setup   installs memcached, libmemcached-tools, sasl2-bin (saslpasswd2, for SASL tests)
-#                and openssl (certificates for TLS tests) from Debian if missing, then the npm
-#                devDependencies (deno, bun, bun-types, benchmark peers) if missing or stale.
+#   mica_setup   installs memcached, libmemcached-tools, sasl2-bin (saslpasswd2, for SASL tests),
+#                openssl (certificates for TLS tests) and the clients of other languages that the
+#                interop tests run (python3-pylibmc, python3-pymemcache, php-cli, php-memcached)
+#                from Debian if missing, then the npm devDependencies (deno, bun, bun-types,
+#                benchmark peers) if missing or stale.
 #
 # Expects the current directory to be the repository root. Returns non-zero on failure.
 
@@ -26,12 +28,22 @@ mica_apt_install() {
     mica_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
 }
 
+mica_peers_present() {
+  [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import pylibmc, pymemcache" 2>/dev/null &&
+    [ -x /usr/bin/php ] && /usr/bin/php -r 'exit(class_exists("Memcached") ? 0 : 1);' 2>/dev/null
+}
+
 mica_install_memcached() {
   if [ -x "$MEMCACHED_BIN" ] && command -v memcslap >/dev/null 2>&1 &&
-    [ -x /usr/sbin/saslpasswd2 ] && [ -x /usr/bin/openssl ]; then
+    [ -x /usr/sbin/saslpasswd2 ] && [ -x /usr/bin/openssl ] && mica_peers_present; then
     return 0
   fi
-  mica_apt_install memcached libmemcached-tools sasl2-bin openssl || return 1
+  mica_apt_install memcached libmemcached-tools sasl2-bin openssl \
+    python3-pylibmc python3-pymemcache php-cli php-memcached || return 1
+  if ! mica_peers_present; then
+    echo "setup: pylibmc, pymemcache or php-memcached is still missing after apt-get install" >&2
+    return 1
+  fi
   if [ ! -x "$MEMCACHED_BIN" ]; then
     echo "setup: $MEMCACHED_BIN is still missing after apt-get install" >&2
     return 1

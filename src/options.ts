@@ -92,12 +92,42 @@ export interface ClientOptions {
    */
   defaultTtl?: number;
   /**
-   * How keys are spread over several servers: `"ketama"` (libmemcached's weighted consistent
-   * hashing with MD5, compatible with php-memcached's libketama mode and pylibmc) or `"modula"`
-   * (libmemcached's default: one_at_a_time hash modulo the server count).
+   * How keys are spread over several servers, each as libmemcached does it, so that clients in
+   * other languages agree on every key's server: `"ketama"` (weighted consistent hashing with
+   * MD5: php-memcached's `OPT_LIBKETAMA_COMPATIBLE`, pylibmc's `ketama_weighted`),
+   * `"consistent"` (unweighted consistent hashing: pylibmc's `ketama: True`, php-memcached's
+   * `DISTRIBUTION_CONSISTENT`) or `"modula"` (libmemcached's default: the key hash modulo the
+   * server count).
    * @default {"ketama"}
    */
   distribution?: Distribution;
+  /**
+   * The key hash of the distribution: `"md5"` or `"one_at_a_time"` (libmemcached's default
+   * hash; pylibmc's `hash: "md5"` and `"default"`).
+   * @default {"md5" for ketama, "one_at_a_time" for consistent and modula}
+   */
+  hash?: "md5" | "one_at_a_time";
+  /**
+   * A namespace sent in front of every key (libmemcached's `MEMCACHED_CALLBACK_PREFIX_KEY`,
+   * php-memcached's `OPT_PREFIX_KEY`): at most 128 bytes, no spaces or control characters. It
+   * counts towards the 250-byte key limit. Results and `failed` maps use the keys as given.
+   * @default {""}
+   */
+  prefix?: string;
+  /**
+   * Hash the prefix with the key to choose the server (libmemcached's
+   * `MEMCACHED_BEHAVIOR_HASH_WITH_PREFIX_KEY`). Off, as in libmemcached: a key's server does
+   * not depend on the prefix.
+   * @default {false}
+   */
+  hashPrefix?: boolean;
+  /**
+   * What happens to a key whose wire form (prefix included) is over 250 bytes (over 186 bytes
+   * with `base64Keys`): `"reject"` with `INVALID_KEY`, or `"hash"`: it is replaced by the
+   * 32-character lowercase hex MD5 of its bytes (behind the prefix), which is sent and hashed.
+   * @default {"reject"}
+   */
+  longKeys?: "reject" | "hash";
   /**
    * What happens to keys of a dead server: `"fail-fast"` rejects them at once with
    * `SERVER_DEAD` (no key moves, so no stale copies appear elsewhere); `"eject"` rebuilds the
@@ -513,7 +543,21 @@ export function settings(
   const base64 = flag("base64Keys", options.base64Keys, DEFAULTS.base64Keys);
   const defaultTtl = options.defaultTtl ?? DEFAULTS.defaultTtl;
   wireTtl(defaultTtl, 0); // validates; converted at each store, as it may be relative
-  const distribution = oneOf("distribution", options.distribution, ["ketama", "modula"], "ketama");
+  const distribution = oneOf(
+    "distribution",
+    options.distribution,
+    ["ketama", "consistent", "modula"],
+    "ketama",
+  );
+  const hash = options.hash === undefined
+    ? undefined
+    : oneOf("hash", options.hash, ["md5", "one_at_a_time"], "md5");
+  const keys = {
+    prefix: options.prefix ?? "",
+    hashPrefix: flag("hashPrefix", options.hashPrefix, false),
+    longKeys: oneOf("longKeys", options.longKeys, ["reject", "hash"], "reject"),
+    base64,
+  };
   const failover = oneOf("failover", options.failover, ["fail-fast", "eject"], "fail-fast");
   const protocol = oneOf("protocol", options.protocol, ["meta", "text", "binary"], "meta");
   const dialect = dialectOf(protocol);
@@ -560,8 +604,9 @@ export function settings(
     specs,
     cluster: {
       distribution,
+      ...(hash === undefined ? {} : { hash }),
       failover,
-      base64,
+      keys,
       // A server's own credentials (in its address) take precedence over the shared ones.
       server: (spec) => {
         const credentials = spec.credentials ?? shared;

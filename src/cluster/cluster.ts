@@ -15,7 +15,8 @@ import { encodeKey, type WireKey } from "../protocol/keys.ts";
 import type { Key, Value } from "../protocol/values.ts";
 import type { ServerSpec } from "./address.ts";
 import { GetManyResult, ManyGet } from "./get_many.ts";
-import { type Distribution, HashRing } from "./ring.ts";
+import { type KeyRules, KeyScheme } from "./keys.ts";
+import { type Distribution, HashRing, type KeyHash } from "./ring.ts";
 import { Server, type ServerCounters, type ServerListener, type ServerOptions } from "./server.ts";
 
 /**
@@ -86,8 +87,10 @@ export interface ClientCounters {
 export interface ClusterOptions {
   readonly distribution: Distribution;
   readonly failover: "fail-fast" | "eject";
-  /** Keys travel base64-encoded (meta `b` flag). */
-  readonly base64: boolean;
+  /** Key prefix, long keys, base64 (see {@linkcode KeyRules}). */
+  readonly keys: KeyRules;
+  /** The key hash of the ring; by default the distribution's. */
+  readonly hash?: KeyHash;
   /** The pool and health settings of one server (its credentials decide its handshake). */
   readonly server: (spec: ServerSpec) => ServerOptions;
   /** Where server events go. */
@@ -119,6 +122,9 @@ export class Cluster {
   readonly #distribution: Distribution;
   readonly #failover: "fail-fast" | "eject";
   readonly #base64: boolean;
+  readonly #hash: KeyHash | undefined;
+  /** Prefix and long-key rules; undefined when keys go out as they are. */
+  readonly #keys: KeyScheme | undefined;
   /** Wire forms and ring positions of recently routed string keys (see `#place`). */
   #placements = new Map<string, Placement>();
   #dead = 0;
@@ -130,7 +136,10 @@ export class Cluster {
   constructor(specs: readonly ServerSpec[], options: ClusterOptions) {
     this.#distribution = options.distribution;
     this.#failover = options.failover;
-    this.#base64 = options.base64;
+    this.#base64 = options.keys.base64;
+    this.#hash = options.hash;
+    const keys = new KeyScheme(options.keys);
+    this.#keys = keys.identity ? undefined : keys;
     const listener = this.#listener(options.emit);
     this.#servers = specs.map((spec) =>
       new Server(spec, options.server(spec), listener, this.#lifetime.signal)
@@ -163,7 +172,9 @@ export class Cluster {
           ? { host: spec.endpoint.path, port: 0, weight: spec.weight }
           : { host: spec.endpoint.host, port: spec.endpoint.port, weight: spec.weight }
       ),
-      { distribution: this.#distribution },
+      this.#hash === undefined
+        ? { distribution: this.#distribution }
+        : { distribution: this.#distribution, hash: this.#hash },
     );
   }
 
@@ -200,7 +211,14 @@ export class Cluster {
   wireKey(key: Key): WireKey {
     const ring = this.#ring;
     if (typeof key === "string" && ring !== undefined) return this.#place(key, ring).wire;
-    return encodeKey(key, this.#base64);
+    const keys = this.#keys;
+    return keys === undefined ? encodeKey(key, this.#base64) : keys.wire(key);
+  }
+
+  /** The ring position of a key that is not a string (string keys go through `#place`). */
+  #index(key: Key, ring: HashRing): number {
+    const keys = this.#keys;
+    return ring.serverIndexFor(keys === undefined ? key : keys.hashed(key));
   }
 
   /**
@@ -221,7 +239,7 @@ export class Cluster {
   #lookup(key: Key): Server | undefined {
     const ring = this.#ring;
     if (ring === undefined) return this.#ringServers[0];
-    if (typeof key !== "string") return this.#ringServers[ring.serverIndexFor(key)];
+    if (typeof key !== "string") return this.#ringServers[this.#index(key, ring)];
     return this.#ringServers[this.#place(key, ring).index];
   }
 
@@ -235,7 +253,10 @@ export class Cluster {
   #place(key: string, ring: HashRing): Placement {
     let placement = this.#placements.get(key);
     if (placement === undefined) {
-      placement = { wire: encodeKey(key, this.#base64), index: ring.serverIndexFor(key) };
+      const keys = this.#keys;
+      placement = keys === undefined
+        ? { wire: encodeKey(key, this.#base64), index: ring.serverIndexFor(key) }
+        : { wire: keys.wire(key), index: ring.serverIndexFor(keys.hashed(key)) };
       if (this.#placements.size >= PLACEMENT_CACHE) this.#placements.clear();
       this.#placements.set(key, placement);
     }
@@ -400,7 +421,7 @@ export class Cluster {
         index = placement.index;
       } else {
         wire = this.wireKey(key);
-        if (ring !== undefined) index = ring.serverIndexFor(key);
+        if (ring !== undefined) index = this.#index(key, ring);
       }
       const group = at[index];
       if (group === undefined) {

@@ -60,8 +60,14 @@ export interface RingMember {
  * How keys are spread over servers.
  *
  * - `"ketama"`: libmemcached's weighted ketama consistent hashing
- *   (`MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED`). Adding or removing a server moves only about
- *   `1 / servers` of the keys.
+ *   (`MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED`, php-memcached's `OPT_LIBKETAMA_COMPATIBLE`). Adding or
+ *   removing a server moves only about `1 / servers` of the keys.
+ * - `"consistent"`: libmemcached's consistent hashing without weights
+ *   (`MEMCACHED_BEHAVIOR_KETAMA` or `MEMCACHED_DISTRIBUTION_CONSISTENT`; pylibmc's
+ *   `behaviors={"ketama": True}`): 100 points per server, each the key hash of
+ *   `"<host>-<i>"`, keys hashed with libmemcached's default `one_at_a_time` unless `hash` says
+ *   otherwise. As in libmemcached, a server weight over 1 turns it into weighted ketama points
+ *   (still with that key hash).
  * - `"modula"`: `hash(key) % servers` (libmemcached's default, `MEMCACHED_DISTRIBUTION_MODULA`).
  *   Weights are ignored, and adding or removing a server moves nearly every key.
  *
@@ -74,13 +80,14 @@ export interface RingMember {
  * console.log(ring.serverFor("user:42")); // "10.0.0.1:11211"
  * ```
  */
-export type Distribution = "ketama" | "modula";
+export type Distribution = "ketama" | "consistent" | "modula";
 
 /**
  * The key hash: `"md5"` (the first 4 digest bytes, little-endian), `"one_at_a_time"`
  * (libmemcached's default hash) or a function returning an unsigned 32-bit integer (other
  * numbers are taken modulo 2^32). A function receives a view that is valid only during the
- * call. The ketama ring's points are always made with MD5, whatever the key hash.
+ * call. The weighted ketama ring's points are always made with MD5, whatever the key hash; the
+ * unweighted `"consistent"` ring's points are made with the key hash, as in libmemcached.
  *
  * @example A custom key hash (32-bit FNV-1a)
  * ```ts
@@ -118,9 +125,9 @@ export interface HashRingOptions {
    */
   distribution?: Distribution;
   /**
-   * The key hash.
+   * The key hash (for `"consistent"`, also the hash of its points).
    *
-   * @default {"md5" for ketama, "one_at_a_time" for modula}
+   * @default {"md5" for ketama, "one_at_a_time" for consistent and modula}
    */
   hash?: KeyHash;
 }
@@ -150,6 +157,8 @@ export interface RingPoint {
 
 /** libmemcached's `MEMCACHED_POINTS_PER_SERVER_KETAMA`. */
 const POINTS_PER_SERVER = 160;
+/** libmemcached's `MEMCACHED_POINTS_PER_SERVER`: points of a server on an unweighted ring. */
+const UNWEIGHTED_POINTS = 100;
 const MAX_UINT32 = 0xffffffff;
 /** The most servers a ring holds (server indexes are stored as 16-bit integers). */
 const MAX_SERVERS = 0x10000;
@@ -252,7 +261,7 @@ export class HashRing {
     if (totalWeight > MAX_UINT32) throw invalid("the total weight is over 4294967295");
 
     const distribution = options.distribution ?? "ketama";
-    if (distribution !== "ketama" && distribution !== "modula") {
+    if (distribution !== "ketama" && distribution !== "consistent" && distribution !== "modula") {
       throw invalid(`unknown distribution ${JSON.stringify(distribution)}`);
     }
     const hash = options.hash ?? (distribution === "ketama" ? "md5" : "one_at_a_time");
@@ -267,8 +276,16 @@ export class HashRing {
     this.#hashFn = typeof hash === "function" ? hash : undefined;
     this.#modula = distribution === "modula";
     this.#addresses = members.map((member) => member.address);
-    if (distribution === "ketama") {
+    if (
+      distribution === "ketama" ||
+      (distribution === "consistent" && members.some((member) => member.weight > 1))
+    ) {
       [this.#values, this.#owners] = buildContinuum(members, totalWeight);
+    } else if (distribution === "consistent") {
+      [this.#values, this.#owners] = buildUnweighted(
+        members,
+        (bytes) => this.#hashBytes(bytes, bytes.length),
+      );
     } else {
       this.#values = new Uint32Array(0);
       this.#owners = new Uint16Array(0);
@@ -449,10 +466,44 @@ function buildContinuum(
       }
     }
   }
-  // Sort by value, then by server index, packed into one float64 key: exact, as
-  // 2^32 * MAX_SERVERS is below 2^53.
+  return sortPoints(values, owners, members.length);
+}
+
+/**
+ * Builds libmemcached's unweighted continuum: 100 points per server, each the hash of
+ * `"<host>-<i>"` (`"<host>:<port>-<i>"` off port 11211) for `i` in 0..99.
+ */
+function buildUnweighted(
+  members: readonly RingMember[],
+  hash: (bytes: Uint8Array) => number,
+): [Uint32Array, Uint16Array] {
+  const total = members.length * UNWEIGHTED_POINTS;
+  const values = new Uint32Array(total);
+  const owners = new Uint32Array(total);
+  let at = 0;
+  for (let s = 0; s < members.length; s++) {
+    const { host, port } = members[s]!;
+    const prefix = port === DEFAULT_PORT ? `${host}-` : `${host}:${port}-`;
+    for (let i = 0; i < UNWEIGHTED_POINTS; i++) {
+      values[at] = hash(encoder.encode(prefix + i));
+      owners[at] = s;
+      at++;
+    }
+  }
+  return sortPoints(values, owners, members.length);
+}
+
+/**
+ * Sorts points by value, then by server index (libmemcached's order), packed into one float64
+ * key: exact, as 2^32 * MAX_SERVERS is below 2^53.
+ */
+function sortPoints(
+  values: Uint32Array,
+  owners: Uint32Array,
+  n: number,
+): [Uint32Array, Uint16Array] {
+  const total = values.length;
   const keys = new Float64Array(total);
-  const n = members.length;
   for (let i = 0; i < total; i++) keys[i] = values[i]! * n + owners[i]!;
   keys.sort();
   const sortedOwners = new Uint16Array(total);

@@ -171,26 +171,63 @@ const VECTOR_FILES: Array<[string, HashRingOptions]> = [
   ["d_ketama_md5_hostnames_4servers.tsv", {}],
 ];
 
+/** Asserts that `ring` picks the server of every `key<TAB>server` row. */
+function assertSameServers(ring: HashRing, rows: readonly string[][]): void {
+  let mismatches = 0;
+  let first = "";
+  for (const [key, server] of rows) {
+    assert.ok(key !== undefined && server !== undefined);
+    const chosen = ring.serverFor(key);
+    if (chosen !== server) {
+      mismatches++;
+      first ||= `${JSON.stringify(key)}: ${chosen}, libmemcached ${server}`;
+    }
+  }
+  assert.equal(mismatches, 0, `${mismatches} of ${rows.length} keys differ, first ${first}`);
+}
+
 for (const [name, options] of VECTOR_FILES) {
   test(`HashRing.serverFor() picks libmemcached's server for all 10,000 keys of ${name}`, () => {
     const { header, rows } = readVectors(name);
     assert.equal(rows.length, 10_000);
     const ring = new HashRing(headerServers(header), options);
-    let mismatches = 0;
-    let first = "";
-    for (const [key, server] of rows) {
-      assert.ok(key !== undefined && server !== undefined);
-      const chosen = ring.serverFor(key);
-      if (chosen !== server) {
-        mismatches++;
-        first ||= `${JSON.stringify(key)}: ${chosen}, libmemcached ${server}`;
-      }
-    }
-    assert.equal(mismatches, 0, `${mismatches} of 10,000 keys differ, first ${first}`);
+    assertSameServers(ring, rows);
     const points = Number(header.match(/continuum_points=(\d+)/)?.[1]);
     assert.equal(ring.points().length, points, "the ring has libmemcached's point count");
   });
 }
+
+/**
+ * Vector files of `scripts/vectors/ring_vectors.c` (libmemcached 1.1.4's own
+ * `memcached_server_by_key`): the unweighted consistent ring that pylibmc's `ketama: True` sets
+ * up, with the default key hash, with MD5, and with a weight over 1 (which libmemcached turns
+ * into weighted points).
+ */
+const CONSISTENT_FILES: Array<[string, HashRingOptions, number]> = [
+  ["e_consistent_3servers.tsv", { distribution: "consistent" }, 300],
+  ["f_consistent_md5_hostnames_4servers.tsv", { distribution: "consistent", hash: "md5" }, 400],
+  ["i_consistent_weighted_3servers.tsv", { distribution: "consistent" }, 480],
+];
+
+for (const [name, options, points] of CONSISTENT_FILES) {
+  test(`HashRing.serverFor() picks libmemcached's server for all 10,000 keys of ${name}`, () => {
+    const { header, rows } = readVectors(name);
+    assert.equal(rows.length, 10_000);
+    assert.match(header, /distribution=MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA /);
+    const ring = new HashRing(headerServers(header), options);
+    assertSameServers(ring, rows);
+    assert.equal(ring.points().length, points);
+  });
+}
+
+test("HashRing with distribution consistent hashes keys with one_at_a_time by default", () => {
+  const ring = new HashRing(["10.0.0.1", "10.0.0.2"], { distribution: "consistent" });
+  assert.equal(ring.hash, "one_at_a_time");
+  assert.deepEqual(pointCounts(ring), [100, 100]);
+  // Its points are the key hash of "<host>-<i>", not MD5 words.
+  const expected = oneAtATime(utf8("10.0.0.1-0"));
+  assert.ok(ring.points().some((p) => p.value === expected && p.serverIndex === 0));
+});
 
 test("HashRing.points() starts with the first 20 points of libmemcached's ring", () => {
   const { header, rows } = readVectors("a_continuum_first20.tsv");
