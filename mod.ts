@@ -31,10 +31,12 @@ export type {
   Item,
   RequestOptions,
   ServerOptionsArg,
+  SetManyOptions,
   SetOptions,
+  WriteManyOptions,
 } from "./src/options.ts";
 export type { ClientCounters, ClientEventType, ServerEventDetail } from "./src/cluster/cluster.ts";
-export { GetManyResult } from "./src/cluster/get_many.ts";
+export { GetManyResult, WriteManyResult } from "./src/cluster/many.ts";
 export type { ServerCounters } from "./src/cluster/server.ts";
 export {
   DEFAULT_PORT,

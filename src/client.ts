@@ -12,10 +12,17 @@ import {
   Cluster,
   type ServerEventDetail,
 } from "./cluster/cluster.ts";
-import type { GetManyResult } from "./cluster/get_many.ts";
+import { GetManyResult, ManyCall, WriteManyResult } from "./cluster/many.ts";
 import type { ServerAddress } from "./cluster/address.ts";
 import { now as clockNow } from "./connection/clock.ts";
-import type { Dialect, ReadSpec, ValueMapper } from "./dialects/mod.ts";
+import {
+  type Dialect,
+  type ReadSpec,
+  type ValueMapper,
+  WRITE_COMMAND,
+  type WriteBatch,
+  type WriteKind,
+} from "./dialects/mod.ts";
 import { MemcachedError } from "./errors.ts";
 import {
   checkCas,
@@ -31,9 +38,11 @@ import {
   positive,
   type RequestOptions,
   type ServerOptionsArg,
+  type SetManyOptions,
   type SetOptions,
   settings,
   valueMapper,
+  type WriteManyOptions,
 } from "./options.ts";
 import type { SetMode } from "./protocol/mod.ts";
 import {
@@ -47,6 +56,10 @@ import {
 } from "./protocol/values.ts";
 
 const READ = {};
+const newGetManyResult = <K extends Key>() => new GetManyResult<K>();
+const newWriteManyResult = <K extends Key>() => new WriteManyResult<K>();
+/** What `stats` takes: one to four words (`"slabs"`, `"detail dump"`, `"cachedump 1 10"`). */
+const STATS_ARGS = /^[A-Za-z0-9_]{1,64}( [A-Za-z0-9_]{1,64}){0,3}$/;
 const READ_CAS = { cas: true };
 
 /**
@@ -244,15 +257,151 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
       const deadline = this.#deadline(options);
       const { batchGet } = this.#dialect;
       const base64 = this.#base64;
-      return this.#cluster.getMany(
+      const call = new ManyCall(list, options?.allOrNothing === true, newGetManyResult<K>, false);
+      return this.#cluster.many(
+        "getMany",
         list,
-        options?.allOrNothing === true,
+        call,
         options?.signal,
-        (wire, settle) => batchGet(deadline, wire, base64, map, settle),
+        (wire, _at, settle) => batchGet(deadline, wire, base64, map, settle),
       );
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * Stores many values: one pipelined batch per server (meta: quiet `ms` per key and a closing
+   * `mn`, so the server answers only the keys it did not store), the batches of several servers
+   * running concurrently. Every value is checked before anything is sent.
+   *
+   * @param entries `[key, value]` pairs, or a `Map`.
+   * @param options `ttl` and `flags` for every entry, `allOrNothing`, `timeout`, `signal`.
+   * @returns Each key the servers answered for, mapped to whether it was stored, in the order
+   * of `entries`; keys that failed (their server, or an error reply) are in `failed`.
+   *
+   * @example
+   * ```ts ignore
+   * import { connect } from "@mica/memcached";
+   *
+   * await using client = await connect(["127.0.0.1:11211", "127.0.0.1:11212"]);
+   * const result = await client.setMany(new Map([["a", "1"], ["b", "2"]]), { ttl: 60 });
+   * console.log(result.get("a"), result.failed.size); // true 0
+   * ```
+   */
+  setMany<K extends Key>(
+    entries: Iterable<readonly [K, Value]>,
+    options?: SetManyOptions,
+  ): Promise<WriteManyResult<K>> {
+    try {
+      const list: K[] = [];
+      const data: (Uint8Array | string)[] = [];
+      const flags: number[] = [];
+      const fixed = options?.flags === undefined ? undefined : checkFlags("setMany", options.flags);
+      for (const [key, value] of entries) {
+        list.push(key);
+        data.push(checkValue(value, this.#maxValueSize));
+        flags.push(fixed ?? typeFlags(value));
+      }
+      const ttl = wireTtl(options?.ttl ?? this.#defaultTtl, Date.now());
+      return this.#writeMany("set", list, options, ttl, data, flags);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Deletes many items, one pipelined batch per server (meta: quiet `md` per key and `mn`).
+   *
+   * @param keys The keys.
+   * @param options `allOrNothing`, `timeout`, `signal`.
+   * @returns Each key mapped to whether it existed; keys that failed are in `failed`.
+   *
+   * @example
+   * ```ts ignore
+   * import { connect } from "@mica/memcached";
+   *
+   * await using client = await connect("127.0.0.1:11211");
+   * const result = await client.deleteMany(["session:1", "session:2"]);
+   * ```
+   */
+  deleteMany<K extends Key>(
+    keys: Iterable<K>,
+    options?: WriteManyOptions,
+  ): Promise<WriteManyResult<K>> {
+    try {
+      const list = Array.isArray(keys) ? keys as K[] : Array.from(keys);
+      return this.#writeMany("delete", list, options, 0, undefined, undefined);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Sets the TTL of many items, one pipelined batch per server (meta: quiet `mg <key> T<ttl>`
+   * per key and `mn`).
+   *
+   * @param keys The keys.
+   * @param ttl Seconds (0 = never) or a `Date`.
+   * @param options `allOrNothing`, `timeout`, `signal`.
+   * @returns Each key mapped to whether it exists (and now has the TTL); keys that failed are in
+   * `failed`.
+   *
+   * @example
+   * ```ts ignore
+   * import { connect } from "@mica/memcached";
+   *
+   * await using client = await connect("127.0.0.1:11211");
+   * const result = await client.touchMany(["session:1", "session:2"], 1800);
+   * ```
+   */
+  touchMany<K extends Key>(
+    keys: Iterable<K>,
+    ttl: Ttl,
+    options?: WriteManyOptions,
+  ): Promise<WriteManyResult<K>> {
+    try {
+      const list = Array.isArray(keys) ? keys as K[] : Array.from(keys);
+      return this.#writeMany(
+        "touch",
+        list,
+        options,
+        wireTtl(ttl, Date.now()),
+        undefined,
+        undefined,
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Sends a batch write: each server's part carries its keys' data and flags. */
+  #writeMany<K extends Key>(
+    kind: WriteKind,
+    list: readonly K[],
+    options: WriteManyOptions | undefined,
+    ttl: number,
+    data: readonly (Uint8Array | string)[] | undefined,
+    flags: readonly number[] | undefined,
+  ): Promise<WriteManyResult<K>> {
+    const deadline = this.#deadline(options);
+    const { writeMany } = this.#dialect;
+    const base64 = this.#base64;
+    const call = new ManyCall(list, options?.allOrNothing === true, newWriteManyResult<K>, true);
+    const pick = <T>(values: readonly T[] | undefined, at: readonly number[] | undefined) =>
+      values === undefined || at === undefined ? values : at.map((i) => values[i]!);
+    return this.#cluster.many(
+      WRITE_COMMAND[kind],
+      list,
+      call,
+      options?.signal,
+      (keys, at, settle) => {
+        const batch: WriteBatch = kind === "set"
+          ? { kind, keys, ttl, data: pick(data, at)!, flags: pick(flags, at)! }
+          : { kind, keys, ttl };
+        return writeMany(deadline, batch, base64, settle);
+      },
+    );
   }
 
   #store<T extends boolean | undefined>(
@@ -606,6 +755,26 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
       return Promise.reject(error);
     }
   }
+  /**
+   * Makes a round trip to a server that reads and writes nothing: meta `mn`, the binary `Noop`,
+   * or over the text protocol `version` (which proxies and servers older than 1.6 know). A
+   * health check, or a way to learn that the requests written before it were answered.
+   *
+   * @param options `server`, `timeout`, `signal`.
+   * @returns Resolves once the server answered.
+   *
+   * @example
+   * ```ts ignore
+   * import { connect } from "@mica/memcached";
+   *
+   * await using client = await connect(["127.0.0.1:11211", "127.0.0.1:11212"]);
+   * await client.noop({ server: "127.0.0.1:11212", timeout: 100 });
+   * ```
+   */
+  async noop(options?: ServerOptionsArg): Promise<void> {
+    const request = this.#dialect.noop(this.#deadline(options));
+    await this.#cluster.submitTo(request, options?.signal, options?.server);
+  }
 
   /**
    * Returns the server's statistics.
@@ -625,7 +794,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    */
   stats(group?: string, options?: ServerOptionsArg): Promise<Map<string, string>> {
     try {
-      if (group !== undefined && !/^[A-Za-z0-9_]{1,64}$/.test(group)) {
+      if (group !== undefined && (typeof group !== "string" || !STATS_ARGS.test(group))) {
         throw new MemcachedError(
           "INVALID_ARGUMENT",
           `Cannot stats: ${JSON.stringify(group)} is not a statistics group name`,

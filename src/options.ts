@@ -345,6 +345,47 @@ export interface GetManyOptions extends GetOptions {
 }
 
 /**
+ * Options of {@linkcode Client.deleteMany} and {@linkcode Client.touchMany}.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect, type WriteManyOptions } from "@mica/memcached";
+ *
+ * await using client = await connect(["127.0.0.1:11211", "127.0.0.1:11212"]);
+ * const options: WriteManyOptions = { allOrNothing: true, timeout: 500 };
+ * await client.deleteMany(["a", "b", "c"], options); // rejects if any key failed
+ * ```
+ */
+export interface WriteManyOptions extends RequestOptions {
+  /**
+   * Reject the whole call if any key failed (its server failed, or answered it with an error),
+   * instead of reporting the keys in {@linkcode WriteManyResult.failed}. Keys of other servers
+   * may have been written all the same.
+   * @default {false}
+   */
+  allOrNothing?: boolean;
+}
+
+/**
+ * Options of {@linkcode Client.setMany}.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect, type SetManyOptions } from "@mica/memcached";
+ *
+ * await using client = await connect("127.0.0.1:11211");
+ * const options: SetManyOptions = { ttl: 300, allOrNothing: true };
+ * await client.setMany([["a", "1"], ["b", "2"]], options);
+ * ```
+ */
+export interface SetManyOptions extends WriteManyOptions {
+  /** Seconds (0 = never) or a `Date`, for every entry; defaults to the client's `defaultTtl`. */
+  ttl?: Ttl;
+  /** Raw client flags for every entry instead of Mica's type flag of each value. */
+  flags?: number;
+}
+
+/**
  * Options of {@linkcode Client.close}.
  *
  * @example

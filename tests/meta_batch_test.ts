@@ -195,3 +195,97 @@ test("getMany over three servers sends base64 keys as base64, the same when they
     );
   }
 });
+
+/**
+ * A meta client on a scripted server for batch writes: `reply` answers each quiet `ms`, `md`
+ * or `mg` line (given its position, key and `O` token); `mn` answers `MN`. The data lines of
+ * `ms` are skipped.
+ */
+function scriptedWrites(
+  reply: (index: number, key: string, opaque: string | undefined) => string,
+  lines: string[] = [],
+): Promise<Client> {
+  let index = 0;
+  let skipData = false;
+  const connector = scriptedServer((line) => {
+    lines.push(line);
+    if (skipData) {
+      skipData = false;
+      return "";
+    }
+    if (line === "version") return "VERSION 1.6.18\r\n";
+    if (line === "mn") return "MN\r\n";
+    if (line.startsWith("ms ")) skipData = true;
+    return reply(index++, line.split(" ")[1]!, opaqueOf(line));
+  });
+  return connect("127.0.0.1:1", { connector });
+}
+
+test("setMany over meta sends quiet ms lines with a token each and one mn", async () => {
+  const lines: string[] = [];
+  await using client = await scriptedWrites(() => "", lines);
+  const result = await client.setMany(KEYS.map((k) => [k, `v${k}`]), { ttl: 60 });
+  assert.deepEqual([...result], KEYS.map((k) => [k, true]));
+  const commands = lines.filter((line) => line.startsWith("ms "));
+  assert.equal(commands.length, KEYS.length);
+  assert.ok(commands.every((line) => line.split(" ").includes("q")), "every ms is quiet");
+  assert.ok(commands.every((line) => line.split(" ").includes("T60")));
+  const tokens = commands.map((line) => Number(opaqueOf(line)));
+  assert.deepEqual(tokens, tokens.map((_, i) => tokens[0]! + i), "consecutive tokens");
+  assert.equal(lines.at(-1), "mn", "one closing mn");
+  assert.equal(lines.filter((line) => line === "mn").length, 1);
+});
+
+test("deleteMany and touchMany over meta read NF and HD replies by their tokens", async () => {
+  await using client = await scriptedWrites((i, _key, o) =>
+    i % 2 === 1 ? (i < 5 ? `NF O${o}\r\n` : `HD O${o}\r\n`) : ""
+  );
+  // Lines 0..4 are the deletes (silence: deleted), lines 5..9 the touches (silence: a miss).
+  const deleted = await client.deleteMany(KEYS);
+  assert.deepEqual([...deleted.values()], [true, false, true, false, true]);
+  const touched = await client.touchMany(KEYS, 10);
+  assert.deepEqual([...touched.values()], [true, false, true, false, true]);
+});
+
+test("an error line in a quiet meta batch fails only the keys it may belong to", async () => {
+  // Key 1 is answered NS, key 3 SERVER_ERROR (no token), key 4 NS: the error lies between.
+  await using client = await scriptedWrites((i, _key, o) =>
+    i === 1 || i === 4 ? `NS O${o}\r\n` : i === 3 ? "SERVER_ERROR out of memory\r\n" : ""
+  );
+  const result = await client.setMany(KEYS.map((k) => [k, k]));
+  assert.deepEqual([...result], [["a", true], ["b", false], ["e", false]]);
+  assert.deepEqual([...result.failed.keys()], ["c", "d"], "the keys between b and e");
+  for (const error of result.failed.values()) assertMemcachedError(error, "SERVER_ERROR");
+  assert.equal(await client.version(), "1.6.18", "the connection is still in step");
+});
+
+const BROKEN_WRITES: [
+  string,
+  (index: number, key: string, opaque: string | undefined) => string,
+][] = [
+  [
+    "answers a key with a token from another batch",
+    (i, _k, o) => i === 2 ? `NS O${Number(o) + 99}\r\n` : "",
+  ],
+  [
+    "answers keys out of order",
+    (i, _k, o) => i === 3 ? `NS O${o}\r\nNS O${Number(o) - 2}\r\n` : "",
+  ],
+  ["answers a key twice", (i, _k, o) => i === 2 ? `NS O${o}\r\nNS O${o}\r\n` : ""],
+  ["answers with an unexpected status", (i, _k, o) => i === 2 ? `VA 1 O${o}\r\nx\r\n` : ""],
+  [
+    "sends an error line with no key left",
+    (i, _k, o) => i === 4 ? `NS O${o}\r\nSERVER_ERROR x\r\n` : "",
+  ],
+];
+
+for (const [what, reply] of BROKEN_WRITES) {
+  test(`setMany over meta fails the connection when a server ${what}`, async () => {
+    await using client = await scriptedWrites(reply);
+    const result = await client.setMany(KEYS.map((k) => [k, k]));
+    assert.equal(result.size, 0, "no outcome was reported");
+    assert.deepEqual([...result.failed.keys()], KEYS);
+    for (const error of result.failed.values()) assertMemcachedError(error, "PROTOCOL_ERROR");
+    assert.equal(client.counters().connections, 0, "the connection was dropped");
+  });
+}

@@ -12,9 +12,9 @@ import type { Request, Settle } from "../connection/request.ts";
 import { now as clockNow } from "../connection/clock.ts";
 import { MemcachedError } from "../errors.ts";
 import { encodeKey, type WireKey } from "../protocol/keys.ts";
-import type { Key, Value } from "../protocol/values.ts";
+import type { Key } from "../protocol/values.ts";
 import type { ServerSpec } from "./address.ts";
-import { GetManyResult, ManyGet } from "./get_many.ts";
+import type { ManyCall, ManyResult } from "./many.ts";
 import { type KeyRules, KeyScheme } from "./keys.ts";
 import { type Distribution, HashRing, type KeyHash } from "./ring.ts";
 import { Server, type ServerCounters, type ServerListener, type ServerOptions } from "./server.ts";
@@ -97,11 +97,15 @@ export interface ClusterOptions {
   readonly emit: (type: ClientEventType, detail: ServerEventDetail) => void;
 }
 
-/** Makes one server's part of a `getMany`: its keys, delivering to `settle`. */
+/**
+ * Makes one server's part of a call on many keys: its keys' wire forms and their positions in
+ * the caller's list (`undefined`: all of them, in order), delivering to `settle`.
+ */
 export type PartMaker<V> = (
   wire: readonly WireKey[],
-  settle: Settle<(V | undefined)[]>,
-) => Request<(V | undefined)[]>;
+  at: readonly number[] | undefined,
+  settle: Settle<(V | MemcachedError | undefined)[]>,
+) => Request<unknown>;
 
 /** How many key placements a cluster remembers. */
 const PLACEMENT_CACHE = 4096;
@@ -377,33 +381,36 @@ export class Cluster {
   }
 
   /**
-   * Reads many keys: every key is validated and grouped by server first (nothing is sent
-   * before every key has passed), then each server gets one part made by `part`, the parts of
-   * several servers running concurrently. One promise settles when every part has.
+   * Sends a call on many keys: every key is validated and grouped by server first (nothing is
+   * sent before every key has passed), then each server gets one part made by `part` (with the
+   * keys' positions in `list`, or `undefined` for all of them in order), the parts of several
+   * servers running concurrently. `call`'s one promise settles when every part has.
    *
    * @throws {MemcachedError} `CLIENT_CLOSED`; `INVALID_KEY` for any key.
    */
-  getMany<K extends Key>(
+  many<K extends Key, V, R extends ManyResult<K, V>>(
+    command: string,
     list: readonly K[],
-    allOrNothing: boolean,
+    call: ManyCall<K, V, R>,
     signal: AbortSignal | undefined,
-    part: PartMaker<Value>,
-  ): Promise<GetManyResult<K>> {
-    if (this.#closed) throw this.#closedError("getMany");
+    part: PartMaker<V>,
+  ): Promise<R> {
+    if (this.#closed) throw this.#closedError(command);
     const n = list.length;
-    const call = new ManyGet<K>(list, allOrNothing);
     if (this.#servers.length === 1) {
       // One server: one batch, no grouping.
       const wire = new Array<WireKey>(n);
       for (let i = 0; i < n; i++) wire[i] = this.wireKey(list[i]!);
-      if (n === 0) return Promise.resolve(new GetManyResult<K>());
+      if (n === 0) return call.start();
       let server: Server | undefined;
       try {
         server = this.#route(list[0]!);
       } catch (error) {
         call.fail(undefined, error as MemcachedError);
       }
-      if (server !== undefined) server.pick().enqueue(part(wire, call.part(undefined)), signal);
+      if (server !== undefined) {
+        server.pick().enqueue(part(wire, undefined, call.part(undefined)), signal);
+      }
       return call.start();
     }
     // Group the keys by ring position, each group in the caller's order.
@@ -432,7 +439,7 @@ export class Cluster {
         parts[index]!.push(wire);
       }
     }
-    if (n === 0) return Promise.resolve(new GetManyResult<K>());
+    if (n === 0) return call.start();
     this.#probeDue();
     for (let index = 0; index < at.length; index++) {
       const positions = at[index];
@@ -440,7 +447,9 @@ export class Cluster {
       const server = servers[index];
       const error = this.#unroutable(server);
       if (error !== undefined) call.fail(positions, error);
-      else server!.pick().enqueue(part(parts[index]!, call.part(positions)), signal);
+      else {
+        server!.pick().enqueue(part(parts[index]!, positions, call.part(positions)), signal);
+      }
     }
     return call.start();
   }

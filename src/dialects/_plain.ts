@@ -9,11 +9,13 @@ import { isErrorReply, Request, serverError } from "../connection/request.ts";
 import {
   type ByteWriter,
   encodeFlushAll,
+  encodeMetaNoop,
   encodeStats,
   encodeVerbosity,
   encodeVersion,
 } from "../protocol/mod.ts";
 import { unexpected } from "./dialect.ts";
+
 /**
  * What a plain command's reply carries. Meta and text replies both have it: the plain commands
  * are the same bytes in both protocols, and so are their replies.
@@ -88,8 +90,14 @@ export function statsRequest(
     "stats",
     deadline,
     (w) => encodeStats(w, group),
-    // The text decoder reports an `END` with no `STAT` line before it as `END`.
-    (r) => r.status === "STATS" ? r.stats : r.status === "END" ? new Map() : undefined,
+    // The text decoder reports an `END` with no `STAT` line before it as `END`; `stats reset`
+    // answers `RESET` and `stats detail on|off` answers `OK`, with no statistics.
+    (r) =>
+      r.status === "STATS"
+        ? r.stats
+        : r.status === "END" || r.status === "RESET" || r.status === "OK"
+        ? new Map()
+        : undefined,
   );
 }
 
@@ -100,5 +108,28 @@ export function verbosityRequest(deadline: number, level: number): PlainRequest<
     deadline,
     (w) => encodeVerbosity(w, level),
     (r) => r.status === "OK" ? true : undefined,
+  );
+}
+
+/** `mn`: a round trip that touches nothing (meta protocol). */
+export function metaNoopRequest(deadline: number): PlainRequest<true> {
+  return new PlainRequest(
+    "noop",
+    deadline,
+    encodeMetaNoop,
+    (r) => r.status === "MN" ? true : undefined,
+  );
+}
+
+/**
+ * `version` as the text protocol's no-op: proxies and servers older than 1.6 know no `mn`, and
+ * `version` touches nothing either.
+ */
+export function textNoopRequest(deadline: number): PlainRequest<true> {
+  return new PlainRequest(
+    "noop",
+    deadline,
+    encodeVersion,
+    (r) => r.status === "VERSION" ? true : undefined,
   );
 }

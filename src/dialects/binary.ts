@@ -13,6 +13,7 @@
 import { Request, type Settle } from "../connection/request.ts";
 import { MemcachedError } from "../errors.ts";
 import {
+  type BinaryDeleteOptions,
   type BinaryGetOptions,
   type BinaryResponse,
   BinaryResponseDecoder,
@@ -29,11 +30,18 @@ import {
   encodeBinaryTouch,
   encodeBinaryVersion,
   encodeSaslAuth,
+  Opcode,
   saslPlainPayload,
   type WireKey,
 } from "../protocol/mod.ts";
 import type { TextSource } from "../protocol/values.ts";
-import type { Dialect, ValueMapper } from "./dialect.ts";
+import {
+  type Dialect,
+  type ValueMapper,
+  type WriteBatch,
+  WriteManyRequest,
+  type WriteOutcome,
+} from "./dialect.ts";
 
 const latin1 = new TextDecoder("latin1");
 const utf8 = new TextDecoder();
@@ -396,6 +404,68 @@ class BinaryStatsRequest extends Request<Map<string, string>> {
   }
 }
 
+const QUIET_DELETE: BinaryDeleteOptions = { quiet: true };
+
+/**
+ * A batch write to one server: `SetQ` or `DeleteQ` per key (answered only on failure; `Touch`
+ * has no quiet variant, so every touch is answered), each with the opaque token `first + i`,
+ * then a `Noop` with `first + n`. Every reply carries its key's token, so a failure is tied to
+ * exactly its key; a key with no reply before the `Noop` was stored or deleted.
+ */
+class BinaryWriteManyRequest extends WriteManyRequest {
+  #last = -1;
+
+  encode(w: ByteWriter, opaque: number): void {
+    const { kind, keys, data, flags, ttl } = this.batch;
+    const base64 = this.base64;
+    for (let i = 0; i < keys.length; i++) {
+      if (kind === "set") {
+        const options = { flags: flags![i]!, exptime: ttl, quiet: true };
+        encodeBinaryStore(w, "set", keys[i]!, base64, data![i]!, options, opaque + i);
+      } else if (kind === "delete") {
+        encodeBinaryDelete(w, keys[i]!, base64, QUIET_DELETE, opaque + i);
+      } else encodeBinaryTouch(w, keys[i]!, base64, ttl, opaque + i);
+    }
+    encodeBinaryNoop(w, opaque + keys.length);
+  }
+
+  handle(r: BinaryResponse): boolean {
+    const n = this.batch.keys.length;
+    const index = r.opaque - this.opaque;
+    if (index === n && r.opcode === Opcode.Noop) {
+      for (let i = 0; i < n; i++) {
+        if (this.outcomes[i] !== undefined) continue;
+        // Every touch is answered; quiet sets and deletes are silent on success.
+        if (this.batch.kind === "touch") {
+          throw new MemcachedError(
+            "PROTOCOL_ERROR",
+            `Cannot match reply: ${this.command} got no reply for key ${i + 1} of ${n}`,
+          );
+        }
+        this.outcomes[i] = true;
+      }
+      this.resolve(this.outcomes);
+      return true;
+    }
+    if (!(index > this.#last && index < n)) {
+      throw new MemcachedError(
+        "PROTOCOL_ERROR",
+        `Cannot match reply: ${this.command} got opaque ${r.opaque}, expected one of ` +
+          `${this.opaque + this.#last + 1}..${this.opaque + n}`,
+      );
+    }
+    const status = r.status;
+    this.outcomes[index] = status === BinaryStatus.NoError
+      ? true
+      : status === BinaryStatus.KeyNotFound || status === BinaryStatus.ItemNotStored ||
+          status === BinaryStatus.KeyExists
+      ? false
+      : binaryError(r, this.command);
+    this.#last = index;
+    return false;
+  }
+}
+
 /** SASL PLAIN authentication (memcached `-S`). */
 export class SaslAuthRequest extends Request<true> {
   readonly command = "authenticate";
@@ -466,6 +536,10 @@ export const binaryDialect: Dialect = {
     ),
   batchGet: (deadline, wire, base64, map, settle) =>
     new BinaryBatchGetRequest(deadline, wire, base64, map, settle),
+  writeMany: (deadline, batch, base64, settle) =>
+    new BinaryWriteManyRequest(deadline, batch, base64, settle, batch.keys.length + 1),
+  noop: (deadline) =>
+    new BinaryPlainRequest("noop", deadline, encodeBinaryNoop, () => true as const),
   version: (deadline) =>
     new BinaryPlainRequest("version", deadline, encodeBinaryVersion, (r) => text(r)),
   flush: (deadline, delay) =>

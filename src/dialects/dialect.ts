@@ -9,7 +9,7 @@
 
 import type { Handshake } from "../connection/connection.ts";
 import type { Credentials } from "../connection/credentials.ts";
-import type { ReplyDecoder, Request, Settle } from "../connection/request.ts";
+import { type ReplyDecoder, Request, type Settle } from "../connection/request.ts";
 import { MemcachedError } from "../errors.ts";
 import type {
   DecoderOptions,
@@ -39,6 +39,60 @@ export interface ReadSpec {
   readonly cas?: boolean;
   /** Also set the TTL to this many seconds (`getAndTouch`). */
   readonly touch?: number;
+}
+
+/** What a batch write does to each of its keys. */
+export type WriteKind = "set" | "delete" | "touch";
+
+/** One server's part of a `setMany`, `deleteMany` or `touchMany`. */
+export interface WriteBatch {
+  readonly kind: WriteKind;
+  /** The keys' wire forms, in the caller's order. */
+  readonly keys: readonly WireKey[];
+  /** `set`: each key's data, by the same index. */
+  readonly data?: readonly (Uint8Array | string)[];
+  /** `set`: each key's client flags, by the same index. */
+  readonly flags?: readonly number[];
+  /** `set` and `touch`: the TTL as sent. */
+  readonly ttl: number;
+}
+
+/**
+ * A batch write's outcome for one key: stored / existed (`true` or `false`), or the error the
+ * server answered for it.
+ */
+export type WriteOutcome = boolean | MemcachedError;
+
+/** The command name of a batch write, for messages. */
+export const WRITE_COMMAND: Readonly<Record<WriteKind, string>> = {
+  set: "setMany",
+  delete: "deleteMany",
+  touch: "touchMany",
+};
+
+/** The base of each protocol's batch write: its batch, and an outcome slot per key. */
+export abstract class WriteManyRequest extends Request<(WriteOutcome | undefined)[]> {
+  readonly command: string;
+  protected readonly batch: WriteBatch;
+  protected readonly base64: boolean;
+  /** The outcome of each key, by the batch's key order. */
+  protected readonly outcomes: (WriteOutcome | undefined)[];
+
+  /** @param opaqueCount How many opaque tokens the batch uses. */
+  constructor(
+    deadline: number,
+    batch: WriteBatch,
+    base64: boolean,
+    settle: Settle<(WriteOutcome | undefined)[]>,
+    opaqueCount: number,
+  ) {
+    super(deadline, settle);
+    this.opaqueCount = opaqueCount;
+    this.command = WRITE_COMMAND[batch.kind];
+    this.batch = batch;
+    this.base64 = base64;
+    this.outcomes = new Array<WriteOutcome | undefined>(batch.keys.length);
+  }
 }
 
 /** How a protocol expresses each client operation. */
@@ -88,8 +142,21 @@ export interface Dialect {
     map: ValueMapper<V>,
     settle?: Settle<(V | undefined)[]>,
   ): Request<(V | undefined)[]>;
+  /**
+   * One server's part of a batch write: an outcome per key, by the batch's key order.
+   *
+   * @throws {MemcachedError} `UNSUPPORTED` for what the protocol cannot send.
+   */
+  writeMany(
+    deadline: number,
+    batch: WriteBatch,
+    base64: boolean,
+    settle: Settle<(WriteOutcome | undefined)[]>,
+  ): Request<(WriteOutcome | undefined)[]>;
   /** version. */
   version(deadline: number): Request<string>;
+  /** A round trip that reads and writes nothing: `mn`, binary `Noop` (text: `version`). */
+  noop(deadline: number): Request<true>;
   /** flush_all. */
   flush(deadline: number, delay: number | undefined): Request<true>;
   /** stats [group]. */

@@ -11,8 +11,10 @@ import {
   encodeMetaArithmetic,
   encodeMetaDelete,
   encodeMetaGet,
+  encodeMetaNoop,
   encodeMetaSet,
   type MetaArithmeticOptions,
+  type MetaDeleteOptions,
   type MetaGetOptions,
   type MetaSetOptions,
   type Response,
@@ -20,8 +22,22 @@ import {
   type WireKey,
 } from "../protocol/mod.ts";
 import type { TextSource } from "../protocol/values.ts";
-import { flushRequest, statsRequest, verbosityRequest, versionRequest } from "./_plain.ts";
-import { type Dialect, storeOutcome, unexpected, type ValueMapper } from "./dialect.ts";
+import {
+  flushRequest,
+  metaNoopRequest,
+  statsRequest,
+  verbosityRequest,
+  versionRequest,
+} from "./_plain.ts";
+import {
+  type Dialect,
+  storeOutcome,
+  unexpected,
+  type ValueMapper,
+  type WriteBatch,
+  WriteManyRequest,
+  type WriteOutcome,
+} from "./dialect.ts";
 import { textHandshake } from "./text.ts";
 
 /** A request on one key answered by one meta reply carrying its opaque token. */
@@ -264,6 +280,92 @@ export class BatchGetRequest<V> extends Request<(V | undefined)[]> {
   }
 }
 
+const QUIET_DELETE: MetaDeleteOptions = { quiet: true };
+
+/**
+ * A batch write to one server: one quiet command per key (`ms` / `md` / `mg T<ttl>` with `q`
+ * and an opaque token `O<first + i>`), then `mn`. A quiet command answers only when its outcome
+ * is not the usual one (`ms`: `NS`; `md`: `NF`; `mg`: `HD`, a hit), so a key the server says
+ * nothing about before `MN` has the usual outcome. Replies come in key order and carry their
+ * key's token; one that skips backwards or past the batch drops the connection.
+ *
+ * An error line (`SERVER_ERROR ...`) carries no token: it belongs to one of the keys between
+ * the last key answered and the next, so each of those keys is reported with that error (it
+ * may have been stored or not; the caller can retry them).
+ */
+class QuietWriteRequest extends WriteManyRequest {
+  /** The index of the last key answered. */
+  #last = -1;
+  /** An error line not yet tied to keys: it belongs to one after `#last`. */
+  #error: MemcachedError | undefined = undefined;
+
+  encode(w: ByteWriter, opaque: number): void {
+    const { kind, keys, data, flags, ttl } = this.batch;
+    const base64 = this.base64;
+    for (let i = 0; i < keys.length; i++) {
+      if (kind === "set") {
+        const options = { ttl, flags: flags![i]!, quiet: true };
+        encodeMetaSet(w, keys[i]!, base64, data![i]!, options, opaque + i);
+      } else if (kind === "delete") {
+        encodeMetaDelete(w, keys[i]!, base64, QUIET_DELETE, opaque + i);
+      } else encodeMetaGet(w, keys[i]!, base64, { touch: ttl, quiet: true }, opaque + i);
+    }
+    encodeMetaNoop(w);
+  }
+
+  handle(r: Response): boolean {
+    const n = this.batch.keys.length;
+    if (r.status === "MN") {
+      this.#tie(n);
+      // Keys the server said nothing about had the usual outcome.
+      const silent = this.batch.kind !== "touch";
+      for (let i = 0; i < n; i++) this.outcomes[i] ??= silent;
+      this.resolve(this.outcomes);
+      return true;
+    }
+    if (isErrorReply(r)) {
+      this.#error ??= serverError(r, this.command);
+      return false;
+    }
+    const index = r.opaque - this.opaque;
+    if (!(index > this.#last && index < n)) {
+      throw new MemcachedError(
+        "PROTOCOL_ERROR",
+        `Cannot match reply: ${this.command} got ${r.status} with opaque ${r.opaque}, ` +
+          `expected one of ${this.opaque + this.#last + 1}..${this.opaque + n - 1}`,
+      );
+    }
+    this.#tie(index);
+    this.outcomes[index] = this.#outcome(r);
+    this.#last = index;
+    return false;
+  }
+
+  /** What a reply says of its key. */
+  #outcome(r: Response): boolean {
+    const { kind } = this.batch;
+    const status = r.status;
+    if (kind === "set" && (status === "NS" || status === "EX" || status === "NF")) return false;
+    if (kind === "delete" && status === "NF") return false;
+    if (kind === "touch" && (status === "HD" || status === "EN")) return status === "HD";
+    throw unexpected(this.command, r);
+  }
+
+  /** Ties a pending error line to the keys between the last one answered and `next`. */
+  #tie(next: number): void {
+    const error = this.#error;
+    if (error === undefined) return;
+    if (next - this.#last <= 1) {
+      throw new MemcachedError(
+        "PROTOCOL_ERROR",
+        `Cannot match reply: ${this.command} got an error line with no key left to answer for`,
+      );
+    }
+    for (let i = this.#last + 1; i < next; i++) this.outcomes[i] = error;
+    this.#error = undefined;
+  }
+}
+
 const GET = { value: true, flags: true } as const;
 const GETS = { value: true, flags: true, cas: true } as const;
 
@@ -292,7 +394,10 @@ export const metaDialect: Dialect = {
     new ArithmeticRequest(deadline, key, base64, options),
   batchGet: (deadline, wire, base64, map, settle) =>
     new BatchGetRequest(deadline, wire, base64, map, settle),
+  writeMany: (deadline, batch, base64, settle) =>
+    new QuietWriteRequest(deadline, batch, base64, settle, batch.keys.length),
   version: versionRequest,
+  noop: metaNoopRequest,
   flush: flushRequest,
   stats: statsRequest,
   verbosity: verbosityRequest,

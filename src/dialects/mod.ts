@@ -10,7 +10,16 @@ import type { Dialect, Protocol } from "./dialect.ts";
 import { metaDialect } from "./meta.ts";
 import { textDialect } from "./text.ts";
 
-export type { Dialect, Protocol, ReadSpec, ValueMapper } from "./dialect.ts";
+export type {
+  Dialect,
+  Protocol,
+  ReadSpec,
+  ValueMapper,
+  WriteBatch,
+  WriteKind,
+  WriteOutcome,
+} from "./dialect.ts";
+export { WRITE_COMMAND } from "./dialect.ts";
 
 const DIALECTS: Readonly<Record<Protocol, Dialect>> = {
   meta: metaDialect,

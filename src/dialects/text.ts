@@ -42,8 +42,23 @@ import {
   type WireKey,
 } from "../protocol/mod.ts";
 import type { TextSource } from "../protocol/values.ts";
-import { flushRequest, statsRequest, verbosityRequest, versionRequest } from "./_plain.ts";
-import { type Dialect, storeOutcome, unexpected, type ValueMapper } from "./dialect.ts";
+import {
+  flushRequest,
+  statsRequest,
+  textNoopRequest,
+  verbosityRequest,
+  versionRequest,
+} from "./_plain.ts";
+import {
+  type Dialect,
+  storeOutcome,
+  unexpected,
+  type ValueMapper,
+  WRITE_COMMAND,
+  type WriteBatch,
+  WriteManyRequest,
+  type WriteOutcome,
+} from "./dialect.ts";
 
 /** Rejects base64 keys, which the text protocol cannot send as the same key. */
 function plainKey(command: string, base64: boolean): void {
@@ -344,6 +359,47 @@ class TextArithmeticRequest extends LineRequest<bigint | undefined> {
   }
 }
 
+/**
+ * A batch write to one server: one `set`, `delete` or `touch` per key, pipelined, each answered
+ * in order (the text protocol has no quiet commands Mica can trust, see the module notes), so
+ * every key gets its own outcome or error.
+ */
+class TextWriteManyRequest extends WriteManyRequest {
+  #next = 0;
+
+  encode(w: ByteWriter): void {
+    const { kind, keys, data, flags, ttl } = this.batch;
+    for (let i = 0; i < keys.length; i++) {
+      if (kind === "set") {
+        encodeTextStore(w, "set", keys[i]!, data![i]!, { flags: flags![i]!, exptime: ttl });
+      } else if (kind === "delete") encodeTextDelete(w, keys[i]!);
+      else encodeTextTouch(w, keys[i]!, ttl);
+    }
+  }
+
+  handle(r: TextResponse): boolean {
+    const index = this.#next++;
+    this.outcomes[index] = isErrorReply(r) ? serverError(r, this.command) : this.#outcome(r);
+    if (index < this.batch.keys.length - 1) return false;
+    this.resolve(this.outcomes);
+    return true;
+  }
+
+  #outcome(r: TextResponse): boolean {
+    switch (r.status) {
+      case "STORED":
+      case "DELETED":
+      case "TOUCHED":
+        return true;
+      case "NOT_STORED":
+      case "NOT_FOUND":
+        return false;
+      default:
+        throw unexpected(this.command, r);
+    }
+  }
+}
+
 /** ASCII authentication (memcached `-Y`): a `set` whose data is `<user> <password>`. */
 export class TextAuthRequest extends Request<true> {
   readonly command = "authenticate";
@@ -445,7 +501,12 @@ export const textDialect: Dialect = {
     return new TextBatchGetRequest(deadline, wire, map, settle);
   },
   // The plain commands and their replies are the same bytes as in the meta protocol.
+  writeMany: (deadline, batch, base64, settle) => {
+    plainKey(WRITE_COMMAND[batch.kind], base64);
+    return new TextWriteManyRequest(deadline, batch, false, settle, 0);
+  },
   version: versionRequest,
+  noop: textNoopRequest,
   flush: flushRequest,
   stats: statsRequest,
   verbosity: verbosityRequest,

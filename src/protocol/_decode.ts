@@ -112,6 +112,24 @@ export function startsWith(buf: Uint8Array, from: number, to: number, prefix: st
 }
 
 /**
+ * Where the statistic of a `stats` reply line starts: after `STAT `, `ITEM ` (`stats
+ * cachedump`: `ITEM <key> [<size> b; <exptime> s]`) or `PREFIX ` (`stats detail dump`);
+ * -1 for any other line.
+ */
+export function statStart(buf: Uint8Array, from: number, to: number): number {
+  switch (buf[from]) {
+    case 83: // S
+      return startsWith(buf, from, to, "STAT ") ? from + 5 : -1;
+    case 73: // I
+      return startsWith(buf, from, to, "ITEM ") ? from + 5 : -1;
+    case 80: // P
+      return startsWith(buf, from, to, "PREFIX ") ? from + 7 : -1;
+    default:
+      return -1;
+  }
+}
+
+/**
  * Adds the statistic `<name> <value>` in buf[from, to) (a `STAT` line after its first word) to
  * `stats`; a line without a value gets the empty string.
  *

@@ -10,8 +10,11 @@ import { MAX_U64 } from "./_decode.ts";
 
 export const MAX_U32 = 0xffff_ffff;
 
-/** A `stats` group: one or two words of letters, digits and `_`. */
-export const STATS_GROUP: RegExp = /^[A-Za-z0-9_]{1,64}( [A-Za-z0-9_]{1,64})?$/;
+/**
+ * The arguments of `stats`: one to four words of letters, digits and `_` (`"slabs"`,
+ * `"detail dump"`, `"cachedump 1 10"`).
+ */
+export const STATS_GROUP: RegExp = /^[A-Za-z0-9_]{1,64}( [A-Za-z0-9_]{1,64}){0,3}$/;
 
 /** `INVALID_ARGUMENT`: "Cannot encode <what>: <reason>". */
 export function argError(what: string, reason: string): MemcachedError {

@@ -28,6 +28,7 @@ import {
   ReceiveBuffer,
   SP,
   startsWith,
+  statStart,
 } from "../_decode.ts";
 import type { Response, ResponseStatus } from "./types.ts";
 
@@ -182,14 +183,15 @@ export class ResponseDecoder {
 
   /** Parses the line buf[from, to) (CRLF excluded). Returns undefined for STAT lines. */
   #line(buf: Uint8Array, from: number, to: number): Response | undefined {
-    if (this.#stats !== undefined && !startsWith(buf, from, to, "STAT ")) {
+    const stat = statStart(buf, from, to);
+    if (this.#stats !== undefined && stat < 0) {
       if (to - from === 3 && startsWith(buf, from, to, "END")) {
         const r = this.#response("STATS");
         r.stats = this.#stats;
         this.#stats = undefined;
         return r;
       }
-      throw protocolError(`expected STAT or END, got ${excerpt(buf, from, to)}`);
+      throw protocolError(`expected STAT, ITEM, PREFIX or END, got ${excerpt(buf, from, to)}`);
     }
     const c0 = buf[from];
     const c1 = buf[from + 1];
@@ -206,8 +208,8 @@ export class ResponseDecoder {
       else if (c0 === 79 && c1 === 75) status = "OK";
       if (status !== undefined) return this.#meta(status, buf, from + 2, to);
     }
-    if (startsWith(buf, from, to, "STAT ")) {
-      addStat(this.#stats ??= new Map(), buf, from + 5, to);
+    if (stat >= 0) {
+      addStat(this.#stats ??= new Map(), buf, stat, to);
       return undefined;
     }
     if (to - from === 3 && startsWith(buf, from, to, "END")) {

@@ -28,6 +28,7 @@ import {
   ReceiveBuffer,
   SP,
   startsWith,
+  statStart,
   TEXT_SLICE_MAX,
 } from "../_decode.ts";
 import { MAX_U32 } from "../_encode.ts";
@@ -207,14 +208,15 @@ export class TextResponseDecoder {
   #line(buf: Uint8Array, from: number, to: number): TextResponse | undefined {
     const c0 = buf[from];
     if (this.#stats !== undefined) {
-      if (c0 === 83 && startsWith(buf, from, to, "STAT ")) return this.#stat(buf, from + 5, to);
+      const stat = statStart(buf, from, to);
+      if (stat >= 0) return this.#stat(buf, stat, to);
       if (isWord(buf, from, to, "END")) {
         const r = this.#response("STATS");
         r.stats = this.#stats;
         this.#stats = undefined;
         return r;
       }
-      throw protocolError(`expected STAT or END, got ${excerpt(buf, from, to)}`);
+      throw protocolError(`expected STAT, ITEM, PREFIX or END, got ${excerpt(buf, from, to)}`);
     }
     switch (c0) {
       case 86: // V
@@ -236,6 +238,13 @@ export class TextResponseDecoder {
           return this.#message("SERVER_ERROR", buf, from, to);
         }
         break;
+      case 73: // I: `ITEM` lines of `stats cachedump`
+      case 80: // P: `PREFIX` lines of `stats detail dump`
+        if (statStart(buf, from, to) >= 0) {
+          this.#stats = new Map();
+          return this.#stat(buf, statStart(buf, from, to), to);
+        }
+        break;
       case 78: // N
         if (isWord(buf, from, to, "NOT_FOUND")) return this.#response("NOT_FOUND");
         if (isWord(buf, from, to, "NOT_STORED")) return this.#response("NOT_STORED");
@@ -248,6 +257,9 @@ export class TextResponseDecoder {
         break;
       case 79: // O
         if (isWord(buf, from, to, "OK")) return this.#response("OK");
+        break;
+      case 82: // R: `stats reset`
+        if (isWord(buf, from, to, "RESET")) return this.#response("RESET");
         break;
       case 67: // C
         if (startsWith(buf, from, to, "CLIENT_ERROR")) {

@@ -110,6 +110,7 @@ export type TextResponseStatus =
   | "DELETED"
   | "TOUCHED"
   | "OK"
+  | "RESET"
   | "NUMBER"
   | "VERSION"
   | "STATS"

@@ -204,6 +204,24 @@ test("ResponseDecoder decodes a STAT block into one STATS response", () => {
   checkCase({ replies: [[block, reply("STATS", { stats })]] });
 });
 
+test("ResponseDecoder reads ITEM lines (stats cachedump) and PREFIX lines as statistics", () => {
+  checkCase({
+    replies: [[
+      "ITEM user:1 [5 b; 0 s]\r\nITEM user:2 [12 b; 1700000000 s]\r\nEND\r\n",
+      reply("STATS", {
+        stats: new Map([["user:1", "[5 b; 0 s]"], ["user:2", "[12 b; 1700000000 s]"]]),
+      }),
+    ]],
+  });
+  checkCase({
+    replies: [[
+      "PREFIX app get 3 hit 1 set 2 del 0\r\nEND\r\n",
+      reply("STATS", { stats: new Map([["app", "get 3 hit 1 set 2 del 0"]]) }),
+    ]],
+  });
+  checkCase({ replies: [["RESET\r\n", reply("RESET")]] });
+});
+
 test("ResponseDecoder keeps the spaces inside a statistic's value", () => {
   checkCase({
     replies: [[

@@ -403,6 +403,7 @@ test("encodeStats() writes stats with and without a group", () => {
   assert.equal(encoded((w) => encodeStats(w, "slabs")), "stats slabs\r\n");
   assert.equal(encoded((w) => encodeStats(w, "items")), "stats items\r\n");
   assert.equal(encoded((w) => encodeStats(w, "detail dump")), "stats detail dump\r\n");
+  assert.equal(encoded((w) => encodeStats(w, "cachedump 1 10")), "stats cachedump 1 10\r\n");
   assert.equal(encoded((w) => encodeStats(w, "x".repeat(64))), `stats ${"x".repeat(64)}\r\n`);
 });
 
@@ -416,7 +417,7 @@ test("encodeStats() rejects a bad group with INVALID_ARGUMENT and writes nothing
     " slabs",
     "slabs ",
     "a  b",
-    "a b c",
+    "a b c d e", // at most four words: "cachedump 1 10" has three
     "x".repeat(65),
     "slabs;",
     "é",

@@ -686,6 +686,26 @@ test("TextResponseDecoder decodes a STAT block into one STATS response", () => {
   checkCase({ replies: [[block, reply("STATS", { stats })]] });
 });
 
+test("TextResponseDecoder reads ITEM lines (stats cachedump), PREFIX lines and RESET", () => {
+  checkCase({
+    replies: [[
+      "ITEM user:1 [5 b; 0 s]\r\nITEM user:2 [12 b; 1700000000 s]\r\nEND\r\n",
+      reply("STATS", {
+        stats: new Map([["user:1", "[5 b; 0 s]"], ["user:2", "[12 b; 1700000000 s]"]]),
+      }),
+    ]],
+  });
+  checkCase({
+    replies: [[
+      "PREFIX app get 3 hit 1 set 2 del 0\r\nEND\r\n",
+      reply("STATS", { stats: new Map([["app", "get 3 hit 1 set 2 del 0"]]) }),
+    ]],
+  });
+  checkCase({ replies: [["RESET\r\n", reply("RESET")]] });
+  checkError({ bytes: "ITEM\r\n" });
+  checkError({ bytes: "PREFIXED x\r\n" });
+});
+
 test("TextResponseDecoder decodes a bare END as END, not as statistics", () => {
   checkCase({
     replies: [
@@ -901,7 +921,7 @@ test("TextResponseDecoder fails on an unknown reply word", () => {
     "EN",
     "VA 1",
     "MN",
-    "RESET",
+    "RESET 1", // a bare RESET is the reply to `stats reset`
     "stored",
     "STORED X",
     "STORED ",
