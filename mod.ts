@@ -24,6 +24,7 @@ export { Client, connect } from "./src/client.ts";
 export type {
   ClientOptions,
   CloseOptions,
+  CompressionOptions,
   FlushOptions,
   GetManyOptions,
   GetOptions,
@@ -60,6 +61,7 @@ export { type ErrorCode, isMemcachedError, MemcachedError } from "./src/errors.t
 export { Credentials } from "./src/connection/credentials.ts";
 export type { Protocol } from "./src/dialects/mod.ts";
 export { FLAG_BYTES, FLAG_STRING, type Key, type Ttl, type Value } from "./src/protocol/values.ts";
+export type { FlagScheme, Serialized, Serializer } from "./src/values/formats.ts";
 export type {
   Connector,
   ConnectorOptions,

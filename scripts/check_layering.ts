@@ -9,7 +9,8 @@
  * 3. No file in `src/` outside `src/adapters/` uses `Deno.` or `Bun.`.
  * 4. The floors: every other file of `src/` imports only from its own floor or the ones below,
  *    as {@linkcode LAYERS} lists: `errors.ts` → `protocol/` → `connection/` → `dialects/` and
- *    `cluster/` (side by side, neither importing the other) → the client (`src/*.ts`).
+ *    `cluster/` (side by side, neither importing the other) → the client (`src/*.ts`);
+ *    `values/` (serializers and compression) stands on `protocol/` alone.
  *    `adapters/` implement the transport contract and import only it and `errors.ts`.
  * 5. No import circles among the files of `src/` (type-only imports count too).
  *
@@ -62,6 +63,7 @@ export type Layer =
   | "adapters"
   | "dialects"
   | "cluster"
+  | "values"
   | "client";
 
 /**
@@ -75,6 +77,7 @@ export const LAYERS: Readonly<Record<Layer, readonly string[]>> = {
   adapters: ["src/connection/transport.ts", "src/errors.ts"],
   dialects: ["src/dialects/", "src/connection/", "src/protocol/", "src/errors.ts"],
   cluster: ["src/cluster/", "src/connection/", "src/protocol/", "src/errors.ts"],
+  values: ["src/values/", "src/protocol/", "src/errors.ts"],
   client: ["src/"],
 };
 

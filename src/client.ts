@@ -13,6 +13,8 @@ import {
   type ServerEventDetail,
 } from "./cluster/cluster.ts";
 import { GetManyResult, ManyCall, WriteManyResult } from "./cluster/many.ts";
+import type { ValueCodec } from "./values/codec.ts";
+import type { Serialized } from "./values/formats.ts";
 import type { ServerAddress } from "./cluster/address.ts";
 import { now as clockNow } from "./connection/clock.ts";
 import {
@@ -34,29 +36,20 @@ import {
   type GetOptions,
   type IncrOptions,
   type Item,
-  itemMapper,
   positive,
+  Readers,
   type RequestOptions,
   type ServerOptionsArg,
   type SetManyOptions,
   type SetOptions,
   settings,
-  valueMapper,
   type WriteManyOptions,
 } from "./options.ts";
 import type { SetMode } from "./protocol/mod.ts";
-import {
-  checkValue,
-  type Key,
-  type Ttl,
-  typeFlags,
-  u64,
-  type Value,
-  wireTtl,
-} from "./protocol/values.ts";
+import { checkValue, type Key, type Ttl, u64, type Value, wireTtl } from "./protocol/values.ts";
 
 const READ = {};
-const newGetManyResult = <K extends Key>() => new GetManyResult<K>();
+const newGetManyResult = <K extends Key, T>() => new GetManyResult<K, T>();
 const newWriteManyResult = <K extends Key>() => new WriteManyResult<K>();
 /** What `stats` takes: one to four words (`"slabs"`, `"detail dump"`, `"cachedump 1 10"`). */
 const STATS_ARGS = /^[A-Za-z0-9_]{1,64}( [A-Za-z0-9_]{1,64}){0,3}$/;
@@ -85,6 +78,8 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   readonly #timeout: number;
   readonly #closeTimeout: number;
   readonly #maxValueSize: number;
+  readonly #codec: ValueCodec;
+  readonly #readers: Readers;
   readonly #base64: boolean;
   readonly #defaultTtl: number;
 
@@ -103,6 +98,8 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     this.#timeout = s.timeout;
     this.#closeTimeout = s.closeTimeout;
     this.#maxValueSize = s.maxValueSize;
+    this.#codec = s.codec;
+    this.#readers = new Readers(s.codec);
     this.#base64 = s.base64;
     this.#defaultTtl = s.defaultTtl;
     const emit = (type: ClientEventType, detail: ServerEventDetail) =>
@@ -169,21 +166,16 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     command: string,
     key: Key,
     options: GetOptions | undefined,
-    mapper: (as: GetOptions["as"]) => ValueMapper<T>,
+    item: boolean,
     spec: ReadSpec,
   ): Promise<T | undefined> {
     try {
       const cluster = this.#cluster;
       const deadline = this.#deadline(options);
       const wire = cluster.wireKey(key);
-      const request = this.#dialect.get(
-        command,
-        deadline,
-        wire,
-        this.#base64,
-        mapper(options?.as),
-        spec,
-      );
+      const as = options?.as;
+      const map = (item ? this.#readers.item(as) : this.#readers.value(as)) as ValueMapper<T>;
+      const request = this.#dialect.get(command, deadline, wire, this.#base64, map, spec);
       return cluster.submit(request, options?.signal, key);
     } catch (error) {
       return Promise.reject(error);
@@ -206,8 +198,8 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    * const name = await client.get("user:42:name", { timeout: 50 });
    * ```
    */
-  get(key: Key, options?: GetOptions): Promise<Value | undefined> {
-    return this.#read("get", key, options, valueMapper, READ);
+  get<T = Value>(key: Key, options?: GetOptions): Promise<T | undefined> {
+    return this.#read("get", key, options, false, READ);
   }
 
   /**
@@ -226,8 +218,8 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    * if (item) await client.cas("counter-doc", String(Number(item.value) + 1), item.cas);
    * ```
    */
-  gets(key: Key, options?: GetOptions): Promise<Item | undefined> {
-    return this.#read("gets", key, options, itemMapper, READ_CAS);
+  gets<T = Value>(key: Key, options?: GetOptions): Promise<Item<T> | undefined> {
+    return this.#read("gets", key, options, true, READ_CAS);
   }
 
   /**
@@ -250,14 +242,18 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    * console.log(found.get("a"), found.failed.size);
    * ```
    */
-  getMany<K extends Key>(keys: Iterable<K>, options?: GetManyOptions): Promise<GetManyResult<K>> {
+  getMany<K extends Key, T = Value>(
+    keys: Iterable<K>,
+    options?: GetManyOptions,
+  ): Promise<GetManyResult<K, T>> {
     try {
       const list = Array.isArray(keys) ? keys as K[] : Array.from(keys);
-      const map = valueMapper(options?.as);
+      const map = this.#readers.value(options?.as) as ValueMapper<T>;
       const deadline = this.#deadline(options);
       const { batchGet } = this.#dialect;
       const base64 = this.#base64;
-      const call = new ManyCall(list, options?.allOrNothing === true, newGetManyResult<K>, false);
+      // A value the codec cannot read fails its key only (keyErrors).
+      const call = new ManyCall(list, options?.allOrNothing === true, newGetManyResult<K, T>, true);
       return this.#cluster.many(
         "getMany",
         list,
@@ -290,7 +286,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    * ```
    */
   setMany<K extends Key>(
-    entries: Iterable<readonly [K, Value]>,
+    entries: Iterable<readonly [K, unknown]>,
     options?: SetManyOptions,
   ): Promise<WriteManyResult<K>> {
     try {
@@ -300,8 +296,9 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
       const fixed = options?.flags === undefined ? undefined : checkFlags("setMany", options.flags);
       for (const [key, value] of entries) {
         list.push(key);
-        data.push(checkValue(value, this.#maxValueSize));
-        flags.push(fixed ?? typeFlags(value));
+        const stored = this.#encode(value, fixed);
+        data.push(stored.data);
+        flags.push(stored.flags);
       }
       const ttl = wireTtl(options?.ttl ?? this.#defaultTtl, Date.now());
       return this.#writeMany("set", list, options, ttl, data, flags);
@@ -408,15 +405,18 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     command: string,
     mode: SetMode,
     key: Key,
-    value: Value,
+    value: unknown,
     options: SetOptions | undefined,
     cas: bigint | undefined,
   ): Promise<T> {
     try {
       const wireKey = this.#cluster.wireKey(key);
-      const data = checkValue(value, this.#maxValueSize);
+      const raw = mode === "append" || mode === "prepend";
+      const fixed = options?.flags === undefined ? undefined : checkFlags(command, options.flags);
+      const { data, flags } = raw
+        ? { data: checkValue(value as Value, this.#maxValueSize), flags: 0 }
+        : this.#encode(value, fixed);
       const ttl = wireTtl(options?.ttl ?? this.#defaultTtl, Date.now());
-      const flags = checkFlags(command, options?.flags ?? typeFlags(value));
       if (cas !== undefined) checkCas(command, cas);
       const request = this.#dialect.store<T>(
         command,
@@ -430,6 +430,15 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * What to store for a value: through the codec, or the value itself (a string or bytes) with
+   * the raw `flags` the caller gave.
+   */
+  #encode(value: unknown, flags: number | undefined): Serialized {
+    if (flags === undefined) return this.#codec.encode(value);
+    return { data: checkValue(value as Value, this.#maxValueSize), flags };
   }
 
   /**
@@ -448,7 +457,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    * await client.set("session:1", new Uint8Array([1, 2, 3]), { ttl: 3600 });
    * ```
    */
-  set(key: Key, value: Value, options?: SetOptions): Promise<void> {
+  set(key: Key, value: unknown, options?: SetOptions): Promise<void> {
     return this.#store<undefined>("set", "set", key, value, options, undefined);
   }
 
@@ -468,7 +477,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    * const mine = await client.add("lock:report", "worker-1", { ttl: 30 });
    * ```
    */
-  add(key: Key, value: Value, options?: SetOptions): Promise<boolean> {
+  add(key: Key, value: unknown, options?: SetOptions): Promise<boolean> {
     return this.#store("add", "add", key, value, options, undefined);
   }
 
@@ -488,7 +497,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    * await client.replace("config", "v2");
    * ```
    */
-  replace(key: Key, value: Value, options?: SetOptions): Promise<boolean> {
+  replace(key: Key, value: unknown, options?: SetOptions): Promise<boolean> {
     return this.#store("replace", "replace", key, value, options, undefined);
   }
 
@@ -551,7 +560,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    * const stored = item !== undefined && await client.cas("doc", "new", item.cas);
    * ```
    */
-  cas(key: Key, value: Value, casToken: bigint, options?: SetOptions): Promise<boolean> {
+  cas(key: Key, value: unknown, casToken: bigint, options?: SetOptions): Promise<boolean> {
     if (typeof casToken !== "bigint") {
       return Promise.reject(
         new MemcachedError("INVALID_ARGUMENT", "Cannot cas: the CAS token must be a bigint"),
@@ -696,9 +705,9 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    * const session = await client.getAndTouch("session:1", 1800);
    * ```
    */
-  getAndTouch(key: Key, ttl: Ttl, options?: GetOptions): Promise<Value | undefined> {
+  getAndTouch<T = Value>(key: Key, ttl: Ttl, options?: GetOptions): Promise<T | undefined> {
     try {
-      return this.#read("getAndTouch", key, options, valueMapper, {
+      return this.#read("getAndTouch", key, options, false, {
         touch: wireTtl(ttl, Date.now()),
       });
     } catch (error) {

@@ -11,8 +11,11 @@
  *
  * Caller mistakes (rejected before any byte is written, nothing else is disturbed):
  * - `INVALID_KEY`: a key is empty, longer than 250 bytes, or holds a space or control character.
- * - `INVALID_VALUE`: a value is not a string or `Uint8Array`.
- * - `VALUE_TOO_LARGE`: a value is larger than the client's `maxValueSize`.
+ * - `INVALID_VALUE`: a value the client's serializer cannot store (with the default scheme:
+ *   `undefined`, a function, a symbol, a `bigint` or a cyclic object).
+ * - `VALUE_TOO_LARGE`: a value is larger than the client's `maxValueSize` (after compression),
+ *   or larger than `maxDecompressedSize` before it; on a read, a compressed item that would
+ *   expand beyond `maxDecompressedSize` (a decompression bomb is refused, not inflated).
  * - `INVALID_TTL`: a TTL is negative, fractional, not a number, or a `Date` that cannot be sent.
  * - `INVALID_DELTA`: an `incr`/`decr` delta or initial value is not an integer in 0..2^64-1.
  * - `INVALID_ARGUMENT`: any other bad argument or option (CAS token, flags, timeout, address).
@@ -40,6 +43,9 @@
  * - `COMMAND_ERROR`: the server answered `ERROR` (it does not know the command).
  * - `UNSUPPORTED`: the configured protocol cannot express the operation or option safely (for
  *   example `incr` with an initial value over the text protocol); rejected before any byte.
+ * - `DECODE_FAILED`: a stored item cannot be read in the client's flag scheme (its flags are
+ *   unknown to the scheme, it is pickled or PHP-serialized, its JSON or compressed data is
+ *   broken); that key's read fails, the connection and other requests are not disturbed.
  *
  * @example Retrying only transient failures
  * ```ts
@@ -75,7 +81,8 @@ export type ErrorCode =
   | "SERVER_ERROR"
   | "CLIENT_ERROR"
   | "COMMAND_ERROR"
-  | "UNSUPPORTED";
+  | "UNSUPPORTED"
+  | "DECODE_FAILED";
 
 /**
  * The error Mica throws and rejects with. Branch on {@linkcode MemcachedError.code}, never on

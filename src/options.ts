@@ -16,14 +16,16 @@ import { Credentials } from "./connection/credentials.ts";
 import { checkTls, type Connector, type TlsOptions } from "./connection/transport.ts";
 import { type Dialect, dialectOf, type Protocol, type ValueMapper } from "./dialects/mod.ts";
 import { MemcachedError } from "./errors.ts";
+import { decodeBytes, decodeString, type Ttl, type Value, wireTtl } from "./protocol/values.ts";
+import { type CompressionSettings, ValueCodec } from "./values/codec.ts";
+import type { CompressionAlgorithm } from "./values/compression.ts";
 import {
-  decodeAuto,
-  decodeBytes,
-  decodeString,
-  type Ttl,
-  type Value,
-  wireTtl,
-} from "./protocol/values.ts";
+  customFormat,
+  type FlagScheme,
+  type Format,
+  FORMATS,
+  type Serializer,
+} from "./values/formats.ts";
 
 /**
  * Options of {@linkcode connect}. Every field is optional.
@@ -76,6 +78,30 @@ export interface ClientOptions {
    * @default {1048576}
    */
   maxValueSize?: number;
+  /**
+   * How values are stored: a flag scheme (`"mica"`; `"php"`, `"pylibmc"` or `"pymemcache"` to
+   * share items with those clients, see the README's flags table) or a custom
+   * {@linkcode Serializer}. With `"mica"`, strings and bytes keep their type and anything else is
+   * stored as JSON. Reads decode by the item's flags; `as: "string" | "bytes"` returns the
+   * stored data as it is.
+   * @default {"mica"}
+   */
+  serializer?: FlagScheme | Serializer;
+  /**
+   * Compress stored values of at least `threshold` bytes when that makes them smaller: `true`
+   * for deflate (zlib format) above 2000 bytes, or `{ algorithm, threshold, level }`. Marked in
+   * the flags the scheme uses for it (`"zstd"` only with `"mica"` and `"php"`). Compressed items
+   * are read back whatever this option says.
+   * @default {false}
+   */
+  compression?: boolean | CompressionOptions;
+  /**
+   * The most bytes a compressed item may expand to when read (beyond it the read fails with
+   * `VALUE_TOO_LARGE` instead of inflating a decompression bomb); values larger than this are
+   * not stored compressed.
+   * @default {16777216}
+   */
+  maxDecompressedSize?: number;
   /**
    * Send keys base64-encoded (meta `b` flag), so a key may hold any bytes (up to 186).
    * @default {false}
@@ -198,6 +224,33 @@ export interface ClientOptions {
    * (`denoConnector` on Deno, `bunConnector` on Bun).
    */
   connector?: Connector;
+}
+
+/**
+ * Settings of {@linkcode ClientOptions.compression}.
+ *
+ * @example
+ * ```ts
+ * import { Client, type CompressionOptions } from "@mica/memcached";
+ *
+ * const compression: CompressionOptions = { algorithm: "zstd", threshold: 4096 };
+ * using client = new Client("127.0.0.1:11211", { compression });
+ * console.log(client.servers); // ["127.0.0.1:11211"]
+ * ```
+ */
+export interface CompressionOptions {
+  /**
+   * `"deflate"` (the zlib format, which php-memcached and the Python clients read) or `"zstd"`.
+   * @default {"deflate"}
+   */
+  algorithm?: CompressionAlgorithm;
+  /**
+   * Values of at least this many bytes are compressed (php-memcached's default threshold).
+   * @default {2000}
+   */
+  threshold?: number;
+  /** The deflate level, 0..9; zlib's default (6) when unset. */
+  level?: number;
 }
 
 /**
@@ -418,9 +471,9 @@ export interface CloseOptions {
  * }
  * ```
  */
-export interface Item {
-  /** The value, typed as by {@linkcode GetOptions.as}. */
-  value: Value;
+export interface Item<T = Value> {
+  /** The value, read by the client's serializer, or as {@linkcode GetOptions.as} says. */
+  value: T;
   /** The CAS token to pass to {@linkcode Client.cas}. */
   cas: bigint;
   /** The raw 32-bit client flags. */
@@ -428,6 +481,8 @@ export interface Item {
 }
 
 export const DEFAULTS = {
+  maxDecompressedSize: 16 * 1024 * 1024,
+  compressionThreshold: 2000,
   timeout: 1000,
   connectTimeout: 1000,
   closeTimeout: 5000,
@@ -505,6 +560,47 @@ function tlsOptions(value: boolean | TlsOptions | undefined): TlsOptions | undef
   return { ...value };
 }
 
+function serializerFormat(value: FlagScheme | Serializer | undefined): Format {
+  if (value === undefined) return FORMATS.mica;
+  if (typeof value === "string" && Object.hasOwn(FORMATS, value)) return FORMATS[value];
+  if (
+    typeof value === "object" && value !== null && typeof value.serialize === "function" &&
+    typeof value.deserialize === "function"
+  ) {
+    return customFormat(value);
+  }
+  throw new MemcachedError(
+    "INVALID_ARGUMENT",
+    `Cannot use option serializer: ${JSON.stringify(value) ?? String(value)} is not one of ` +
+      `${Object.keys(FORMATS).join(", ")} or an object with serialize() and deserialize()`,
+  );
+}
+
+function compressionSettings(
+  value: boolean | CompressionOptions | undefined,
+): CompressionSettings | undefined {
+  if (value === undefined || value === false) return undefined;
+  const options: CompressionOptions = value === true ? {} : value;
+  if (typeof options !== "object" || options === null) {
+    throw new MemcachedError(
+      "INVALID_ARGUMENT",
+      `Cannot use option compression: ${String(value)} is not a boolean or an object`,
+    );
+  }
+  const level = options.level;
+  if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 9)) {
+    throw new MemcachedError(
+      "INVALID_ARGUMENT",
+      `Cannot use option compression.level: ${String(level)} is not an integer in 0..9`,
+    );
+  }
+  return {
+    algorithm: oneOf("compression.algorithm", options.algorithm, ["deflate", "zstd"], "deflate"),
+    threshold: integer("compression.threshold", options.threshold, DEFAULTS.compressionThreshold),
+    level,
+  };
+}
+
 function defaultConnector(): Connector {
   const g = globalThis as Record<string, unknown>;
   if (g.Bun !== undefined) return bunConnector;
@@ -515,14 +611,8 @@ function defaultConnector(): Connector {
   );
 }
 
-const mapAuto: ValueMapper<Value> = decodeAuto;
 const mapString: ValueMapper<Value> = decodeString;
 const mapBytes: ValueMapper<Value> = decodeBytes;
-const itemAuto: ValueMapper<Item> = (r, text) => ({
-  value: decodeAuto(r, text),
-  cas: r.cas!,
-  flags: r.flags,
-});
 const itemString: ValueMapper<Item> = (r, text) => ({
   value: decodeString(r, text),
   cas: r.cas!,
@@ -534,16 +624,43 @@ const itemBytes: ValueMapper<Item> = (r) => ({
   flags: r.flags,
 });
 
-export function itemMapper(as: GetOptions["as"]): ValueMapper<Item> {
-  const map = valueMapper(as);
-  return map === mapString ? itemString : map === mapBytes ? itemBytes : itemAuto;
+function unknownAs(as: unknown): MemcachedError {
+  return new MemcachedError("INVALID_ARGUMENT", `Cannot get: unknown \`as\` ${String(as)}`);
 }
 
-export function valueMapper(as: GetOptions["as"]): ValueMapper<Value> {
-  if (as === undefined || as === "auto") return mapAuto;
-  if (as === "string") return mapString;
-  if (as === "bytes") return mapBytes;
-  throw new MemcachedError("INVALID_ARGUMENT", `Cannot get: unknown \`as\` ${String(as)}`);
+/**
+ * The value readers of one client: `as: "auto"` (the default) reads through its codec, by the
+ * item's flags; `"string"` and `"bytes"` return the stored data as it is. A reader never throws:
+ * a value its codec cannot read comes back as a `MemcachedError` for the request to report.
+ */
+export class Readers {
+  readonly #auto: ValueMapper<unknown>;
+  readonly #itemAuto: ValueMapper<Item<unknown> | MemcachedError>;
+
+  constructor(codec: ValueCodec) {
+    const decode = codec.decode;
+    this.#auto = decode;
+    this.#itemAuto = (r, text) => {
+      const value = decode(r, text);
+      return value instanceof MemcachedError ? value : { value, cas: r.cas!, flags: r.flags };
+    };
+  }
+
+  /** The reader of values for `as`. @throws {MemcachedError} `INVALID_ARGUMENT`. */
+  value(as: GetOptions["as"]): ValueMapper<unknown> {
+    if (as === undefined || as === "auto") return this.#auto;
+    if (as === "string") return mapString;
+    if (as === "bytes") return mapBytes;
+    throw unknownAs(as);
+  }
+
+  /** The reader of items (`gets`) for `as`. @throws {MemcachedError} `INVALID_ARGUMENT`. */
+  item(as: GetOptions["as"]): ValueMapper<Item<unknown> | MemcachedError> {
+    if (as === undefined || as === "auto") return this.#itemAuto;
+    if (as === "string") return itemString;
+    if (as === "bytes") return itemBytes;
+    throw unknownAs(as);
+  }
 }
 
 /** What a client runs with, from its address and options (see {@linkcode settings}). */
@@ -554,6 +671,7 @@ export interface Settings {
   readonly base64: boolean;
   readonly defaultTtl: number;
   readonly dialect: Dialect;
+  readonly codec: ValueCodec;
   readonly specs: readonly ServerSpec[];
   readonly cluster: Omit<ClusterOptions, "emit">;
 }
@@ -608,6 +726,12 @@ export function settings(
       'Cannot use base64Keys with protocol "text": it has no base64 keys (use "meta" or "binary")',
     );
   }
+  const codec = new ValueCodec(
+    serializerFormat(options.serializer),
+    compressionSettings(options.compression),
+    maxValueSize,
+    positive("maxDecompressedSize", options.maxDecompressedSize, DEFAULTS.maxDecompressedSize),
+  );
   const tls = tlsOptions(options.tls);
   const shared = options.username === undefined && options.password === undefined
     ? undefined
@@ -642,6 +766,7 @@ export function settings(
     base64,
     defaultTtl,
     dialect,
+    codec,
     specs,
     cluster: {
       distribution,

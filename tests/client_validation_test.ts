@@ -279,26 +279,59 @@ test("Client stores reject values over maxValueSize with VALUE_TOO_LARGE", async
   assert.equal(await client.get("limit"), "x".repeat(1000));
 });
 
-test("Client stores reject values that are not a string or Uint8Array with INVALID_VALUE", async () => {
+test("Client stores reject values their serializer cannot store with INVALID_VALUE", async () => {
   await using server = await startMemcached();
   await using client = await connect(server.address);
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  // The default scheme stores numbers, objects, arrays and null as JSON: only what JSON cannot
+  // hold, or would silently turn into {} or an index map, is refused.
   await assertRejectedUnsent(
     server,
     client,
     valueCases(
       "INVALID_VALUE",
       [
-        ["a number", 42],
-        ["an object", { toString: () => "v" }],
-        ["null", null],
         ["undefined", undefined],
-        ["an array", [1, 2]],
+        ["a bigint", 1n],
+        ["a function", () => 1],
+        ["a symbol", Symbol("s")],
+        ["a cyclic object", cyclic],
         ["an ArrayBuffer", new ArrayBuffer(4)],
         ["a Uint16Array", new Uint16Array(2)],
-        ["a bigint", 1n],
+        ["a DataView", new DataView(new ArrayBuffer(2))],
+        ["a Map", new Map([["a", 1]])],
+        ["a Set", new Set([1])],
       ].map(([what, value]) => [String(what), value as unknown as Value] as const),
     ),
   );
+  // append and prepend add raw bytes to what is stored: only a string or bytes will do.
+  await assertRejectedUnsent(
+    server,
+    client,
+    everyCall(
+      "INVALID_VALUE",
+      "a value that is",
+      [["a number", 42], ["an object", { toString: () => "v" }], ["null", null], ["an array", [1]]]
+        .map(([what, value]) => [String(what), value as unknown as Value] as const),
+      STORE_METHODS.filter(([name]) => name === "append" || name === "prepend"),
+    ),
+  );
+});
+
+test("Client stores numbers, objects, arrays and null as JSON and reads them back", async () => {
+  await using server = await startMemcached();
+  await using client = await connect(server.address);
+  const values: unknown[] = [42, -1.5, true, false, null, { a: [1, "b", { c: null }] }, [], "text"];
+  for (const [i, value] of values.entries()) {
+    await client.set(`json:${i}`, value);
+    assert.deepEqual(await client.get<unknown>(`json:${i}`), value, JSON.stringify(value));
+  }
+  const item = await client.gets<{ a: unknown[] }>("json:5");
+  assert.equal(item?.flags, 6, "JSON values carry flags 6");
+  assert.equal(await client.get("json:5", { as: "string" }), '{"a":[1,"b",{"c":null}]}');
+  const found = await client.getMany<string, unknown>(values.map((_, i) => `json:${i}`));
+  assert.deepEqual([...found.values()], values);
 });
 
 // --- TTLs --------------------------------------------------------------------------------------

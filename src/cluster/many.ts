@@ -26,7 +26,7 @@ import type { Key, Value } from "../protocol/values.ts";
  * const misses = keys.filter((key) => !result.has(key) && !result.failed.has(key));
  * ```
  */
-export class GetManyResult<K extends Key = Key> extends Map<K, Value> {
+export class GetManyResult<K extends Key = Key, V = Value> extends Map<K, V> {
   /** Keys that could not be read, each with the error of its server. Empty on full success. */
   readonly failed: Map<K, MemcachedError> = new Map();
 }

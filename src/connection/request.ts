@@ -219,6 +219,16 @@ export abstract class Request<T = unknown> {
     this.#resolve(value);
   }
 
+  /**
+   * Settles with a value, or rejects with it when it is a `MemcachedError`: what a value reader
+   * returns for an item it cannot read (the reply was still read whole, so the stream is in
+   * step).
+   */
+  finish(value: T | MemcachedError): void {
+    if (value instanceof MemcachedError) this.reject(value);
+    else this.resolve(value);
+  }
+
   /** Settles the caller's promise with an error, once. */
   reject(error: unknown): void {
     if (this.settled) return;

@@ -35,13 +35,7 @@ import {
   type WireKey,
 } from "../protocol/mod.ts";
 import type { TextSource } from "../protocol/values.ts";
-import {
-  type Dialect,
-  type ValueMapper,
-  type WriteBatch,
-  WriteManyRequest,
-  type WriteOutcome,
-} from "./dialect.ts";
+import { type Dialect, type ValueMapper, WriteManyRequest } from "./dialect.ts";
 
 const latin1 = new TextDecoder("latin1");
 const utf8 = new TextDecoder();
@@ -88,7 +82,7 @@ abstract class PacketRequest<T> extends Request<T> {
       this.reject(binaryError(r, this.command));
       return true;
     }
-    this.resolve(this.result(r, text));
+    this.finish(this.result(r, text));
     return true;
   }
 }

@@ -34,9 +34,7 @@ import {
   storeOutcome,
   unexpected,
   type ValueMapper,
-  type WriteBatch,
   WriteManyRequest,
-  type WriteOutcome,
 } from "./dialect.ts";
 import { textHandshake } from "./text.ts";
 
@@ -60,7 +58,7 @@ abstract class KeyRequest<T> extends Request<T> {
       return true;
     }
     this.expectOpaque(r);
-    this.resolve(this.result(r, text));
+    this.finish(this.result(r, text));
     return true;
   }
 }

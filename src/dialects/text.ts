@@ -55,9 +55,7 @@ import {
   unexpected,
   type ValueMapper,
   WRITE_COMMAND,
-  type WriteBatch,
   WriteManyRequest,
-  type WriteOutcome,
 } from "./dialect.ts";
 
 /** Rejects base64 keys, which the text protocol cannot send as the same key. */
@@ -163,18 +161,18 @@ class TextGetRequest<V> extends Request<V | undefined> {
           );
         }
         // A batch member whose key had no value: the reply is a later member's.
-        this.resolve(this.#value);
+        this.finish(this.#value);
         return PASS;
       }
       this.#hit = true;
       // The value is mapped now: a borrowed view is only valid until the next reply.
       this.#value = this.#map(r, text);
       if (this.#last) return false;
-      this.resolve(this.#value);
+      this.finish(this.#value);
       return true;
     }
     if (r.status === "END") {
-      this.resolve(this.#value);
+      this.finish(this.#value);
       return this.#last ? true : PASS;
     }
     if (isErrorReply(r)) {

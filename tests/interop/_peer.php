@@ -17,7 +17,6 @@ function encode_value($v) {
   if (is_float($v)) return ['$float' => var_export($v, true)];
   if (is_int($v)) return ['$int' => (string) $v];
   if (is_string($v) && preg_match('//u', $v) !== 1) return ['$bytes' => base64_encode($v)];
-  if ($v === false) return null; // a miss
   return $v;
 }
 try {
@@ -35,7 +34,11 @@ try {
   foreach ($request['ops'] as $op) {
     switch ($op['op']) {
       case 'set': $results[] = $m->set($op['key'], decode_value($op['value'])); break;
-      case 'get': $results[] = encode_value($m->get($op['key'])); break;
+      case 'get':
+        $v = $m->get($op['key']);
+        // get() answers false for a miss and for a stored false alike: the result code tells.
+        $results[] = $m->getResultCode() === Memcached::RES_NOTFOUND ? null : encode_value($v);
+        break;
       case 'get_multi':
         $found = $m->getMulti($op['keys']) ?: [];
         $out = new stdClass();
