@@ -28,7 +28,9 @@ export type {
   FlushOptions,
   GetManyOptions,
   GetOptions,
+  GetOrSetOptions,
   IncrOptions,
+  InvalidateOptions,
   Item,
   RequestOptions,
   ServerOptionsArg,
@@ -38,6 +40,7 @@ export type {
 } from "./src/options.ts";
 export type { ClientCounters, ClientEventType, ServerEventDetail } from "./src/cluster/cluster.ts";
 export { GetManyResult, WriteManyResult } from "./src/cluster/many.ts";
+export type { Loader, LoaderContext, RefreshErrorDetail } from "./src/stampede.ts";
 export type { ServerCounters } from "./src/cluster/server.ts";
 export {
   DEFAULT_PORT,

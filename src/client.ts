@@ -14,6 +14,7 @@ import {
 } from "./cluster/cluster.ts";
 import { GetManyResult, ManyCall, WriteManyResult } from "./cluster/many.ts";
 import type { ValueCodec } from "./values/codec.ts";
+import { fillSpec, type Loader, Stampede, type StampedeHost } from "./stampede.ts";
 import type { Serialized } from "./values/formats.ts";
 import type { ServerAddress } from "./cluster/address.ts";
 import { now as clockNow } from "./connection/clock.ts";
@@ -31,10 +32,14 @@ import {
   checkFlags,
   type ClientOptions,
   type CloseOptions,
+  DEFAULTS,
   type FlushOptions,
   type GetManyOptions,
   type GetOptions,
+  type GetOrSetOptions,
   type IncrOptions,
+  integer,
+  type InvalidateOptions,
   type Item,
   positive,
   Readers,
@@ -80,6 +85,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   readonly #maxValueSize: number;
   readonly #codec: ValueCodec;
   readonly #readers: Readers;
+  readonly #stampede: Stampede;
   readonly #base64: boolean;
   readonly #defaultTtl: number;
 
@@ -105,6 +111,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     const emit = (type: ClientEventType, detail: ServerEventDetail) =>
       this.dispatchEvent(new CustomEvent(type, { detail }));
     this.#cluster = new Cluster(s.specs, { ...s.cluster, emit });
+    this.#stampede = new Stampede(this.#stampedeHost());
   }
 
   /** The servers, as `host:port` or socket paths, in the order given. */
@@ -399,6 +406,110 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
         return writeMany(deadline, batch, base64, settle);
       },
     );
+  }
+
+  /** The requests `getOrSet` is made of. */
+  #stampedeHost(): StampedeHost {
+    const dialect = this.#dialect;
+    const lease = dialect.lease;
+    const cluster = this.#cluster;
+    const base64 = this.#base64;
+    return {
+      wireKey: (key) => cluster.wireKey(key),
+      lease: lease === undefined ? undefined : (key, vivify, recache, options) => {
+        const map = this.#readers.value("auto");
+        const request = lease(
+          this.#deadline(options),
+          cluster.wireKey(key),
+          base64,
+          map,
+          { vivify, recache },
+        );
+        return cluster.submit(request, options.signal, key);
+      },
+      get: (key, options) => this.get<unknown>(key, options),
+      store: (key, value, ttl, cas, options) => {
+        const set = ttl === undefined ? options : { ...options, ttl };
+        return cas === undefined
+          ? this.set(key, value, set)
+          : this.#store("cas", "set", key, value, set, cas);
+      },
+      release: (key, cas, options) =>
+        cluster.submit(
+          dialect.release(this.#deadline(options), cluster.wireKey(key), base64, cas),
+          options.signal,
+          key,
+        ),
+      signal: cluster.signal,
+      report: (key, error) =>
+        this.dispatchEvent(new CustomEvent("refresh-error", { detail: { key, error } })),
+    };
+  }
+
+  /**
+   * Returns the key's value, loading and storing it when it is missing, with stampede
+   * protection: concurrent callers in this process share one load, and over the meta protocol
+   * memcached's leases make one caller in the whole cluster load a missing key while the others
+   * wait for its value, and serve a stale key (see {@linkcode Client.invalidate}, and
+   * `recacheBefore`) to everyone at once while one caller refreshes it in the background. Over
+   * the text and binary protocols only the in-process sharing applies.
+   *
+   * @param key The key.
+   * @param loader Computes the value; `undefined` stores nothing.
+   * @param options `ttl`, `leaseTtl`, `recacheBefore`, `waitTimeout`, `timeout`, `signal`.
+   * @returns The cached or loaded value.
+   * @throws {MemcachedError} What a request fails with; the loader's own error as it threw it.
+   *
+   * @example
+   * ```ts ignore
+   * import { connect } from "@mica/memcached";
+   *
+   * await using client = await connect("127.0.0.1:11211");
+   * const profile = await client.getOrSet("profile:42", () => db.loadProfile(42), { ttl: 300 });
+   * ```
+   */
+  getOrSet<T = Value>(key: Key, loader: Loader<T>, options?: GetOrSetOptions): Promise<T> {
+    try {
+      if (typeof loader !== "function") {
+        throw new MemcachedError(
+          "INVALID_ARGUMENT",
+          "Cannot getOrSet: the loader is not a function",
+        );
+      }
+      return this.#stampede.getOrSet(key, loader, fillSpec(options));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Marks an item stale instead of deleting it (meta `md <key> I T<staleTtl>`): readers keep
+   * getting the old value, flagged stale, while the first `getOrSet` caller refreshes it. Over
+   * the text and binary protocols, which have no stale items, it deletes the item.
+   *
+   * @param key The key.
+   * @param options `staleTtl` (seconds the stale item lives on), `timeout`, `signal`.
+   * @returns `true` if the item existed.
+   *
+   * @example
+   * ```ts ignore
+   * import { connect } from "@mica/memcached";
+   *
+   * await using client = await connect("127.0.0.1:11211");
+   * await db.updateProfile(42, changes);
+   * await client.invalidate("profile:42"); // the next getOrSet refreshes it, nobody waits
+   * ```
+   */
+  invalidate(key: Key, options?: InvalidateOptions): Promise<boolean> {
+    try {
+      const cluster = this.#cluster;
+      const deadline = this.#deadline(options);
+      const ttl = integer("staleTtl", options?.staleTtl, DEFAULTS.staleTtl);
+      const request = this.#dialect.invalidate(deadline, cluster.wireKey(key), this.#base64, ttl);
+      return cluster.submit(request, options?.signal, key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   #store<T extends boolean | undefined>(

@@ -398,6 +398,59 @@ export interface GetManyOptions extends GetOptions {
 }
 
 /**
+ * Options of {@linkcode Client.getOrSet}.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect, type GetOrSetOptions } from "@mica/memcached";
+ *
+ * await using client = await connect("127.0.0.1:11211");
+ * const options: GetOrSetOptions = { ttl: 300, recacheBefore: 30, leaseTtl: 10 };
+ * const page = await client.getOrSet("page:/", () => render("/"), options);
+ * ```
+ */
+export interface GetOrSetOptions extends RequestOptions {
+  /** TTL of the loaded value; defaults to the client's `defaultTtl`. */
+  ttl?: Ttl;
+  /**
+   * Seconds a lease lives (meta `N`): the placeholder a caller holds while it loads; if that
+   * caller dies, the next caller takes over once it expires.
+   * @default {30}
+   */
+  leaseTtl?: number;
+  /**
+   * Seconds before expiry at which one caller refreshes the value early, in the background,
+   * while every caller keeps getting it (meta `R`); off when unset.
+   */
+  recacheBefore?: number;
+  /**
+   * Milliseconds a caller waits for another caller's lease before loading the value itself.
+   * @default {leaseTtl * 1000}
+   */
+  waitTimeout?: number;
+}
+
+/**
+ * Options of {@linkcode Client.invalidate}.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect, type InvalidateOptions } from "@mica/memcached";
+ *
+ * await using client = await connect("127.0.0.1:11211");
+ * const options: InvalidateOptions = { staleTtl: 60 };
+ * await client.invalidate("page:/", options); // served stale for up to a minute while it refreshes
+ * ```
+ */
+export interface InvalidateOptions extends RequestOptions {
+  /**
+   * Seconds the stale item lives on (meta `md I T`): long enough for one caller to refresh it.
+   * @default {30}
+   */
+  staleTtl?: number;
+}
+
+/**
  * Options of {@linkcode Client.deleteMany} and {@linkcode Client.touchMany}.
  *
  * @example
@@ -481,6 +534,8 @@ export interface Item<T = Value> {
 }
 
 export const DEFAULTS = {
+  leaseTtl: 30,
+  staleTtl: 30,
   maxDecompressedSize: 16 * 1024 * 1024,
   compressionThreshold: 2000,
   timeout: 1000,
@@ -502,7 +557,7 @@ export const DEFAULTS = {
 
 /** How many key placements `Client` remembers. */
 
-function integer(name: string, value: number | undefined, fallback: number): number {
+export function integer(name: string, value: number | undefined, fallback: number): number {
   const n = positive(name, value, fallback);
   if (!Number.isInteger(n)) {
     throw new MemcachedError(

@@ -20,8 +20,9 @@ import { type Distribution, HashRing, type KeyHash } from "./ring.ts";
 import { Server, type ServerCounters, type ServerListener, type ServerOptions } from "./server.ts";
 
 /**
- * The events a client dispatches (as `CustomEvent`s whose `detail` is a {@linkcode
- * ServerEventDetail}).
+ * The events a client dispatches, as `CustomEvent`s: the server events, whose `detail` is a
+ * {@linkcode ServerEventDetail}, and `refresh-error` (a background refresh of a stale key by
+ * `getOrSet` failed), whose `detail` is a `RefreshErrorDetail`.
  *
  * @example
  * ```ts
@@ -34,7 +35,12 @@ import { Server, type ServerCounters, type ServerListener, type ServerOptions } 
  * }
  * ```
  */
-export type ClientEventType = "server-down" | "server-up" | "reconnecting" | "error";
+export type ClientEventType =
+  | "server-down"
+  | "server-up"
+  | "reconnecting"
+  | "error"
+  | "refresh-error";
 
 /**
  * The `detail` of a client event.
@@ -160,6 +166,11 @@ export class Cluster {
   /** Whether `close()` or `destroy()` was called. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Aborts when the cluster is destroyed (at the end of a graceful close, too). */
+  get signal(): AbortSignal {
+    return this.#lifetime.signal;
   }
 
   /** The promise of a `close()` under way, if one was called. */

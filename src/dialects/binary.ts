@@ -272,22 +272,32 @@ class BinaryStoreRequest<T extends boolean | undefined> extends PacketRequest<T>
 }
 
 class BinaryDeleteRequest extends PacketRequest<boolean> {
-  readonly command = "delete";
+  readonly command: string;
   #key: WireKey;
   #base64: boolean;
+  #options: BinaryDeleteOptions;
 
-  constructor(deadline: number, key: WireKey, base64: boolean) {
+  constructor(
+    deadline: number,
+    key: WireKey,
+    base64: boolean,
+    command = "delete",
+    options: BinaryDeleteOptions = {},
+  ) {
     super(deadline);
+    this.command = command;
     this.#key = key;
     this.#base64 = base64;
+    this.#options = options;
   }
 
   encode(w: ByteWriter, opaque: number): void {
-    encodeBinaryDelete(w, this.#key, this.#base64, {}, opaque);
+    encodeBinaryDelete(w, this.#key, this.#base64, this.#options, opaque);
   }
 
   protected override accepts(status: number): boolean {
-    return status === BinaryStatus.KeyNotFound;
+    // KeyExists: a delete with a CAS token that no longer matches.
+    return status === BinaryStatus.KeyNotFound || status === BinaryStatus.KeyExists;
   }
 
   protected result(r: BinaryResponse): boolean {
@@ -518,6 +528,12 @@ export const binaryDialect: Dialect = {
       options.cas,
     ),
   delete: (deadline, key, base64) => new BinaryDeleteRequest(deadline, key, base64),
+  // No leases: getOrSet is single-flight only, and an invalidation is a delete.
+  lease: undefined,
+  invalidate: (deadline, key, base64) =>
+    new BinaryDeleteRequest(deadline, key, base64, "invalidate"),
+  release: (deadline, key, base64, cas) =>
+    new BinaryDeleteRequest(deadline, key, base64, "release", { cas }),
   arithmetic: (deadline, key, base64, options) =>
     new BinaryArithmeticRequest(
       deadline,

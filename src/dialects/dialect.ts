@@ -41,6 +41,17 @@ export interface ReadSpec {
   readonly touch?: number;
 }
 
+/**
+ * What a lease read (`mg` with `N` and `R`) found: the item's value (undefined when it is an
+ * empty placeholder, or missing), its CAS token, and the lease marks of the reply (`LEASE_WIN`,
+ * `LEASE_STALE`, `LEASE_TAKEN`).
+ */
+export interface Lease<V> {
+  readonly value: V | undefined;
+  readonly cas: bigint;
+  readonly marks: number;
+}
+
 /** What a batch write does to each of its keys. */
 export type WriteKind = "set" | "delete" | "touch";
 
@@ -114,6 +125,26 @@ export interface Dialect {
     map: ValueMapper<V>,
     spec: ReadSpec,
   ): Request<V | undefined>;
+  /**
+   * A lease read, on protocols that have leases (meta); undefined on the others, whose
+   * `getOrSet` is single-flight only.
+   */
+  readonly lease:
+    | (<V>(
+      deadline: number,
+      key: WireKey,
+      base64: boolean,
+      map: ValueMapper<V>,
+      spec: { readonly vivify: number; readonly recache: number | undefined },
+    ) => Request<Lease<V> | undefined>)
+    | undefined;
+  /**
+   * Marks an item stale for `ttl` seconds instead of deleting it (meta `md I T`), so readers
+   * keep getting it while one refreshes it; a plain delete elsewhere. Whether it existed.
+   */
+  invalidate(deadline: number, key: WireKey, base64: boolean, ttl: number): Request<boolean>;
+  /** Deletes the item only if its CAS token is still `cas` (releasing a lease). */
+  release(deadline: number, key: WireKey, base64: boolean, cas: bigint): Request<boolean>;
   /** touch: whether the item exists. */
   touch(deadline: number, key: WireKey, base64: boolean, ttl: number): Request<boolean>;
   /** set (resolves undefined), add, replace, append, prepend, cas (whether it stored). */

@@ -13,6 +13,9 @@ import {
   encodeMetaGet,
   encodeMetaNoop,
   encodeMetaSet,
+  LEASE_STALE,
+  LEASE_TAKEN,
+  LEASE_WIN,
   type MetaArithmeticOptions,
   type MetaDeleteOptions,
   type MetaGetOptions,
@@ -31,6 +34,7 @@ import {
 } from "./_plain.ts";
 import {
   type Dialect,
+  type Lease,
   storeOutcome,
   unexpected,
   type ValueMapper,
@@ -158,16 +162,72 @@ export class StoreRequest<T extends boolean | undefined = boolean> extends KeyRe
 
 /** `md <key>`: delete. Resolves whether the item existed. */
 export class DeleteRequest extends KeyRequest<boolean> {
-  readonly command = "delete";
+  readonly command: string;
+  #options: MetaDeleteOptions;
+
+  constructor(
+    deadline: number,
+    key: WireKey,
+    base64: boolean,
+    command = "delete",
+    options: MetaDeleteOptions = {},
+  ) {
+    super(deadline, key, base64);
+    this.command = command;
+    this.#options = options;
+  }
 
   encode(w: ByteWriter, opaque: number): void {
-    encodeMetaDelete(w, this.key, this.base64, {}, opaque);
+    encodeMetaDelete(w, this.key, this.base64, this.#options, opaque);
   }
 
   protected result(r: Response): boolean {
     if (r.status === "HD") return true;
-    if (r.status === "NF") return false;
+    if (r.status === "NF" || r.status === "EX") return false; // EX: the CAS token changed
     throw unexpected(this.command, r);
+  }
+}
+
+/**
+ * `mg <key> v f c N<vivify> [R<recache>]`: a read that takes part in memcached's leases. On a
+ * miss memcached creates an empty placeholder and hands the first caller the win (`W`); later
+ * callers see the placeholder with `Z`. A stale item (`X`), or one whose TTL is below `R`,
+ * is served with the win to one caller only.
+ */
+class LeaseRequest<V> extends KeyRequest<Lease<V> | undefined> {
+  readonly command = "getOrSet";
+  #map: ValueMapper<V>;
+  #options: MetaGetOptions;
+
+  constructor(
+    deadline: number,
+    key: WireKey,
+    base64: boolean,
+    map: ValueMapper<V>,
+    vivify: number,
+    recache: number | undefined,
+  ) {
+    super(deadline, key, base64);
+    this.#map = map;
+    this.#options = recache === undefined
+      ? { value: true, flags: true, cas: true, vivify }
+      : { value: true, flags: true, cas: true, vivify, recache };
+  }
+
+  encode(w: ByteWriter, opaque: number): void {
+    encodeMetaGet(w, this.key, this.base64, this.#options, opaque);
+  }
+
+  protected result(r: Response, text: TextSource): Lease<V> | undefined {
+    if (r.status === "EN") return undefined;
+    if (r.status !== "VA") throw unexpected(this.command, r);
+    const marks = r.lease;
+    // A vivified placeholder is empty and not stale; whoever holds its win fills it.
+    const placeholder = r.value!.length === 0 && (marks & LEASE_STALE) === 0 &&
+      (marks & (LEASE_WIN | LEASE_TAKEN)) !== 0;
+    const value = placeholder ? undefined : this.#map(r, text);
+    if (value instanceof MemcachedError) return value as never; // finish() rejects with it
+    return { value, cas: r.cas ?? 0n, marks };
   }
 }
 
@@ -388,6 +448,12 @@ export const metaDialect: Dialect = {
   store: (command, deadline, key, base64, data, options) =>
     new StoreRequest(command, deadline, key, base64, data, options),
   delete: (deadline, key, base64) => new DeleteRequest(deadline, key, base64),
+  lease: (deadline, key, base64, map, spec) =>
+    new LeaseRequest(deadline, key, base64, map, spec.vivify, spec.recache),
+  invalidate: (deadline, key, base64, ttl) =>
+    new DeleteRequest(deadline, key, base64, "invalidate", { invalidate: true, ttl }),
+  release: (deadline, key, base64, cas) =>
+    new DeleteRequest(deadline, key, base64, "release", { cas }),
   arithmetic: (deadline, key, base64, options) =>
     new ArithmeticRequest(deadline, key, base64, options),
   batchGet: (deadline, wire, base64, map, settle) =>

@@ -12,6 +12,7 @@ import { textDialect } from "./text.ts";
 
 export type {
   Dialect,
+  Lease,
   Protocol,
   ReadSpec,
   ValueMapper,

@@ -482,6 +482,15 @@ export const textDialect: Dialect = {
     plainKey("delete", base64);
     return new TextDeleteRequest(deadline, key);
   },
+  // No leases: getOrSet is single-flight only, and an invalidation is a delete.
+  lease: undefined,
+  invalidate: (deadline, key, base64) => {
+    plainKey("invalidate", base64);
+    return new TextDeleteRequest(deadline, key);
+  },
+  release: () => {
+    throw new MemcachedError("UNSUPPORTED", "Cannot release a lease: the text protocol has none");
+  },
   arithmetic: (deadline, key, base64, options) => {
     const mode = options.mode ?? "incr";
     plainKey(mode, base64);

@@ -30,7 +30,13 @@ import {
   startsWith,
   statStart,
 } from "../_decode.ts";
-import type { Response, ResponseStatus } from "./types.ts";
+import {
+  LEASE_STALE,
+  LEASE_TAKEN,
+  LEASE_WIN,
+  type Response,
+  type ResponseStatus,
+} from "./types.ts";
 
 function newResponse(status: ResponseStatus): Response {
   return {
@@ -42,6 +48,7 @@ function newResponse(status: ResponseStatus): Response {
     cas: undefined,
     ttl: undefined,
     key: undefined,
+    lease: 0,
     message: "",
     stats: undefined,
   };
@@ -104,6 +111,7 @@ export class ResponseDecoder {
     r.cas = undefined;
     r.ttl = undefined;
     r.key = undefined;
+    r.lease = 0;
     r.message = "";
     r.stats = undefined;
     return r;
@@ -287,7 +295,16 @@ export class ResponseDecoder {
         case 107: // k
           r.key = latin1(buf, i + 1, j);
           break;
-        default: // other flags (b, W, X, Z, s, h, l, ...) carry nothing we act on
+        case 87: // W
+          r.lease |= LEASE_WIN;
+          break;
+        case 88: // X
+          r.lease |= LEASE_STALE;
+          break;
+        case 90: // Z
+          r.lease |= LEASE_TAKEN;
+          break;
+        default: // other flags (b, s, h, l, ...) carry nothing we act on
           break;
       }
       i = j;

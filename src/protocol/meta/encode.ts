@@ -81,16 +81,29 @@ export function encodeMetaGet(
   options: MetaGetOptions,
   opaque: number,
 ): void {
-  if (options.touch !== undefined) checkTtl(options.touch);
+  const { touch, vivify, recache } = options;
+  if (touch !== undefined) checkTtl(touch);
+  if (vivify !== undefined) checkTtl(vivify);
+  if (recache !== undefined) checkTtl(recache);
   checkOpaque(opaque);
   w.ascii("mg ");
   writeKey(w, key, base64);
   const mask = (options.value ? 1 : 0) | (options.flags ? 2 : 0) | (options.cas ? 4 : 0) |
     (options.ttl ? 8 : 0);
-  if (options.touch !== undefined) {
+  if (touch !== undefined || vivify !== undefined || recache !== undefined) {
     w.ascii(GET_FLAGS[mask]!);
-    w.ascii(" T");
-    w.uint(options.touch);
+    if (touch !== undefined) {
+      w.ascii(" T");
+      w.uint(touch);
+    }
+    if (vivify !== undefined) {
+      w.ascii(" N");
+      w.uint(vivify);
+    }
+    if (recache !== undefined) {
+      w.ascii(" R");
+      w.uint(recache);
+    }
     if (options.quiet) w.ascii(" q");
     opaqueFlag(w, opaque);
   } else {
@@ -200,6 +213,7 @@ export function encodeMetaDelete(
   opaque: number,
 ): void {
   if (options.cas !== undefined) checkU64("CAS token", options.cas);
+  if (options.ttl !== undefined) checkTtl(options.ttl);
   checkOpaque(opaque);
   w.ascii("md ");
   writeKey(w, key, base64);
@@ -208,6 +222,10 @@ export function encodeMetaDelete(
     w.ascii(options.cas.toString());
   }
   if (options.invalidate) w.ascii(" I");
+  if (options.ttl !== undefined) {
+    w.ascii(" T");
+    w.uint(options.ttl);
+  }
   if (options.quiet) w.ascii(" q");
   opaqueFlag(w, opaque);
   w.crlf();

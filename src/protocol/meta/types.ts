@@ -29,6 +29,16 @@ export interface MetaGetOptions {
   ttl?: boolean;
   /** Update the TTL to this many seconds, or an absolute Unix time (`T`). */
   touch?: number;
+  /**
+   * On a miss, create an empty item with this TTL and hand this client the win (`N`): the
+   * first caller of a cold key gets `W`, later ones `Z` until it is filled (a lease).
+   */
+  vivify?: number;
+  /**
+   * When the item's remaining TTL is below this many seconds, hand one caller the win (`W`)
+   * to refresh it early while the others keep reading it (`R`).
+   */
+  recache?: number;
   /** Suppress the `EN` reply on a miss (`q`). */
   quiet?: boolean;
 }
@@ -92,8 +102,10 @@ export interface MetaSetOptions {
 export interface MetaDeleteOptions {
   /** Delete only if the CAS token matches (`C`). */
   cas?: bigint;
-  /** Mark stale instead of deleting (`I`). */
+  /** Mark stale instead of deleting (`I`): readers get it flagged `X`, one of them with `W`. */
   invalidate?: boolean;
+  /** With `invalidate`, the stale item's new TTL in seconds (`T`). */
+  ttl?: number;
   /** Suppress the `HD` reply on success (`q`). */
   quiet?: boolean;
 }
@@ -195,8 +207,55 @@ export interface Response {
   ttl: number | undefined;
   /** The key (`k`), as sent (base64 text when the `b` flag was used). */
   key: string | undefined;
+  /**
+   * The lease marks of a reply to `mg` with `N` or `R`, or of a stale item: a sum of
+   * {@linkcode LEASE_WIN} (`W`: this client should refresh the item), {@linkcode LEASE_STALE}
+   * (`X`: the item is stale) and {@linkcode LEASE_TAKEN} (`Z`: another client holds the win).
+   * 0 when the reply carried none.
+   */
+  lease: number;
   /** The message of an error reply, or the version string of `VERSION`. */
   message: string;
   /** The statistics of a `STAT ... END` block. */
   stats: Map<string, string> | undefined;
 }
+
+/**
+ * {@linkcode Response.lease} bit of `W`: this client won the right to refresh the item.
+ *
+ * @example
+ * ```ts
+ * import { LEASE_WIN, ResponseDecoder } from "@mica/memcached/protocol";
+ *
+ * const d = new ResponseDecoder();
+ * d.feed(new TextEncoder().encode("VA 0 c9 W\r\n\r\n"));
+ * console.log((d.next()!.lease & LEASE_WIN) !== 0); // true: go and fill it
+ * ```
+ */
+export const LEASE_WIN = 1;
+/**
+ * {@linkcode Response.lease} bit of `X`: the item is stale (invalidated), though still served.
+ *
+ * @example
+ * ```ts
+ * import { LEASE_STALE, ResponseDecoder } from "@mica/memcached/protocol";
+ *
+ * const d = new ResponseDecoder();
+ * d.feed(new TextEncoder().encode("VA 2 X Z\r\nhi\r\n"));
+ * console.log((d.next()!.lease & LEASE_STALE) !== 0); // true
+ * ```
+ */
+export const LEASE_STALE = 2;
+/**
+ * {@linkcode Response.lease} bit of `Z`: another client already holds the win.
+ *
+ * @example
+ * ```ts
+ * import { LEASE_TAKEN, ResponseDecoder } from "@mica/memcached/protocol";
+ *
+ * const d = new ResponseDecoder();
+ * d.feed(new TextEncoder().encode("VA 0 Z\r\n\r\n"));
+ * console.log((d.next()!.lease & LEASE_TAKEN) !== 0); // true: wait for it
+ * ```
+ */
+export const LEASE_TAKEN = 4;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "../../_harness.ts";
-import { concat, latin1, MAX_U64, MIB, withCode } from "../../_util.ts";
+import { concat, latin1, MAX_U64, MIB, utf8, withCode } from "../../_util.ts";
 import {
   type DecoderOptions,
   type Response,
@@ -46,6 +46,7 @@ function reply(status: ResponseStatus, fields: Partial<Response> = {}): Response
     cas: undefined,
     ttl: undefined,
     key: undefined,
+    lease: 0,
     message: "",
     stats: undefined,
     ...fields,
@@ -204,6 +205,30 @@ test("ResponseDecoder decodes a STAT block into one STATS response", () => {
   checkCase({ replies: [[block, reply("STATS", { stats })]] });
 });
 
+test("ResponseDecoder reads the lease marks W, X and Z of mg replies", () => {
+  checkCase({
+    replies: [
+      [
+        "VA 0 c7 W O1\r\n\r\n",
+        reply("VA", { value: new Uint8Array(0), cas: 7n, lease: 1, opaque: 1 }),
+      ],
+      ["VA 2 f0 X W\r\nhi\r\n", reply("VA", { value: utf8("hi"), lease: 3 })],
+      ["VA 2 X Z\r\nhi\r\n", reply("VA", { value: utf8("hi"), lease: 6 })],
+      ["VA 0 Z c8\r\n\r\n", reply("VA", { value: new Uint8Array(0), lease: 4, cas: 8n })],
+      ["HD W O3\r\n", reply("HD", { lease: 1, opaque: 3 })],
+      ["VA 1 Wx\r\nv\r\n", reply("VA", { value: utf8("v"), lease: 1 })],
+    ],
+  });
+});
+
+test("ResponseDecoder without copies clears the lease marks of the reply it reuses", () => {
+  const d = new ResponseDecoder({ copyValues: false });
+  d.feed(utf8("VA 1 W X Z\r\na\r\nVA 1\r\nb\r\nHD\r\n"));
+  assert.equal(d.next()?.lease, 7);
+  assert.equal(d.next()?.lease, 0, "the next VA has no marks");
+  assert.equal(d.next()?.lease, 0, "nor the HD after it");
+});
+
 test("ResponseDecoder reads ITEM lines (stats cachedump) and PREFIX lines as statistics", () => {
   checkCase({
     replies: [[
@@ -268,15 +293,15 @@ test("ResponseDecoder decodes the k flag, and ignores b, for a base64 key", () =
   checkCase({ replies: [["HD kfoo O2\r\n", reply("HD", { key: "foo", opaque: 2 })]] });
 });
 
-test("ResponseDecoder ignores flags it does not act on", () => {
+test("ResponseDecoder ignores flags it does not act on, and reads W, X and Z as lease marks", () => {
   checkCase({
     replies: [[
       "VA 2 W X Z s2 h0 l45 O5\r\nok\r\n",
-      reply("VA", { opaque: 5, value: latin1("ok") }),
+      reply("VA", { opaque: 5, value: latin1("ok"), lease: 7 }),
     ]],
   });
-  checkCase({ replies: [["HD W Z O6\r\n", reply("HD", { opaque: 6 })]] });
-  checkCase({ replies: [["EN X h1\r\n", reply("EN")]] });
+  checkCase({ replies: [["HD W Z O6\r\n", reply("HD", { opaque: 6, lease: 5 })]] });
+  checkCase({ replies: [["EN X h1\r\n", reply("EN", { lease: 2 })]] });
 });
 
 test("ResponseDecoder decodes a CAS token above 2^53 as an exact bigint", () => {

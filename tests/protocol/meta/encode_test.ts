@@ -101,6 +101,24 @@ test("encodeMetaGet() writes a UTF-8 key as its bytes", () => {
   assert.equal(get({}, -1, key), "mg \xc3\xa9\r\n");
 });
 
+test("encodeMetaGet() writes the lease flags N and R after T, before q and O", () => {
+  assert.equal(get({ value: true, cas: true, vivify: 30 }, 7), "mg foo v c N30 O7\r\n");
+  assert.equal(get({ value: true, recache: 5 }), "mg foo v R5\r\n");
+  assert.equal(
+    get({ value: true, flags: true, cas: true, touch: 9, vivify: 30, recache: 5, quiet: true }, 2),
+    "mg foo v f c T9 N30 R5 q O2\r\n",
+  );
+  for (
+    const [name, options] of [
+      ["vivify", { vivify: -1 }],
+      ["vivify", { vivify: 1.5 }],
+      ["recache", { recache: NaN }],
+    ] as const
+  ) {
+    assertRejected((w) => encodeMetaGet(w, "foo", false, options, 1), "INVALID_TTL", name);
+  }
+});
+
 test("encodeMetaGet() rejects a bad touch TTL with INVALID_TTL and writes nothing", () => {
   for (const touch of [-1, 1.5, NaN, Infinity, -Infinity, 2 ** 53]) {
     assertRejected(
@@ -247,6 +265,18 @@ test("encodeMetaSet() rejects an unknown mode with INVALID_ARGUMENT and writes n
 test("encodeMetaDelete() writes a bare md", () => {
   assert.equal(encoded((w) => encodeMetaDelete(w, "foo", false, {}, -1)), "md foo\r\n");
   assert.equal(encoded((w) => encodeMetaDelete(w, "foo", false, {}, 3)), "md foo O3\r\n");
+});
+
+test("encodeMetaDelete() writes the stale TTL of an invalidation after I", () => {
+  assert.equal(
+    encoded((w) => encodeMetaDelete(w, "foo", false, { invalidate: true, ttl: 30 }, 2)),
+    "md foo I T30 O2\r\n",
+  );
+  assertRejected(
+    (w) => encodeMetaDelete(w, "foo", false, { invalidate: true, ttl: -1 }, 2),
+    "INVALID_TTL",
+    "a negative TTL",
+  );
 });
 
 test("encodeMetaDelete() writes C, I, q and O in order", () => {
