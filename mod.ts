@@ -41,6 +41,13 @@ export type {
 export type { ClientCounters, ClientEventType, ServerEventDetail } from "./src/cluster/cluster.ts";
 export { GetManyResult, WriteManyResult } from "./src/cluster/many.ts";
 export type { Loader, LoaderContext, RefreshErrorDetail } from "./src/stampede.ts";
+export {
+  type ClientMetrics,
+  type CommandTrace,
+  type LatencyHistogram,
+  type OperationMetrics,
+  TRACING_CHANNEL,
+} from "./src/observe.ts";
 export type { ServerCounters } from "./src/cluster/server.ts";
 export {
   DEFAULT_PORT,

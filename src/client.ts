@@ -15,6 +15,7 @@ import {
 import { GetManyResult, ManyCall, WriteManyResult } from "./cluster/many.ts";
 import type { ValueCodec } from "./values/codec.ts";
 import { fillSpec, type Loader, Stampede, type StampedeHost } from "./stampede.ts";
+import { type ClientMetrics, Count, Observer } from "./observe.ts";
 import type { Serialized } from "./values/formats.ts";
 import type { ServerAddress } from "./cluster/address.ts";
 import { now as clockNow } from "./connection/clock.ts";
@@ -86,6 +87,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   readonly #codec: ValueCodec;
   readonly #readers: Readers;
   readonly #stampede: Stampede;
+  readonly #observer: Observer;
   readonly #base64: boolean;
   readonly #defaultTtl: number;
 
@@ -106,6 +108,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     this.#maxValueSize = s.maxValueSize;
     this.#codec = s.codec;
     this.#readers = new Readers(s.codec);
+    this.#observer = new Observer(s.metrics, s.protocol);
     this.#base64 = s.base64;
     this.#defaultTtl = s.defaultTtl;
     const emit = (type: ClientEventType, detail: ServerEventDetail) =>
@@ -164,6 +167,12 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     return this.#cluster.open();
   }
 
+  /** Follows a command for the metrics and traces, when they are on. */
+  #watch<T>(command: string, key: Key | undefined, keys: number, count: Count, p: Promise<T>) {
+    const observer = this.#observer;
+    return observer.active ? observer.observe(command, key, keys, count, p) : p;
+  }
+
   #deadline(options: RequestOptions | undefined): number {
     const timeout = options?.timeout;
     return clockNow() + (timeout === undefined ? this.#timeout : positive("timeout", timeout, 0));
@@ -183,7 +192,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
       const as = options?.as;
       const map = (item ? this.#readers.item(as) : this.#readers.value(as)) as ValueMapper<T>;
       const request = this.#dialect.get(command, deadline, wire, this.#base64, map, spec);
-      return cluster.submit(request, options?.signal, key);
+      return this.#watch(command, key, 1, Count.One, cluster.submit(request, options?.signal, key));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -261,13 +270,14 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
       const base64 = this.#base64;
       // A value the codec cannot read fails its key only (keyErrors).
       const call = new ManyCall(list, options?.allOrNothing === true, newGetManyResult<K, T>, true);
-      return this.#cluster.many(
+      const found = this.#cluster.many(
         "getMany",
         list,
         call,
         options?.signal,
         (wire, _at, settle) => batchGet(deadline, wire, base64, map, settle),
       );
+      return this.#watch("getMany", undefined, list.length, Count.Many, found);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -394,18 +404,14 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     const call = new ManyCall(list, options?.allOrNothing === true, newWriteManyResult<K>, true);
     const pick = <T>(values: readonly T[] | undefined, at: readonly number[] | undefined) =>
       values === undefined || at === undefined ? values : at.map((i) => values[i]!);
-    return this.#cluster.many(
-      WRITE_COMMAND[kind],
-      list,
-      call,
-      options?.signal,
-      (keys, at, settle) => {
-        const batch: WriteBatch = kind === "set"
-          ? { kind, keys, ttl, data: pick(data, at)!, flags: pick(flags, at)! }
-          : { kind, keys, ttl };
-        return writeMany(deadline, batch, base64, settle);
-      },
-    );
+    const command = WRITE_COMMAND[kind];
+    const done = this.#cluster.many(command, list, call, options?.signal, (keys, at, settle) => {
+      const batch: WriteBatch = kind === "set"
+        ? { kind, keys, ttl, data: pick(data, at)!, flags: pick(flags, at)! }
+        : { kind, keys, ttl };
+      return writeMany(deadline, batch, base64, settle);
+    });
+    return this.#watch(command, undefined, list.length, Count.None, done);
   }
 
   /** The requests `getOrSet` is made of. */
@@ -476,7 +482,13 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
           "Cannot getOrSet: the loader is not a function",
         );
       }
-      return this.#stampede.getOrSet(key, loader, fillSpec(options));
+      return this.#watch(
+        "getOrSet",
+        key,
+        1,
+        Count.None,
+        this.#stampede.getOrSet(key, loader, fillSpec(options)),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -506,7 +518,13 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
       const deadline = this.#deadline(options);
       const ttl = integer("staleTtl", options?.staleTtl, DEFAULTS.staleTtl);
       const request = this.#dialect.invalidate(deadline, cluster.wireKey(key), this.#base64, ttl);
-      return cluster.submit(request, options?.signal, key);
+      return this.#watch(
+        "invalidate",
+        key,
+        1,
+        Count.None,
+        cluster.submit(request, options?.signal, key),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -537,7 +555,13 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
         data,
         cas === undefined ? { mode, ttl, flags } : { mode, ttl, flags, cas },
       );
-      return this.#cluster.submit(request, options?.signal, key);
+      return this.#watch(
+        command,
+        key,
+        1,
+        Count.None,
+        this.#cluster.submit(request, options?.signal, key),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -700,7 +724,13 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
       const cluster = this.#cluster;
       const deadline = this.#deadline(options);
       const request = this.#dialect.delete(deadline, cluster.wireKey(key), this.#base64);
-      return cluster.submit(request, options?.signal, key);
+      return this.#watch(
+        "delete",
+        key,
+        1,
+        Count.None,
+        cluster.submit(request, options?.signal, key),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -725,7 +755,13 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
           ? { mode, delta: d }
           : { mode, delta: d, initial, autoCreateTtl: ttl },
       );
-      return this.#cluster.submit(request, options?.signal, key);
+      return this.#watch(
+        mode,
+        key,
+        1,
+        Count.None,
+        this.#cluster.submit(request, options?.signal, key),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -794,7 +830,13 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
       const deadline = this.#deadline(options);
       const wire = cluster.wireKey(key);
       const request = this.#dialect.touch(deadline, wire, this.#base64, wireTtl(ttl, Date.now()));
-      return cluster.submit(request, options?.signal, key);
+      return this.#watch(
+        "touch",
+        key,
+        1,
+        Count.None,
+        cluster.submit(request, options?.signal, key),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -845,12 +887,13 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     if (delay !== undefined) wireTtl(delay, 0);
     const deadline = this.#deadline(options);
     const { flush } = this.#dialect;
-    await this.#cluster.submitEach(
+    const done = this.#cluster.submitEach(
       "flush",
       () => flush(deadline, delay),
       options?.signal,
       options?.server,
     );
+    await this.#watch("flush", undefined, 0, Count.None, done);
   }
 
   /**
@@ -870,7 +913,13 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   version(options?: ServerOptionsArg): Promise<string> {
     try {
       const request = this.#dialect.version(this.#deadline(options));
-      return this.#cluster.submitTo(request, options?.signal, options?.server);
+      return this.#watch(
+        "version",
+        undefined,
+        0,
+        Count.None,
+        this.#cluster.submitTo(request, options?.signal, options?.server),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -893,7 +942,13 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    */
   async noop(options?: ServerOptionsArg): Promise<void> {
     const request = this.#dialect.noop(this.#deadline(options));
-    await this.#cluster.submitTo(request, options?.signal, options?.server);
+    await this.#watch(
+      "noop",
+      undefined,
+      0,
+      Count.None,
+      this.#cluster.submitTo(request, options?.signal, options?.server),
+    );
   }
 
   /**
@@ -921,7 +976,13 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
         );
       }
       const request = this.#dialect.stats(this.#deadline(options), group);
-      return this.#cluster.submitTo(request, options?.signal, options?.server);
+      return this.#watch(
+        "stats",
+        undefined,
+        0,
+        Count.None,
+        this.#cluster.submitTo(request, options?.signal, options?.server),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -952,7 +1013,13 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
       );
     }
     const request = this.#dialect.verbosity(this.#deadline(options), level);
-    await this.#cluster.submitTo(request, options?.signal, options?.server);
+    await this.#watch(
+      "verbosity",
+      undefined,
+      0,
+      Count.None,
+      this.#cluster.submitTo(request, options?.signal, options?.server),
+    );
   }
 
   /**
@@ -970,6 +1037,26 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    */
   counters(): ClientCounters {
     return this.#cluster.counters();
+  }
+  /**
+   * Returns the client's metrics: hits and misses of reads, and per command the calls, errors
+   * and a latency histogram, counted while the `metrics` option is on; and the gauge of bytes
+   * written that the sockets have not sent yet.
+   *
+   * @returns A snapshot.
+   *
+   * @example
+   * ```ts ignore
+   * import { connect } from "@mica/memcached";
+   *
+   * await using client = await connect("127.0.0.1:11211", { metrics: true });
+   * await client.get("missing");
+   * const { hits, misses, operations } = client.metrics();
+   * console.log(hits, misses, operations.get?.latency.count); // 0 1 1
+   * ```
+   */
+  metrics(): ClientMetrics {
+    return this.#observer.snapshot(this.#cluster.counters().buffered);
   }
 
   /**

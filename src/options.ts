@@ -220,6 +220,13 @@ export interface ClientOptions {
   /** The password of `username`. It never appears in errors, events or inspection output. */
   password?: string;
   /**
+   * Count hits, misses, calls, errors and a latency histogram per command, for
+   * {@linkcode Client.metrics}. Traces through `node:diagnostics_channel` need no option: they
+   * start when something subscribes.
+   * @default {false}
+   */
+  metrics?: boolean;
+  /**
    * The runtime adapter that opens sockets. By default the one for the runtime Mica runs in
    * (`denoConnector` on Deno, `bunConnector` on Bun).
    */
@@ -727,6 +734,8 @@ export interface Settings {
   readonly defaultTtl: number;
   readonly dialect: Dialect;
   readonly codec: ValueCodec;
+  readonly protocol: Protocol;
+  readonly metrics: boolean;
   readonly specs: readonly ServerSpec[];
   readonly cluster: Omit<ClusterOptions, "emit">;
 }
@@ -822,6 +831,8 @@ export function settings(
     defaultTtl,
     dialect,
     codec,
+    protocol,
+    metrics: flag("metrics", options.metrics, false),
     specs,
     cluster: {
       distribution,

@@ -76,6 +76,11 @@ class BunTransport implements Transport {
   /** Bytes of the head chunk already written. */
   #offset = 0;
   #queued = 0;
+
+  /** Bytes accepted by `write` that the socket has not taken yet. */
+  get buffered(): number {
+    return this.#queued;
+  }
   #blocked = false;
   #closed = false;
   /** The TLS server name; `undefined` for a plain socket. */

@@ -64,6 +64,11 @@ class DenoTransport implements Transport {
   #queue: Uint8Array[] = [];
   #head = 0;
   #queued = 0;
+
+  /** Bytes accepted by `write` that the socket has not taken yet. */
+  get buffered(): number {
+    return this.#queued;
+  }
   #blocked = false;
   #writing: Promise<void> | undefined;
   #closed = false;

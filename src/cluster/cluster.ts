@@ -85,6 +85,8 @@ export interface ClientCounters {
   inFlight: number;
   /** Requests waiting to be written. */
   queued: number;
+  /** Bytes written that the sockets have not sent yet. */
+  buffered: number;
   /** The same per server, with its state and failure count. */
   servers: ServerCounters[];
 }
@@ -483,6 +485,7 @@ export class Cluster {
     let inFlight = 0;
     let queued = 0;
     let connections = 0;
+    let buffered = 0;
     const servers: ServerCounters[] = [];
     for (const server of this.#servers) {
       const c = server.counters();
@@ -490,8 +493,9 @@ export class Cluster {
       connections += c.connections;
       inFlight += c.inFlight;
       queued += c.queued;
+      buffered += c.buffered;
     }
-    return { connections, inFlight, queued, servers };
+    return { connections, inFlight, queued, buffered, servers };
   }
 
   /**

@@ -79,6 +79,8 @@ export interface ServerCounters {
   queued: number;
   /** Connection failures in a row (reset by any reply). */
   failures: number;
+  /** Bytes written that the sockets have not sent yet. */
+  buffered: number;
 }
 
 /** A memcached server: its connections and its health. */
@@ -288,11 +290,13 @@ export class Server implements ConnectionOwner {
     let connections = 0;
     let inFlight = 0;
     let queued = 0;
+    let buffered = 0;
     for (const connection of this.#all) {
       if (connection.isOpen) connections++;
       const c = connection.counters();
       inFlight += c.inFlight;
       queued += c.queued;
+      buffered += c.buffered;
     }
     return {
       server: this.name,
@@ -301,6 +305,7 @@ export class Server implements ConnectionOwner {
       inFlight,
       queued,
       failures: this.#failures,
+      buffered,
     };
   }
 

@@ -72,6 +72,8 @@ export interface ConnectionCounters {
   inFlight: number;
   /** Requests waiting to be written. */
   queued: number;
+  /** Bytes written to the transport that its socket has not taken yet. */
+  buffered: number;
 }
 
 const OPAQUE_LIMIT = 0x7fff_ffff;
@@ -272,7 +274,11 @@ export class Connection implements TransportHandlers {
 
   /** What the connection holds now. */
   counters(): ConnectionCounters {
-    return { inFlight: this.#inflight.length, queued: this.#waiting };
+    return {
+      inFlight: this.#inflight.length,
+      queued: this.#waiting,
+      buffered: this.#transport?.buffered ?? 0,
+    };
   }
 
   /** Requests the connection holds (written or waiting): its load, for picking in a pool. */

@@ -110,6 +110,8 @@ export interface Transport extends Disposable {
   write(chunk: Uint8Array): boolean;
   /** Closes at once; queued bytes are dropped. `closed` is called if it was not yet. */
   destroy(): void;
+  /** Bytes `write` accepted that the socket has not taken yet (for the client's gauge). */
+  readonly buffered?: number;
   /** Resolves once the socket and every operation the adapter started on it are finished. */
   readonly done: Promise<void>;
 }
