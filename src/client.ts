@@ -15,7 +15,7 @@ import {
 import { GetManyResult, ManyCall, WriteManyResult } from "./cluster/many.ts";
 import type { ValueCodec } from "./values/codec.ts";
 import { fillSpec, type Loader, Stampede, type StampedeHost } from "./stampede.ts";
-import { type ClientMetrics, Count, Observer } from "./observe.ts";
+import { type ClientMetrics, Count, Observer, tracing } from "./observe.ts";
 import type { Serialized } from "./values/formats.ts";
 import type { ServerAddress } from "./cluster/address.ts";
 import { now as clockNow } from "./connection/clock.ts";
@@ -52,7 +52,15 @@ import {
   type WriteManyOptions,
 } from "./options.ts";
 import type { SetMode } from "./protocol/mod.ts";
-import { checkValue, type Key, type Ttl, u64, type Value, wireTtl } from "./protocol/values.ts";
+import {
+  checkValue,
+  type Key,
+  type Ttl,
+  typeFlags,
+  u64,
+  type Value,
+  wireTtl,
+} from "./protocol/values.ts";
 
 const READ = {};
 const newGetManyResult = <K extends Key, T>() => new GetManyResult<K, T>();
@@ -88,6 +96,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   readonly #readers: Readers;
   readonly #stampede: Stampede;
   readonly #observer: Observer;
+  readonly #metrics: boolean;
   readonly #base64: boolean;
   readonly #defaultTtl: number;
 
@@ -109,6 +118,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     this.#codec = s.codec;
     this.#readers = new Readers(s.codec);
     this.#observer = new Observer(s.metrics, s.protocol);
+    this.#metrics = s.metrics;
     this.#base64 = s.base64;
     this.#defaultTtl = s.defaultTtl;
     const emit = (type: ClientEventType, detail: ServerEventDetail) =>
@@ -169,8 +179,8 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
 
   /** Follows a command for the metrics and traces, when they are on. */
   #watch<T>(command: string, key: Key | undefined, keys: number, count: Count, p: Promise<T>) {
-    const observer = this.#observer;
-    return observer.active ? observer.observe(command, key, keys, count, p) : p;
+    if (!this.#metrics && !tracing.hasSubscribers) return p;
+    return this.#observer.observe(command, key, keys, count, p);
   }
 
   #deadline(options: RequestOptions | undefined): number {
@@ -190,7 +200,12 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
       const deadline = this.#deadline(options);
       const wire = cluster.wireKey(key);
       const as = options?.as;
-      const map = (item ? this.#readers.item(as) : this.#readers.value(as)) as ValueMapper<T>;
+      // A plain read (no `as`) takes the codec's reader straight: the path of every `get`.
+      const map = (as === undefined && !item
+        ? this.#codec.decode
+        : item
+        ? this.#readers.item(as)
+        : this.#readers.value(as)) as ValueMapper<T>;
       const request = this.#dialect.get(command, deadline, wire, this.#base64, map, spec);
       return this.#watch(command, key, 1, Count.One, cluster.submit(request, options?.signal, key));
     } catch (error) {
@@ -540,11 +555,16 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   ): Promise<T> {
     try {
       const wireKey = this.#cluster.wireKey(key);
-      const raw = mode === "append" || mode === "prepend";
-      const fixed = options?.flags === undefined ? undefined : checkFlags(command, options.flags);
-      const { data, flags } = raw
-        ? { data: checkValue(value as Value, this.#maxValueSize), flags: 0 }
-        : this.#encode(value, fixed);
+      let data: Value;
+      let flags: number;
+      if (options?.flags !== undefined) {
+        flags = checkFlags(command, options.flags);
+        data = checkValue(value as Value, this.#maxValueSize);
+      } else if (mode === "append" || mode === "prepend" || this.#codec.passes(value)) {
+        // Raw data (append/prepend), or what Mica's scheme stores as it is: no detour.
+        data = checkValue(value as Value, this.#maxValueSize);
+        flags = typeFlags(data);
+      } else ({ data, flags } = this.#codec.encode(value));
       const ttl = wireTtl(options?.ttl ?? this.#defaultTtl, Date.now());
       if (cas !== undefined) checkCas(command, cas);
       const request = this.#dialect.store<T>(

@@ -191,9 +191,11 @@ class Operation {
   }
 }
 
-const tracing = dc.tracingChannel(TRACING_CHANNEL);
-/** A channel of the tracing channel, to ask cheaply whether anyone listens. */
-const start = dc.channel(`tracing:${TRACING_CHANNEL}:start`);
+const channel = dc.tracingChannel(TRACING_CHANNEL);
+/** The start channel of the tracing channel: `tracing.hasSubscribers` says whether anyone listens. */
+export const tracing: { readonly hasSubscribers: boolean } = dc.channel(
+  `tracing:${TRACING_CHANNEL}:start`,
+);
 
 /** Metrics and traces of one client. */
 export class Observer {
@@ -210,7 +212,7 @@ export class Observer {
 
   /** Whether anything is to be recorded or traced: check before calling {@linkcode observe}. */
   get active(): boolean {
-    return this.#metrics || start.hasSubscribers;
+    return this.#metrics || tracing.hasSubscribers;
   }
 
   /** Follows a command's promise: its latency, outcome and trace. Returns the same outcome. */
@@ -247,11 +249,11 @@ export class Observer {
         throw error;
       },
     );
-    if (!start.hasSubscribers) return tracked;
+    if (!tracing.hasSubscribers) return tracked;
     const trace: CommandTrace = key === undefined
       ? { command, keys, protocol: this.#protocol }
       : { command, key, keys, protocol: this.#protocol };
-    return tracing.tracePromise(() => tracked, trace);
+    return channel.tracePromise(() => tracked, trace);
   }
 
   /** The metrics so far. */

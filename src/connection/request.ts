@@ -225,8 +225,9 @@ export abstract class Request<T = unknown> {
    * step).
    */
   finish(value: T | MemcachedError): void {
-    if (value instanceof MemcachedError) this.reject(value);
-    else this.resolve(value);
+    // Most values are strings: the typeof test spares them the prototype walk.
+    if (typeof value === "object" && value instanceof MemcachedError) this.reject(value);
+    else this.resolve(value as T);
   }
 
   /** Settles the caller's promise with an error, once. */

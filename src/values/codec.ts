@@ -76,6 +76,14 @@ export class ValueCodec {
     this.#maxValueSize = maxValueSize;
     this.#maxDecompressed = maxDecompressedSize;
     this.#plain = format === MICA;
+    this.decode = this.#plain
+      ? (r, text) => {
+        const flags = r.flags;
+        if (flags === 0) return text.valueText(r.value!);
+        if (flags === 4) return r.borrowed ? r.value!.slice() : r.value!;
+        return this.#read(r, text);
+      }
+      : (r, text) => this.#read(r, text);
     const flags = compression === undefined ? 0 : format.compressedFlags(compression.algorithm);
     if (flags === undefined) {
       throw new MemcachedError(
@@ -132,13 +140,22 @@ export class ValueCodec {
   /**
    * Reads a reply's value by its flags. Never throws: a value that cannot be read is returned
    * as a `MemcachedError` (`DECODE_FAILED`, or `VALUE_TOO_LARGE` past `maxDecompressedSize`).
+   * With Mica's scheme, text (flags 0) and bytes (4) are read without any detour: this is the
+   * read of every plain `get`.
    */
-  decode = (r: ValueReply, text: TextSource): unknown => {
+  readonly decode: (r: ValueReply, text: TextSource) => unknown;
+
+  /**
+   * Whether `value` is stored as it is, with the type flag of `typeFlags()`: Mica's scheme
+   * without compression, for a string or bytes (the store of every plain `set`).
+   */
+  passes(value: unknown): value is string | Uint8Array {
+    return this.#plain && this.#compression === undefined &&
+      (typeof value === "string" || value instanceof Uint8Array);
+  }
+
+  #read(r: ValueReply, text: TextSource): unknown {
     const flags = r.flags;
-    if (this.#plain) {
-      if (flags === 0) return text.valueText(r.value!);
-      if (flags === 4) return r.borrowed ? r.value!.slice() : r.value!;
-    }
     const format = this.#format;
     try {
       const how = format.compression(flags);
@@ -167,5 +184,5 @@ export class ValueCodec {
         { cause: error },
       );
     }
-  };
+  }
 }
