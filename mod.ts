@@ -21,10 +21,9 @@
  */
 
 export { Client, connect } from "./src/client.ts";
+export type { ClientOptions, CompressionOptions } from "./src/options.ts";
 export type {
-  ClientOptions,
   CloseOptions,
-  CompressionOptions,
   FlushOptions,
   GetManyOptions,
   GetOptions,
@@ -37,7 +36,7 @@ export type {
   SetManyOptions,
   SetOptions,
   WriteManyOptions,
-} from "./src/options.ts";
+} from "./src/call_options.ts";
 export type { ClientCounters, ClientEventType, ServerEventDetail } from "./src/cluster/cluster.ts";
 export { GetManyResult, WriteManyResult } from "./src/cluster/many.ts";
 export type { Loader, LoaderContext, RefreshErrorDetail } from "./src/stampede.ts";

@@ -7,18 +7,31 @@
  */
 
 import {
+  checkCas,
+  checkFlags,
+  type CloseOptions,
+  type FlushOptions,
+  type GetManyOptions,
+  type GetOptions,
+  type GetOrSetOptions,
+  type IncrOptions,
+  type InvalidateOptions,
+  type Item,
+  Readers,
+  type RequestOptions,
+  type ServerOptionsArg,
+  type SetManyOptions,
+  type SetOptions,
+  type WriteManyOptions,
+} from "./call_options.ts";
+import type { ServerAddress } from "./cluster/address.ts";
+import {
   type ClientCounters,
   type ClientEventType,
   Cluster,
   type ServerEventDetail,
 } from "./cluster/cluster.ts";
 import { GetManyResult, ManyCall, WriteManyResult } from "./cluster/many.ts";
-import type { ValueCodec } from "./values/codec.ts";
-import { fillSpec, type Loader, Stampede, type StampedeHost } from "./stampede.ts";
-import { type ClientMetrics, Count, Observer, tracing } from "./observe.ts";
-import type { Serialized } from "./values/formats.ts";
-import type { ServerAddress } from "./cluster/address.ts";
-import { now as clockNow } from "./connection/clock.ts";
 import {
   type Dialect,
   type ReadSpec,
@@ -28,29 +41,9 @@ import {
   type WriteKind,
 } from "./dialects/mod.ts";
 import { MemcachedError } from "./errors.ts";
-import {
-  checkCas,
-  checkFlags,
-  type ClientOptions,
-  type CloseOptions,
-  DEFAULTS,
-  type FlushOptions,
-  type GetManyOptions,
-  type GetOptions,
-  type GetOrSetOptions,
-  type IncrOptions,
-  integer,
-  type InvalidateOptions,
-  type Item,
-  positive,
-  Readers,
-  type RequestOptions,
-  type ServerOptionsArg,
-  type SetManyOptions,
-  type SetOptions,
-  settings,
-  type WriteManyOptions,
-} from "./options.ts";
+import { type ClientMetrics, Count, Observer, tracing } from "./observe.ts";
+import { now as clockNow } from "./connection/clock.ts";
+import { type ClientOptions, DEFAULTS, integer, positive, settings } from "./options.ts";
 import type { SetMode } from "./protocol/mod.ts";
 import {
   checkValue,
@@ -61,6 +54,9 @@ import {
   type Value,
   wireTtl,
 } from "./protocol/values.ts";
+import { fillSpec, type Loader, Stampede, type StampedeHost } from "./stampede.ts";
+import type { ValueCodec } from "./values/codec.ts";
+import type { Serialized } from "./values/formats.ts";
 
 const READ = {};
 const newGetManyResult = <K extends Key, T>() => new GetManyResult<K, T>();

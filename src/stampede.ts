@@ -23,15 +23,10 @@
  */
 
 import { now as clockNow } from "./connection/clock.ts";
+import type { GetOrSetOptions, RequestOptions } from "./call_options.ts";
 import type { Lease } from "./dialects/mod.ts";
 import { MemcachedError } from "./errors.ts";
-import {
-  DEFAULTS,
-  type GetOrSetOptions,
-  integer,
-  positive,
-  type RequestOptions,
-} from "./options.ts";
+import { DEFAULTS, integer, positive } from "./options.ts";
 import { LEASE_WIN } from "./protocol/mod.ts";
 import { type Key, type Ttl, wireTtl } from "./protocol/values.ts";
 
