@@ -7,7 +7,6 @@
 
 import type { ValueMapper } from "./dialects/mod.ts";
 import { MemcachedError } from "./errors.ts";
-import type { integer } from "./options.ts";
 import { decodeBytes, decodeString, type Ttl, type Value } from "./protocol/values.ts";
 import type { ValueCodec } from "./values/codec.ts";
 
