@@ -136,7 +136,6 @@ const MAX_POLL = 100;
 export class Stampede {
   readonly #host: StampedeHost;
   readonly #flights = new Map<string, Promise<unknown>>();
-  readonly #refreshes = new Set<Promise<void>>();
 
   constructor(host: StampedeHost) {
     this.#host = host;
@@ -157,18 +156,13 @@ export class Stampede {
     return promise;
   }
 
-  /** How many background refreshes are running. */
-  get refreshing(): number {
-    return this.#refreshes.size;
-  }
-
   async #fill<T>(key: Key, loader: Loader<T>, spec: FillSpec): Promise<T> {
     const host = this.#host;
     const lease = host.lease;
     if (lease === undefined) {
       const found = await host.get(key, spec.request);
       if (found !== undefined) return found as T;
-      return await this.#load(key, loader, spec, undefined);
+      return await this.#load(key, loader, spec, undefined, false);
     }
     const giveUpAt = clockNow() + spec.wait;
     let delay = FIRST_POLL;
@@ -180,39 +174,49 @@ export class Stampede {
         if (won) this.#refresh(key, loader, spec, read.cas);
         return read.value as T;
       }
-      if (read === undefined || won) return await this.#load(key, loader, spec, read?.cas);
+      if (read === undefined || won) return await this.#load(key, loader, spec, read?.cas, true);
       // Another caller holds the lease and is loading: wait for its value.
-      if (clockNow() >= giveUpAt) return await this.#load(key, loader, spec, undefined);
+      if (clockNow() >= giveUpAt) {
+        return await this.#load(key, loader, spec, undefined, false);
+      }
       await sleep(delay, host.signal, spec.request.signal);
       delay = Math.min(delay * 2, MAX_POLL);
     }
   }
 
-  /** Runs the loader and stores its value (with the lease's CAS token, when holding one). */
+  /**
+   * Runs the loader and stores its value, with the lease's CAS token when holding one. When the
+   * lease is on an empty placeholder (`placeholder`), a load that fails or finds nothing, or a
+   * value that cannot be stored, deletes it at once, so that the next caller need not wait for
+   * it to expire; a stale value being refreshed is left to be served.
+   */
   async #load<T>(
     key: Key,
     loader: Loader<T>,
     spec: FillSpec,
     cas: bigint | undefined,
+    placeholder: boolean,
   ): Promise<T> {
     const host = this.#host;
+    const release = () =>
+      cas !== undefined && placeholder
+        ? host.release(key, cas, spec.request).then(() => {}, () => {})
+        : undefined;
     let value: T;
     try {
       value = await loader(key, { signal: host.signal });
     } catch (error) {
-      // Free the placeholder at once, so that the next caller need not wait for it to expire.
-      if (cas !== undefined) await host.release(key, cas, spec.request).catch(() => {});
+      await release();
       throw error;
     }
     if (value === undefined) {
-      if (cas !== undefined) await host.release(key, cas, spec.request).catch(() => {});
+      await release();
       return value;
     }
     try {
       await host.store(key, value, spec.ttl, cas, spec.request);
     } catch (error) {
-      // An unstorable value (or a failed store) must not leave the placeholder to block others.
-      if (cas !== undefined) await host.release(key, cas, spec.request).catch(() => {});
+      await release();
       throw error;
     }
     return value;
@@ -220,12 +224,11 @@ export class Stampede {
 
   #refresh<T>(key: Key, loader: Loader<T>, spec: FillSpec, cas: bigint): void {
     const request = spec.request.timeout === undefined ? {} : { timeout: spec.request.timeout };
-    const task = this.#load(key, loader, { ...spec, request }, cas).then(
+    // Nobody awaits a refresh: its failure is reported, never left unhandled.
+    void this.#load(key, loader, { ...spec, request }, cas, false).then(
       () => {},
       (error) => this.#host.report(key, error),
     );
-    this.#refreshes.add(task);
-    void task.finally(() => this.#refreshes.delete(task));
   }
 }
 

@@ -110,6 +110,28 @@ test("[meta] an invalidated key is served stale at once while one caller refresh
   assert.equal(await client.invalidate("missing"), false);
 });
 
+test("[meta] a failed background refresh keeps the stale value and reports refresh-error", async () => {
+  await using server = await startMemcached();
+  await using client = await connect(server.address);
+  const reported: unknown[] = [];
+  client.addEventListener("refresh-error", (event) => {
+    reported.push((event as CustomEvent<{ key: string; error: unknown }>).detail);
+  });
+  await client.set("page", "v1", { ttl: 300 });
+  await client.invalidate("page");
+  const failing: Loader<string> = async () => {
+    await sleep(10);
+    throw new Error("backend down");
+  };
+  assert.equal(await client.getOrSet("page", failing), "v1");
+  await waitFor("the refresh-error event", () => reported.length === 1, 5_000);
+  const detail = reported[0] as { key: string; error: Error };
+  assert.equal(detail.key, "page");
+  assert.match(detail.error.message, /backend down/);
+  // The stale item is still there for the others (a placeholder would have been deleted).
+  assert.match(await rawCommand(server, "mg page v\r\n"), /^VA 2 .*\r\nv1\r\n$/);
+});
+
 test("[meta] recacheBefore refreshes a value about to expire while it is still served", async () => {
   await using server = await startMemcached();
   await using client = await connect(server.address);

@@ -111,15 +111,8 @@ export class ValueCodec {
     }
     let { data, flags } = out;
     const length = typeof data === "string" ? utf8Length(data) : data.length;
-    if (length > this.#maxDecompressed) {
-      // Stored compressed, it could never be read back.
-      throw new MemcachedError(
-        "VALUE_TOO_LARGE",
-        `Cannot store value: ${length} bytes is over the ${this.#maxDecompressed}-byte ` +
-          "maxDecompressedSize",
-      );
-    }
-    if (length >= c.threshold) {
+    // Over maxDecompressedSize, compressed data could never be read back: store it as it is.
+    if (length >= c.threshold && length <= this.#maxDecompressed) {
       const packed = compress(
         c.algorithm,
         typeof data === "string" ? utf8.encode(data) : data,

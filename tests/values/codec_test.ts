@@ -73,12 +73,16 @@ test("A compressed item that would expand past maxDecompressedSize fails with VA
   assert.equal(found.get("fine"), "ok");
   assert.equal(found.failed.get("declared")?.code, "VALUE_TOO_LARGE");
   assert.equal(await python.get("fine", { as: "string" }), "ok", "the connections are in step");
-  // Stored compressed, a value over the limit could never be read back: refused up front.
+  // Stored compressed, a value over the limit could never be read back: it is stored as it is.
   await using compressing = await connect(server.address, {
     compression: true,
     maxDecompressedSize: 10_000,
   });
-  await expectCode(compressing.set("big", "x".repeat(10_001)), ["VALUE_TOO_LARGE"], "the store");
+  await compressing.set("big", "x".repeat(10_001));
+  assert.equal((await compressing.gets("big", { as: "bytes" }))?.flags, 0, "not compressed");
+  assert.equal(await compressing.get("big"), "x".repeat(10_001));
+  await compressing.set("small", "x".repeat(9_000));
+  assert.equal((await compressing.gets("small", { as: "bytes" }))?.flags, 48, "compressed");
 });
 
 test("Broken compressed data and unknown JSON fail their key with DECODE_FAILED", async () => {
