@@ -55,6 +55,7 @@ import {
   wireTtl,
 } from "./protocol/values.ts";
 import { fillSpec, type Loader, Stampede, type StampedeHost } from "./stampede.ts";
+import { resolve } from "./connection_string.ts";
 import type { ValueCodec } from "./values/codec.ts";
 import type { Serialized } from "./values/formats.ts";
 
@@ -100,13 +101,17 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
    * Creates a client without connecting; the first request to each server connects. Prefer
    * {@linkcode connect}, which also opens the connections and reports failures at once.
    *
-   * @param address Where the server listens, or a list of servers (a cluster).
+   * @param address Where the server listens, or a list of servers (a cluster): an address, a
+   * comma-separated list, or a connection string
+   * (`memcached://[user:password@]host[:port][,host[:port]...][?option=value&...]`). When
+   * omitted, the `MEMCACHE_SERVERS` environment variable, in any of those string forms.
    * @param options Client options; see {@linkcode ClientOptions}.
    * @throws {MemcachedError} `INVALID_ARGUMENT` for a bad address or option.
    */
-  constructor(address: ServerAddress | readonly ServerAddress[], options: ClientOptions = {}) {
+  constructor(address?: ServerAddress | readonly ServerAddress[], options: ClientOptions = {}) {
     super();
-    const s = settings(address, options);
+    const { servers, options: merged } = resolve(address, options);
+    const s = settings(servers, merged);
     this.#dialect = s.dialect;
     this.#timeout = s.timeout;
     this.#closeTimeout = s.closeTimeout;
@@ -1136,10 +1141,13 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
 /**
  * Connects to a memcached server and returns a client once the connection is open.
  *
- * @param address `"host:port"`, `"host"` (port 11211), `{ host, port }`, or a unix socket path.
+ * @param address `"host:port"`, `"host"` (port 11211), `{ host, port }`, a unix socket path, a
+ * list of them, a comma-separated string, or a `memcached://` connection string; when omitted,
+ * the `MEMCACHE_SERVERS` environment variable.
  * @param options Client options; every field has a documented default.
  * @returns A connected client. Hold it with `await using`.
- * @throws {MemcachedError} `INVALID_ARGUMENT`, `CONNECT_FAILED` or `CONNECT_TIMEOUT`.
+ * @throws {MemcachedError} `INVALID_ARGUMENT` (a bad address, an unknown or bad option),
+ * `CONNECT_FAILED` or `CONNECT_TIMEOUT`.
  *
  * @example
  * ```ts ignore
@@ -1150,7 +1158,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
  * ```
  */
 export async function connect(
-  address: ServerAddress | readonly ServerAddress[],
+  address?: ServerAddress | readonly ServerAddress[],
   options?: ClientOptions,
 ): Promise<Client> {
   const client = new Client(address, options);

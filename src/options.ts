@@ -414,11 +414,7 @@ export interface Settings {
  * @throws {MemcachedError} `INVALID_ARGUMENT` for a bad address or option; `UNSUPPORTED` for
  * an option the protocol cannot honour.
  */
-export function settings(
-  address: ServerAddress | readonly ServerAddress[],
-  options: ClientOptions,
-): Settings {
-  const list: readonly ServerAddress[] = Array.isArray(address) ? address : [address];
+export function settings(list: readonly ServerAddress[], options: ClientOptions): Settings {
   if (list.length === 0) {
     throw new MemcachedError("INVALID_ARGUMENT", "Cannot create client: the server list is empty");
   }
