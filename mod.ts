@@ -39,7 +39,16 @@ export type {
 } from "./src/call_options.ts";
 export type { ClientCounters, ClientEventType, ServerEventDetail } from "./src/cluster/cluster.ts";
 export { GetManyResult, WriteManyResult } from "./src/cluster/many.ts";
-export type { Loader, LoaderContext, RefreshErrorDetail } from "./src/stampede.ts";
+export type { Loader, LoaderContext } from "./src/stampede.ts";
+export {
+  type ClientEventMap,
+  ClientEvents,
+  type LogFields,
+  type Logger,
+  type OnOptions,
+  type RefreshErrorDetail,
+  type Subscription,
+} from "./src/events.ts";
 export {
   type ClientMetrics,
   type CommandTrace,

@@ -25,12 +25,7 @@ import {
   type WriteManyOptions,
 } from "./call_options.ts";
 import type { ServerAddress } from "./cluster/address.ts";
-import {
-  type ClientCounters,
-  type ClientEventType,
-  Cluster,
-  type ServerEventDetail,
-} from "./cluster/cluster.ts";
+import { type ClientCounters, Cluster } from "./cluster/cluster.ts";
 import { GetManyResult, ManyCall, WriteManyResult } from "./cluster/many.ts";
 import {
   type Dialect,
@@ -56,6 +51,8 @@ import {
 } from "./protocol/values.ts";
 import { fillSpec, type Loader, Stampede, type StampedeHost } from "./stampede.ts";
 import { resolve } from "./connection_string.ts";
+import { ClientEvents, emitter } from "./events.ts";
+import type { Protocol } from "./dialects/mod.ts";
 import type { ValueCodec } from "./values/codec.ts";
 import type { Serialized } from "./values/formats.ts";
 
@@ -83,8 +80,10 @@ const READ_CAS = { cas: true };
  * console.log(await client.get("greeting")); // "hello"
  * ```
  */
-export class Client extends EventTarget implements AsyncDisposable, Disposable {
+export class Client extends ClientEvents implements AsyncDisposable, Disposable {
   readonly #cluster: Cluster;
+  readonly #emit: ReturnType<typeof emitter>;
+  readonly #protocol: Protocol;
   readonly #dialect: Dialect;
   readonly #timeout: number;
   readonly #closeTimeout: number;
@@ -113,6 +112,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     const { servers, options: merged } = resolve(address, options);
     const s = settings(servers, merged);
     this.#dialect = s.dialect;
+    this.#protocol = s.protocol;
     this.#timeout = s.timeout;
     this.#closeTimeout = s.closeTimeout;
     this.#maxValueSize = s.maxValueSize;
@@ -122,15 +122,19 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
     this.#metrics = s.metrics;
     this.#base64 = s.base64;
     this.#defaultTtl = s.defaultTtl;
-    const emit = (type: ClientEventType, detail: ServerEventDetail) =>
-      this.dispatchEvent(new CustomEvent(type, { detail }));
-    this.#cluster = new Cluster(s.specs, { ...s.cluster, emit });
+    this.#emit = emitter(this, s.logger);
+    this.#cluster = new Cluster(s.specs, { ...s.cluster, emit: this.#emit });
     this.#stampede = new Stampede(this.#stampedeHost());
   }
 
   /** The servers, as `host:port` or socket paths, in the order given. */
   get servers(): string[] {
     return this.#cluster.names;
+  }
+
+  /** The protocol the client speaks: `"meta"`, `"text"` or `"binary"`. */
+  get protocol(): Protocol {
+    return this.#protocol;
   }
 
   /** Whether {@linkcode Client.close} or {@linkcode Client.destroy} was called. */
@@ -463,8 +467,7 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
           key,
         ),
       signal: cluster.signal,
-      report: (key, error) =>
-        this.dispatchEvent(new CustomEvent("refresh-error", { detail: { key, error } })),
+      report: (key, error) => this.#emit("refresh-error", { key, error }),
     };
   }
 
@@ -1135,6 +1138,36 @@ export class Client extends EventTarget implements AsyncDisposable, Disposable {
   /** Same as {@linkcode Client.destroy}; used by `using`. */
   [Symbol.dispose](): void {
     this.destroy();
+  }
+
+  /** What `console.log` and `Deno.inspect` show: servers, protocol, state; no credentials. */
+  [Symbol.for("Deno.customInspect")](
+    inspect: (value: unknown, options?: unknown) => string,
+    options?: unknown,
+  ): string {
+    return `Client ${inspect(this.#summary(), options)}`;
+  }
+
+  /** What `console.log` and `util.inspect` show on Bun and Node: as on Deno. */
+  [Symbol.for("nodejs.util.inspect.custom")](
+    _depth: number,
+    options?: unknown,
+    inspect?: (value: unknown, options?: unknown) => string,
+  ): string {
+    const summary = this.#summary();
+    return `Client ${inspect ? inspect(summary, options) : JSON.stringify(summary)}`;
+  }
+
+  #summary() {
+    const { connections, inFlight, queued } = this.#cluster.counters();
+    return {
+      servers: this.servers,
+      protocol: this.#protocol,
+      closed: this.closed,
+      connections,
+      inFlight,
+      queued,
+    };
   }
 }
 

@@ -47,6 +47,7 @@ const KINDS = {
   username: "string",
   password: "string",
   metrics: "boolean",
+  logger: "object",
   connector: "object",
 } as const satisfies Record<keyof ClientOptions, "number" | "boolean" | "string" | "object">;
 
@@ -185,15 +186,17 @@ export function resolve(
   let given = address;
   if (given === undefined) {
     let env: string | undefined;
+    let why = "MEMCACHE_SERVERS is not set";
     try {
       env = process.env.MEMCACHE_SERVERS;
     } catch {
-      env = undefined; // Deno without --allow-env: as if unset
+      // Deno without --allow-env: say so rather than "not set".
+      why = "MEMCACHE_SERVERS cannot be read (on Deno, run with --allow-env=MEMCACHE_SERVERS)";
     }
     if (env === undefined || env.trim() === "") {
       throw new MemcachedError(
         "INVALID_ARGUMENT",
-        "Cannot create client: no servers given, and MEMCACHE_SERVERS is not set",
+        `Cannot create client: no servers given, and ${why}`,
       );
     }
     given = env.trim();

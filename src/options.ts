@@ -16,6 +16,7 @@ import { Credentials } from "./connection/credentials.ts";
 import { checkTls, type Connector, type TlsOptions } from "./connection/transport.ts";
 import { type Dialect, dialectOf, type Protocol } from "./dialects/mod.ts";
 import { MemcachedError } from "./errors.ts";
+import { checkLogger, type Logger } from "./events.ts";
 import { wireTtl } from "./protocol/values.ts";
 import { type CompressionSettings, ValueCodec } from "./values/codec.ts";
 import type { CompressionAlgorithm } from "./values/compression.ts";
@@ -227,6 +228,13 @@ export interface ClientOptions {
    */
   metrics?: boolean;
   /**
+   * Where to log the client's events (servers down and up, probes, connection failures,
+   * failed background refreshes), e.g. `console`; see {@linkcode Logger} for the levels.
+   * The events are dispatched whether or not there is a logger.
+   * @default {undefined} (no logging)
+   */
+  logger?: Logger;
+  /**
    * The runtime adapter that opens sockets. By default the one for the runtime Mica runs in
    * (`denoConnector` on Deno, `bunConnector` on Bun).
    */
@@ -281,8 +289,6 @@ export const DEFAULTS = {
   maxRetryTimeout: 30_000,
   idleTimeout: 0,
 } as const;
-
-/** How many key placements `Client` remembers. */
 
 export function integer(name: string, value: number | undefined, fallback: number): number {
   const n = positive(name, value, fallback);
@@ -404,6 +410,7 @@ export interface Settings {
   readonly codec: ValueCodec;
   readonly protocol: Protocol;
   readonly metrics: boolean;
+  readonly logger: Logger | undefined;
   readonly specs: readonly ServerSpec[];
   readonly cluster: Omit<ClusterOptions, "emit">;
 }
@@ -497,6 +504,7 @@ export function settings(list: readonly ServerAddress[], options: ClientOptions)
     codec,
     protocol,
     metrics: flag("metrics", options.metrics, false),
+    logger: checkLogger(options.logger),
     specs,
     cluster: {
       distribution,

@@ -64,28 +64,6 @@ export interface LoaderContext {
  */
 export type Loader<T> = (key: Key, context: LoaderContext) => T | Promise<T>;
 
-/**
- * The `detail` of a client's `refresh-error` event: a background refresh of a stale key
- * failed (its callers already got the stale value).
- *
- * @example
- * ```ts
- * import { Client, type RefreshErrorDetail } from "@mica/memcached";
- *
- * using client = new Client("127.0.0.1:11211");
- * client.addEventListener("refresh-error", (event) => {
- *   const { key, error } = (event as CustomEvent<RefreshErrorDetail>).detail;
- *   console.warn(`could not refresh ${String(key)}`, error);
- * });
- * ```
- */
-export interface RefreshErrorDetail {
-  /** The key whose refresh failed. */
-  key: Key;
-  /** What the loader or the store threw. */
-  error: unknown;
-}
-
 /** What {@linkcode Stampede} needs from its client: requests on one key. */
 export interface StampedeHost {
   /** The key's wire form (the flight's name); validates the key. */

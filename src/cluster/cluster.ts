@@ -22,7 +22,7 @@ import { Server, type ServerCounters, type ServerListener, type ServerOptions } 
 /**
  * The events a client dispatches, as `CustomEvent`s: the server events, whose `detail` is a
  * {@linkcode ServerEventDetail}, and `refresh-error` (a background refresh of a stale key by
- * `getOrSet` failed), whose `detail` is a `RefreshErrorDetail`.
+ * `getOrSet` failed), whose `detail` is a `RefreshErrorDetail`. `ClientEventMap` types them.
  *
  * @example
  * ```ts
@@ -31,7 +31,7 @@ import { Server, type ServerCounters, type ServerListener, type ServerOptions } 
  * using client = new Client(["10.0.0.1:11211", "10.0.0.2:11211"]);
  * const types: ClientEventType[] = ["server-down", "server-up", "reconnecting", "error"];
  * for (const type of types) {
- *   client.addEventListener(type, (event) => console.log(type, (event as CustomEvent).detail));
+ *   client.addEventListener(type, (event) => console.log(type, event.detail));
  * }
  * ```
  */
@@ -51,7 +51,7 @@ export type ClientEventType =
  *
  * using client = new Client(["10.0.0.1:11211", "10.0.0.2:11211"], { failover: "eject" });
  * client.addEventListener("server-down", (event) => {
- *   const { server, error } = (event as CustomEvent<ServerEventDetail>).detail;
+ *   const { server, error }: ServerEventDetail = event.detail;
  *   console.warn(`${server} is down (${error?.code}); its keys move to the other server`);
  * });
  * ```

@@ -82,8 +82,7 @@ function recordEvents(client: Client): SeenEvent[] {
   const seen: SeenEvent[] = [];
   for (const type of ["server-down", "server-up", "reconnecting", "error"] as const) {
     client.addEventListener(type, (event) => {
-      const detail = (event as CustomEvent<ServerEventDetail>).detail;
-      seen.push({ type, at: performance.now(), ...detail });
+      seen.push({ type, at: performance.now(), ...event.detail });
     });
   }
   return seen;
