@@ -2,7 +2,8 @@
 # Installs what Mica's tests and demo need; sourced by scripts/test.sh and scripts/demo.sh.
 #
 #   mica_setup   installs memcached, libmemcached-tools, sasl2-bin (saslpasswd2, for SASL tests),
-#                openssl (certificates for TLS tests) and the clients of other languages that the
+#                openssl (certificates for TLS tests), nutcracker (twemproxy, for the proxy
+#                interop test) and the clients of other languages that the
 #                interop tests run (python3-pylibmc, python3-pymemcache, php-cli, php-memcached)
 #                from Debian if missing, then the npm devDependencies (deno, bun, bun-types,
 #                benchmark peers) if missing or stale.
@@ -35,10 +36,11 @@ mica_peers_present() {
 
 mica_install_memcached() {
   if [ -x "$MEMCACHED_BIN" ] && command -v memcslap >/dev/null 2>&1 &&
-    [ -x /usr/sbin/saslpasswd2 ] && [ -x /usr/bin/openssl ] && mica_peers_present; then
+    [ -x /usr/sbin/saslpasswd2 ] && [ -x /usr/bin/openssl ] && [ -x /usr/sbin/nutcracker ] &&
+    mica_peers_present; then
     return 0
   fi
-  mica_apt_install memcached libmemcached-tools sasl2-bin openssl \
+  mica_apt_install memcached libmemcached-tools sasl2-bin openssl nutcracker \
     python3-pylibmc python3-pymemcache php-cli php-memcached || return 1
   if ! mica_peers_present; then
     echo "setup: pylibmc, pymemcache or php-memcached is still missing after apt-get install" >&2

@@ -340,7 +340,8 @@ export async function serverStat(server: MemcachedServer, name: string): Promise
 }
 
 /** Where to connect: the unix socket if there is one, else TCP. */
-interface Target {
+/** Where a test server listens. */
+export interface Target {
   readonly host: string;
   readonly port: number;
   readonly socketPath?: string | undefined;
@@ -581,7 +582,7 @@ class MemcachedProcess implements MemcachedServer {
  * one, else `127.0.0.1:port`): the inode of a listening socket in `/proc/net/tcp` (or
  * `/proc/net/unix`) must be one of the process's `/proc/PID/fd` links. Linux only.
  */
-function listensOn(pid: number, target: Target): boolean {
+export function listensOn(pid: number, target: Target): boolean {
   const inodes = new Set<string>();
   try {
     if (target.socketPath === undefined) {

@@ -126,14 +126,16 @@ export interface Transport extends Disposable {
  *
  * @example Trusting a private CA and presenting a client certificate
  * ```ts ignore
- * import type { TlsOptions } from "@mica/memcached";
+ * import { connect, type TlsOptions } from "@mica/memcached";
  *
  * const tls: TlsOptions = {
  *   ca: [await Deno.readTextFile("ca.pem")],
- *   serverName: "cache.internal",
  *   cert: await Deno.readTextFile("client.pem"),
  *   key: await Deno.readTextFile("client.key"),
  * };
+ * // The address is the name the server's certificate holds, so no serverName is needed (and
+ * // Deno could not take one together with a client certificate).
+ * await using client = await connect("cache.internal:11211", { tls });
  * ```
  */
 export interface TlsOptions {
