@@ -1,5 +1,5 @@
 /**
- * Mica: a memcached client for Deno and Bun.
+ * Mica: a memcached client for Deno and Bun (and Node.js 20+, from the npm package).
  *
  * Meta, text and binary protocols over TCP, unix sockets and verified TLS, with SASL and ASCII
  * authentication; pipelined requests that leave in one write per tick, per-request timeouts and

@@ -8,6 +8,7 @@
 
 import { bunConnector } from "./adapters/bun.ts";
 import { denoConnector } from "./adapters/deno.ts";
+import { nodeConnector } from "./adapters/node.ts";
 import { parseServer, type ServerAddress, type ServerSpec } from "./cluster/address.ts";
 import type { ClusterOptions } from "./cluster/cluster.ts";
 import type { Distribution } from "./cluster/ring.ts";
@@ -19,7 +20,7 @@ import { MemcachedError } from "./errors.ts";
 import { checkLogger, type Logger } from "./events.ts";
 import { wireTtl } from "./protocol/values.ts";
 import { type CompressionSettings, ValueCodec } from "./values/codec.ts";
-import type { CompressionAlgorithm } from "./values/compression.ts";
+import { type CompressionAlgorithm, hasZstd } from "./values/compression.ts";
 import {
   customFormat,
   type FlagScheme,
@@ -382,8 +383,20 @@ function compressionSettings(
       `Cannot use option compression.level: ${String(level)} is not an integer in 0..9`,
     );
   }
+  const algorithm = oneOf(
+    "compression.algorithm",
+    options.algorithm,
+    ["deflate", "zstd"],
+    "deflate",
+  );
+  if (algorithm === "zstd" && !hasZstd()) {
+    throw new MemcachedError(
+      "UNSUPPORTED",
+      'Cannot use compression "zstd": this runtime\'s node:zlib has no zstd (Node 22.15+, Deno and Bun have it); use "deflate"',
+    );
+  }
   return {
-    algorithm: oneOf("compression.algorithm", options.algorithm, ["deflate", "zstd"], "deflate"),
+    algorithm,
     threshold: integer("compression.threshold", options.threshold, DEFAULTS.compressionThreshold),
     level,
   };
@@ -391,11 +404,14 @@ function compressionSettings(
 
 function defaultConnector(): Connector {
   const g = globalThis as Record<string, unknown>;
-  if (g.Bun !== undefined) return bunConnector;
   if (g.Deno !== undefined) return denoConnector;
+  if (g.Bun !== undefined) return bunConnector;
+  const node = (g.process as { versions?: { node?: unknown } } | undefined)?.versions?.node;
+  if (node !== undefined) return nodeConnector;
   throw new MemcachedError(
     "INVALID_ARGUMENT",
-    "Cannot connect: no adapter for this runtime (Mica runs on Deno and Bun); pass `connector`",
+    "Cannot connect: no adapter for this runtime (Mica runs on Deno, Bun and Node.js); pass " +
+      "`connector`",
   );
 }
 

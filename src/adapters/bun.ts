@@ -28,6 +28,7 @@ import {
   HIGH_WATER_MARK,
   LOW_WATER_MARK,
   tlsFailure,
+  tlsReason,
 } from "../connection/transport.ts";
 
 /** The part of Bun's `Socket` this adapter uses. */
@@ -192,7 +193,7 @@ class BunTransport implements Transport {
     if (error instanceof MemcachedError) return error;
     // `opened` of a TLS socket stays pending until the handshake verified.
     const handshaking = this.#settleOpened !== undefined;
-    const reason = reasonOf(error);
+    const reason = tlsReason(error);
     if (!handshaking && reason === undefined) return error;
     return tlsFailure(handshaking ? "handshake" : "session", this.#tlsName, reason, error);
   }
@@ -390,31 +391,4 @@ function bunTls(endpoint: Endpoint, tls: TlsOptions): BunTls {
 
 function closedWhileOpening(): Error {
   return new Error("the connection closed while opening");
-}
-
-/** Which check failed, from the code or message of a BoringSSL error as Bun reports it. */
-function reasonOf(error: unknown): string | undefined {
-  const code = String((error as { code?: unknown } | undefined)?.code ?? "");
-  const text = `${code} ${error instanceof Error ? error.message : String(error)}`;
-  if (/CERTIFICATE_REQUIRED/.test(text)) return "the server demands a client certificate";
-  if (/ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE)/.test(text)) {
-    return "the server refused the client certificate";
-  }
-  if (/ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH|IP_ADDRESS_MISMATCH/.test(text)) {
-    return "the certificate does not name the server";
-  }
-  if (/CERT_HAS_EXPIRED|CERT_NOT_YET_VALID/.test(text)) {
-    return "the certificate is expired or not yet valid";
-  }
-  if (
-    /UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|SELF_SIGNED_CERT|CERT_UNTRUSTED/
-      .test(text)
-  ) {
-    return "the certificate is not signed by a trusted CA";
-  }
-  if (/WRONG_VERSION_NUMBER|HTTP_REQUEST|UNKNOWN_PROTOCOL/.test(text)) {
-    return "the server does not speak TLS on this port";
-  }
-  if (/SSL routines|ALERT/.test(text)) return "the TLS session failed";
-  return undefined;
 }

@@ -197,18 +197,19 @@ export abstract class Request<T = unknown> {
   whenSettled(): Promise<unknown> {
     if (this.promise !== DETACHED) return this.promise;
     if (this.settled) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
-    const onValue = this.#resolve;
-    const onError = this.#reject;
-    this.#resolve = (value) => {
-      onValue(value);
-      resolve();
-    };
-    this.#reject = (error) => {
-      onError(error);
-      resolve();
-    };
-    return promise;
+    // Not Promise.withResolvers: Node 20 lacks it.
+    return new Promise<void>((resolve) => {
+      const onValue = this.#resolve;
+      const onError = this.#reject;
+      this.#resolve = (value) => {
+        onValue(value);
+        resolve();
+      };
+      this.#reject = (error) => {
+        onError(error);
+        resolve();
+      };
+    });
   }
 
   /** Settles the caller's promise with a value, once. */

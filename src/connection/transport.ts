@@ -121,8 +121,9 @@ export interface Transport extends Disposable {
  * must chain to a trusted CA, be valid now and name {@linkcode TlsOptions.serverName}.
  *
  * Runtime limits (the connector rejects with `UNSUPPORTED` before connecting):
- * - Deno: no TLS over a unix socket, and no client certificate together with a `serverName`
- *   that differs from the host (`Deno.startTls` takes no certificate).
+ * - `denoConnector`: no TLS over a unix socket, and no client certificate together with a
+ *   `serverName` that differs from the host (`Deno.startTls` takes no certificate).
+ *   `nodeConnector` (over `node:tls`, also on Deno) does both.
  *
  * @example Trusting a private CA and presenting a client certificate
  * ```ts ignore
@@ -298,4 +299,50 @@ export function tlsFailure(
     `Cannot ${action} ${serverName}: ${reason ?? "handshake failed"} (${detail})`,
     { cause },
   );
+}
+
+/**
+ * Which TLS check failed, from the code or message of an OpenSSL or BoringSSL error (as Node,
+ * Bun and `node:tls` report them) or a rustls one (`node:tls` on Deno); undefined when unknown.
+ * For {@linkcode tlsFailure}'s reason.
+ *
+ * @param error What the runtime rejected or emitted.
+ * @returns The reason, as a phrase.
+ */
+export function tlsReason(error: unknown): string | undefined {
+  const code = String((error as { code?: unknown } | undefined)?.code ?? "");
+  const text = `${code} ${error instanceof Error ? error.message : String(error)}`;
+  if (/CERTIFICATE_REQUIRED|certificate required|CertificateRequired/.test(text)) {
+    return "the server demands a client certificate";
+  }
+  if (
+    /ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE)/.test(text) ||
+    /alert (bad certificate|unknown ca|certificate unknown|unsupported certificate)/.test(text) ||
+    /received fatal alert: (BadCertificate|UnknownCA|CertificateUnknown)/.test(text)
+  ) {
+    return "the server refused the client certificate";
+  }
+  if (
+    /ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH|IP_ADDRESS_MISMATCH|NotValidForName|not valid for name/
+      .test(text)
+  ) {
+    return "the certificate does not name the server";
+  }
+  if (/CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|certificate expired|NotValidYet/i.test(text)) {
+    return "the certificate is expired or not yet valid";
+  }
+  if (
+    /UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|SELF_SIGNED_CERT|CERT_UNTRUSTED|UnknownIssuer/
+      .test(text)
+  ) {
+    return "the certificate is not signed by a trusted CA";
+  }
+  if (
+    /WRONG_VERSION_NUMBER|wrong version number|HTTP_REQUEST|UNKNOWN_PROTOCOL|packet length too long|corrupt message|InvalidContentType/
+      .test(text)
+  ) {
+    return "the server does not speak TLS on this port";
+  }
+  if (/SSL routines|ALERT|fatal alert/.test(text)) return "the TLS session failed";
+  return undefined;
 }

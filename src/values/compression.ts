@@ -8,7 +8,8 @@
  * @module
  */
 
-import { deflateSync, inflateSync, zstdCompressSync, zstdDecompressSync } from "node:zlib";
+// A namespace import: Node before 22.15 has no zstd, and a named import would fail to load.
+import * as zlib from "node:zlib";
 import { MemcachedError } from "../errors.ts";
 import { fastlzDecompress } from "./fastlz.ts";
 
@@ -25,9 +26,20 @@ export function compress(
   level: number | undefined,
 ): Uint8Array {
   if (algorithm === "deflate") {
-    return new Uint8Array(deflateSync(data, level === undefined ? {} : { level }));
+    return new Uint8Array(zlib.deflateSync(data, level === undefined ? {} : { level }));
   }
-  return new Uint8Array(zstdCompressSync(data));
+  return new Uint8Array(zstd().compress(data));
+}
+
+/** Whether this runtime's `node:zlib` has zstd (Deno, Bun, Node 22.15 and later). */
+export function hasZstd(): boolean {
+  return typeof zlib.zstdCompressSync === "function" &&
+    typeof zlib.zstdDecompressSync === "function";
+}
+
+function zstd() {
+  if (!hasZstd()) throw new RangeError("this runtime's node:zlib has no zstd (Node 22.15+ has)");
+  return { compress: zlib.zstdCompressSync, decompress: zlib.zstdDecompressSync };
 }
 
 /**
@@ -51,8 +63,8 @@ export function decompress(
     }
     const options = { maxOutputLength: limit };
     const out = algorithm === "deflate"
-      ? inflateSync(data, options)
-      : zstdDecompressSync(data, options);
+      ? zlib.inflateSync(data, options)
+      : zstd().decompress(data, options);
     if (size !== undefined && out.length !== size) {
       throw new RangeError(`decompressed to ${out.length} bytes, ${size} declared`);
     }

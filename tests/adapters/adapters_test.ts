@@ -2,8 +2,9 @@
  * The runtime adapters against a real memcached: the client's operations through an explicit
  * `connector`, and the {@linkcode Connector} contract of `src/connection/transport.ts` driven directly.
  *
- * Only the adapter of the runtime running the tests can work (`denoConnector` needs `Deno`,
- * `bunConnector` needs `Bun`), so each test runs that one and its name says which is skipped.
+ * Each test runs twice: once for the adapter of the runtime running the tests (`denoConnector`
+ * needs `Deno`, `bunConnector` needs `Bun`, so the other one cannot work and the name says it is
+ * skipped), and once for `nodeConnector`, through the runtime's own `node:net`.
  *
  * @module
  */
@@ -27,22 +28,45 @@ import {
   MIB,
   pattern,
   Recorder,
-  runtimeConnector as connector,
+  runtimeConnector,
   sleep,
   utf8,
 } from "../_util.ts";
 import {
+  type Connector,
   type Endpoint,
   HIGH_WATER_MARK,
   type Transport,
   type TransportHandlers,
 } from "../../src/connection/transport.ts";
+import { nodeConnector } from "../../src/adapters/node.ts";
 import { connect } from "../../mod.ts";
 
 const RUNTIME = IS_BUN ? "Bun" : "Deno";
-const NAME = IS_BUN ? "bunConnector" : "denoConnector";
-/** Appended to every test name: the other runtime's adapter cannot run here. */
-const SKIP_NOTE = `(${IS_BUN ? "denoConnector" : "bunConnector"} is skipped under ${RUNTIME})`;
+
+/** An adapter under test. */
+interface Adapter {
+  /** Its export name, which starts every test name. */
+  readonly name: string;
+  readonly connector: Connector;
+  /** Appended to every test name. */
+  readonly note: string;
+}
+
+/** The adapters every test runs for. */
+const ADAPTERS: readonly Adapter[] = [
+  {
+    name: IS_BUN ? "bunConnector" : "denoConnector",
+    connector: runtimeConnector,
+    // The other runtime's adapter cannot run here.
+    note: `(${IS_BUN ? "denoConnector" : "bunConnector"} is skipped under ${RUNTIME})`,
+  },
+  {
+    name: "nodeConnector",
+    connector: nodeConnector,
+    note: `(over ${RUNTIME}'s node:net)`,
+  },
+];
 
 /** The transports every adapter test runs over. */
 const TRANSPORTS = [
@@ -63,7 +87,7 @@ function endpointOf(server: MemcachedServer): Endpoint {
  * A small suite of client operations through `connector`, on a server started with -I 2m and
  * reached at its unix socket if it has one, else over TCP.
  */
-async function runClientSuite(server: MemcachedServer): Promise<void> {
+async function runClientSuite(server: MemcachedServer, connector: Connector): Promise<void> {
   const address = server.socketPath ?? server.address;
   await using client = await connect(address, { connector, timeout: 5_000 });
   await client.set("text", "héllo");
@@ -97,7 +121,11 @@ async function runClientSuite(server: MemcachedServer): Promise<void> {
 
 // --- the Connector contract, driven directly ---------------------------------------------------
 
-function open(endpoint: Endpoint, handlers: TransportHandlers): Promise<Transport> {
+function open(
+  connector: Connector,
+  endpoint: Endpoint,
+  handlers: TransportHandlers,
+): Promise<Transport> {
   return connector(endpoint, handlers, { signal: new AbortController().signal, noDelay: true });
 }
 
@@ -110,9 +138,18 @@ function callbacksRun(): Promise<void> {
  * Writes "version", a 4 MiB `ms` and an `mg` of it in one write over the high-water mark, then
  * reads every reply through `handlers.data`.
  */
-async function driveLargeWrite(endpoint: Endpoint): Promise<void> {
+async function driveLargeWrite(connector: Connector, endpoint: Endpoint): Promise<void> {
   const recorder = new Recorder();
-  const transport = await open(endpoint, recorder);
+  // Chunks that are not plain Uint8Arrays (a node:net Buffer, whose slice() shares memory).
+  let notPlain = 0;
+  const transport = await open(connector, endpoint, {
+    data: (chunk) => {
+      if (Object.getPrototypeOf(chunk) !== Uint8Array.prototype) notPlain++;
+      recorder.data(chunk);
+    },
+    drain: () => recorder.drain(),
+    closed: (error) => recorder.closed(error),
+  });
   const value = pattern(4 * MIB, 11);
   const request = concat([
     utf8(`version\r\nms big ${value.length} T0\r\n`),
@@ -122,11 +159,14 @@ async function driveLargeWrite(endpoint: Endpoint): Promise<void> {
   assert.ok(request.length > HIGH_WATER_MARK);
   const accepted = transport.write(request);
   if (!IS_BUN) {
-    // Deno writes asynchronously, so the whole request is still queued when write() returns.
+    // Deno writes asynchronously (Deno.Conn and Deno's node:net alike), so the whole request is
+    // still queued when write() returns.
     assert.equal(accepted, false, "write() over the high-water mark must return false");
   }
-  // Bun writes synchronously what the kernel takes; over loopback TCP that can be all 4 MiB,
-  // and then nothing is queued, write() rightly returns true and drain() never comes.
+  // Bun writes synchronously what the kernel takes (Bun.connect and Bun's node:net alike; the
+  // latter counts the whole chunk in writableLength until the kernel took all of it); over
+  // loopback TCP that can be all 4 MiB, and then nothing is queued, write() rightly returns
+  // true and drain() never comes.
   await recorder.until(() => recorder.tail.endsWith("\r\nMN\r\n"), "the replies", 10_000);
   if (!accepted) await recorder.until(() => recorder.drains > 0, "drain()");
   assert.equal(recorder.drains, accepted ? 0 : 1, "drain() follows each write() that was refused");
@@ -137,6 +177,11 @@ async function driveLargeWrite(endpoint: Endpoint): Promise<void> {
   const start = match[0].length;
   assert.equal(reply.length, start + value.length + "\r\nMN\r\n".length);
   assertBytes(reply.subarray(start, start + value.length), value, "4 MiB value read back");
+  assert.equal(
+    notPlain,
+    0,
+    `${notPlain} of ${recorder.chunks.length} chunks were not plain Uint8Arrays`,
+  );
   assert.equal(recorder.closedCalls, 0);
   transport.destroy();
   assert.equal(recorder.closedCalls, 1);
@@ -154,9 +199,13 @@ async function driveLargeWrite(endpoint: Endpoint): Promise<void> {
  * fill and write() must return false; resumes the server and, like a well-behaved caller,
  * writes the rest only after each drain().
  */
-async function driveBackpressure(server: MemcachedServer, endpoint: Endpoint): Promise<void> {
+async function driveBackpressure(
+  connector: Connector,
+  server: MemcachedServer,
+  endpoint: Endpoint,
+): Promise<void> {
   const recorder = new Recorder();
-  const transport = await open(endpoint, recorder);
+  const transport = await open(connector, endpoint, recorder);
   const size = 16 * MIB;
   const piece = pattern(MIB, 3);
   const chunks = [
@@ -197,82 +246,116 @@ async function driveBackpressure(server: MemcachedServer, endpoint: Endpoint): P
   assert.equal(recorder.closedCalls, 1);
 }
 
-for (const { over, unixSocket } of TRANSPORTS) {
-  test(`${NAME} runs the client's operations over ${over} ${SKIP_NOTE}`, async () => {
-    await using server = await startMemcached({ unixSocket, args: ["-I", "2m"] });
-    await runClientSuite(server);
+for (const { name, note, connector } of ADAPTERS) {
+  for (const { over, unixSocket } of TRANSPORTS) {
+    test(`${name} runs the client's operations over ${over} ${note}`, async () => {
+      await using server = await startMemcached({ unixSocket, args: ["-I", "2m"] });
+      await runClientSuite(server, connector);
+    });
+
+    test(`${name} writes past the high-water mark, drains and reads every reply over ${over} ${note}`, async () => {
+      await using server = await startMemcached({ unixSocket, args: ["-I", "5m"] });
+      await driveLargeWrite(connector, endpointOf(server));
+      assert.equal(await rawCommand(server, "mg big s\r\n"), `HD s${4 * MIB}\r\n`);
+    });
+
+    test(`${name} write() returns false under backpressure and drain() resumes it over ${over} ${note}`, async () => {
+      await using server = await startMemcached({ unixSocket, args: ["-I", "17m"] });
+      await driveBackpressure(connector, server, endpointOf(server));
+      assert.equal(await rawCommand(server, "mg big s\r\n"), `HD s${16 * MIB}\r\n`);
+    });
+
+    test(`${name} calls closed() exactly once when the server closes the connection over ${over} ${note}`, async () => {
+      await using server = await startMemcached({ unixSocket });
+      const recorder = new Recorder();
+      const transport = await open(connector, endpointOf(server), recorder);
+      assert.equal(transport.write(utf8("version\r\nquit\r\n")), true);
+      await recorder.until(() => recorder.closedCalls > 0, "closed() after quit");
+      assert.match(latin1Text(recorder.bytes()), /^VERSION \d+\.\d+\.\d+/);
+      assert.equal(recorder.closedError, undefined, "the server closing is not an error");
+      await transport.done;
+      transport.destroy();
+      await callbacksRun();
+      assert.equal(recorder.closedCalls, 1, "closed() is called exactly once");
+    });
+  }
+
+  test(`${name} calls closed() exactly once when destroyed with requests in flight ${note}`, async () => {
+    await using server = await startMemcached();
+    const recorder = new Recorder();
+    const transport = await open(connector, endpointOf(server), recorder);
+    transport.write(pattern(3 * MIB));
+    transport.destroy();
+    transport.destroy();
+    await transport.done;
+    await callbacksRun();
+    assert.equal(recorder.closedCalls, 1);
+    assert.equal(recorder.closedError, undefined);
+    assert.equal(
+      await rawCommand(server, "version\r\n").then((r) => r.startsWith("VERSION")),
+      true,
+    );
   });
 
-  test(`${NAME} writes past the high-water mark, drains and reads every reply over ${over} ${SKIP_NOTE}`, async () => {
-    await using server = await startMemcached({ unixSocket, args: ["-I", "5m"] });
-    await driveLargeWrite(endpointOf(server));
+  test(`${name} write() copies what it queues, so the caller may reuse the chunk at once ${note}`, async () => {
+    await using server = await startMemcached({ args: ["-I", "5m"] });
+    const recorder = new Recorder();
+    using transport = await open(connector, endpointOf(server), recorder);
+    // A 4 MiB quiet set first, so the writes after it wait in the adapter's (or the socket's)
+    // queue instead of reaching the kernel at once.
+    transport.write(concat([`ms big ${4 * MIB} T0 q\r\n`, pattern(4 * MIB, 7), "\r\n"]));
+    // Three sets written from one scratch buffer, overwritten after each write() and then
+    // filled with "!": an adapter that kept a reference would send garbage.
+    const scratch = new Uint8Array(64);
+    for (const key of ["a", "b", "c"]) {
+      const line = latin1(`ms ${key} 1 T0\r\n${key.toUpperCase()}\r\n`);
+      scratch.set(line);
+      transport.write(scratch.subarray(0, line.length));
+    }
+    scratch.fill(0x21);
+    transport.write(latin1("mg a v\r\nmg b v\r\nmg c v\r\nmn\r\n"));
+    await recorder.until(() => recorder.tail.endsWith("MN\r\n"), "the replies", 10_000);
+    assert.equal(
+      recorder.text,
+      "HD\r\nHD\r\nHD\r\nVA 1\r\nA\r\nVA 1\r\nB\r\nVA 1\r\nC\r\nMN\r\n",
+    );
     assert.equal(await rawCommand(server, "mg big s\r\n"), `HD s${4 * MIB}\r\n`);
   });
 
-  test(`${NAME} write() returns false under backpressure and drain() resumes it over ${over} ${SKIP_NOTE}`, async () => {
-    await using server = await startMemcached({ unixSocket, args: ["-I", "17m"] });
-    await driveBackpressure(server, endpointOf(server));
-    assert.equal(await rawCommand(server, "mg big s\r\n"), `HD s${16 * MIB}\r\n`);
+  test(`${name} closes a transport held with using when the block ends ${note}`, async () => {
+    await using server = await startMemcached();
+    const recorder = new Recorder();
+    let done: Promise<void>;
+    {
+      using transport = await open(connector, endpointOf(server), recorder);
+      done = transport.done;
+      assert.equal(transport.write(latin1("version\r\n")), true);
+    }
+    await done;
+    await callbacksRun();
+    assert.equal(recorder.closedCalls, 1);
+    assert.equal(recorder.closedError, undefined);
   });
 
-  test(`${NAME} calls closed() exactly once when the server closes the connection over ${over} ${SKIP_NOTE}`, async () => {
-    await using server = await startMemcached({ unixSocket });
+  test(`${name} rejects a refused connection and an aborted signal ${note}`, async () => {
+    const port = await pickFreePort();
     const recorder = new Recorder();
-    const transport = await open(endpointOf(server), recorder);
-    assert.equal(transport.write(utf8("version\r\nquit\r\n")), true);
-    await recorder.until(() => recorder.closedCalls > 0, "closed() after quit");
-    assert.match(latin1Text(recorder.bytes()), /^VERSION \d+\.\d+\.\d+/);
-    assert.equal(recorder.closedError, undefined, "the server closing is not an error");
-    await transport.done;
-    transport.destroy();
+    await assert.rejects(
+      open(connector, { kind: "tcp", host: "127.0.0.1", port }, recorder),
+    );
+    await assert.rejects(
+      open(connector, { kind: "unix", path: "/nonexistent/mica-test.sock" }, recorder),
+    );
+    await using server = await startMemcached();
+    const before = await serverStat(server, "total_connections");
+    const signal = AbortSignal.abort(new Error("gave up"));
+    await assert.rejects(
+      connector(endpointOf(server), recorder, { signal, noDelay: true }),
+      /gave up/,
+    );
     await callbacksRun();
-    assert.equal(recorder.closedCalls, 1, "closed() is called exactly once");
+    assert.equal(recorder.received, 0);
+    // Only the second raw stats request connected in between.
+    assert.equal(await serverStat(server, "total_connections"), before + 1);
   });
 }
-
-test(`${NAME} calls closed() exactly once when destroyed with requests in flight ${SKIP_NOTE}`, async () => {
-  await using server = await startMemcached();
-  const recorder = new Recorder();
-  const transport = await open({ kind: "tcp", host: server.host, port: server.port }, recorder);
-  transport.write(pattern(3 * MIB));
-  transport.destroy();
-  transport.destroy();
-  await transport.done;
-  await callbacksRun();
-  assert.equal(recorder.closedCalls, 1);
-  assert.equal(recorder.closedError, undefined);
-  assert.equal(await rawCommand(server, "version\r\n").then((r) => r.startsWith("VERSION")), true);
-});
-
-test(`${NAME} closes a transport held with using when the block ends ${SKIP_NOTE}`, async () => {
-  await using server = await startMemcached();
-  const recorder = new Recorder();
-  let done: Promise<void>;
-  {
-    using transport = await open({ kind: "tcp", host: server.host, port: server.port }, recorder);
-    done = transport.done;
-    assert.equal(transport.write(latin1("version\r\n")), true);
-  }
-  await done;
-  await callbacksRun();
-  assert.equal(recorder.closedCalls, 1);
-  assert.equal(recorder.closedError, undefined);
-});
-
-test(`${NAME} rejects a refused connection and an aborted signal ${SKIP_NOTE}`, async () => {
-  const port = await pickFreePort();
-  const recorder = new Recorder();
-  await assert.rejects(open({ kind: "tcp", host: "127.0.0.1", port }, recorder));
-  await assert.rejects(open({ kind: "unix", path: "/nonexistent/mica-test.sock" }, recorder));
-  await using server = await startMemcached();
-  const before = await serverStat(server, "total_connections");
-  const signal = AbortSignal.abort(new Error("gave up"));
-  await assert.rejects(
-    connector(endpointOf(server), recorder, { signal, noDelay: true }),
-    /gave up/,
-  );
-  await callbacksRun();
-  assert.equal(recorder.received, 0);
-  // Only the second raw stats request connected in between.
-  assert.equal(await serverStat(server, "total_connections"), before + 1);
-});
