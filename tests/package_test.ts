@@ -67,7 +67,13 @@ test("the npm tarball installs into a fresh folder and runs under Node, Bun and 
     const { filename, files } = packed[0] as { filename: string; files: { path: string }[] };
     const paths = files.map((file) => file.path).sort();
     for (
-      const needed of ["dist/mod.js", "dist/mod.d.ts", "dist/src/adapters/node.js", "package.json"]
+      const needed of [
+        "dist/mod.js",
+        "dist/mod.d.ts",
+        "dist/src/adapters/node.js",
+        "dist/src/cli.js",
+        "package.json",
+      ]
     ) {
       assert.ok(paths.includes(needed), `${needed} is packed`);
     }
@@ -110,6 +116,16 @@ test("the npm tarball installs into a fresh folder and runs under Node, Bun and 
       const line = (await run(command, args, app)).trim().split("\n").at(-1) ?? "";
       assert.deepEqual(JSON.parse(line), { runtime, results: EXPECTED }, `${runtime}: ${line}`);
     }
+
+    // The `mica` command the package installs, under Node.
+    const mica = join(app, "node_modules", ".bin", "mica");
+    const versions = await run(
+      join(BIN, "node"),
+      [mica, "-s", server.address, "--json", "version"],
+      app,
+    );
+    assert.match(JSON.parse(versions)[server.address], /^\d+\.\d+\.\d+/);
+    assert.equal(await run(join(BIN, "node"), [mica, "--version"], app), "mica 0.1.0\n");
 
     // A TypeScript user on Node: the declarations resolve and check (skipLibCheck off).
     copyFileSync(join(FIXTURES, "smoke.ts"), join(app, "smoke.ts"));
