@@ -270,6 +270,13 @@ export function clientTable(tools, opts, buildDir) {
     );
   }
   if (bun) clients.push(mica("bun", [bun, "bench/mica.ts"]));
+  // Node runs the same program bundled (bench/mica.ts and the sources, no npm package needed).
+  if (bun && buildDir !== undefined) {
+    clients.push({
+      ...mica("node", [node, "--expose-gc", path.join(buildDir, "mica-node.mjs")]),
+      bundle: { from: "bench/mica.ts", to: path.join(buildDir, "mica-node.mjs") },
+    });
+  }
   const runtimes = [["node", node, []], ["bun", bun, []], ["deno", deno, ["run", "--allow-all"]]];
   for (const [rt, exe, pre] of runtimes) {
     if (!exe) continue;

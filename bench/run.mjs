@@ -58,7 +58,7 @@ const USAGE = `usage: bash bench/run.sh [options]
                         --cluster: or a client left a server unused)
   --help                this text
 
-Client ids: mica-deno mica-bun memjs-node memcache-client-node memcached-node memjs-bun
+Client ids: mica-deno mica-bun mica-node memjs-node memcache-client-node memcached-node memjs-bun
   memcache-client-bun memcached-bun memjs-deno memcache-client-deno memcached-deno
   libmemcached-c memcslap mica-deno-soak mica-bun-soak
 `;
@@ -252,7 +252,7 @@ function report(run) {
     return { entry: bestEntry, value: bestValue };
   };
   const micaOn = (rt) => nonSoak.find((e) => e.client.id === `mica-${rt}`);
-  const micaRuntimes = ["deno", "bun"].filter((rt) => micaOn(rt));
+  const micaRuntimes = ["deno", "bun", "node"].filter((rt) => micaOn(rt));
   if (micaRuntimes.length > 0) {
     out.push("## Mica vs the best npm peer");
     out.push("");
@@ -461,6 +461,18 @@ async function main() {
     if (clients.some((c) => c.native)) {
       const err = buildNative(buildDir);
       if (err) { for (const c of clients) if (c.native) c.buildError = err; }
+    }
+    for (const c of clients.filter((c) => c.bundle)) {
+      const r = spawnSync(tools.bun, [
+        "build",
+        c.bundle.from,
+        "--target=node",
+        "--format=esm",
+        `--outfile=${c.bundle.to}`,
+      ], { encoding: "utf8", timeout: 120_000 });
+      if (r.status !== 0) {
+        c.buildError = `bun build failed: ${(r.stderr || "").trim().slice(0, 300)}`;
+      }
     }
 
     const runId = `${process.pid}`;

@@ -1,5 +1,6 @@
 // Runtime bits shared by the TypeScript bench programs (bench/mica.ts, bench/chaos.ts), which run
-// unchanged on Deno and Bun: which runtime this is, its arguments and environment, a forced full
+// unchanged on Deno and Bun (and on Node once bundled: bench/run.mjs builds mica-node with
+// `bun build --target=node`): which runtime this is, its arguments and environment, a forced full
 // GC and a memory sample. Only `globalThis` lookups, so neither runtime's types are needed.
 import type { MemorySample } from "./harness.mjs";
 
@@ -28,6 +29,9 @@ interface BunLike {
 interface ProcessLike {
   memoryUsage(): MemoryUsage;
   exit(code: number): never;
+  argv: string[];
+  env: Record<string, string | undefined>;
+  versions: { node?: string };
 }
 
 interface JscHeapStats {
@@ -46,23 +50,33 @@ const g = globalThis as unknown as {
 const deno = g.Deno;
 const bun = g.Bun;
 
-/** `"bun"` or `"deno"`. */
-export const runtime: "bun" | "deno" = bun !== undefined ? "bun" : "deno";
+const node = deno === undefined && bun === undefined ? g.process : undefined;
+
+/** `"bun"`, `"deno"` or `"node"`. */
+export const runtime: "bun" | "deno" | "node" = bun !== undefined
+  ? "bun"
+  : deno !== undefined
+  ? "deno"
+  : "node";
 /** The runtime's version string. */
 export const runtimeVersion: string = bun !== undefined
   ? bun.version
-  : deno?.version.deno ?? "unknown";
+  : deno?.version.deno ?? node?.versions.node ?? "unknown";
 /** The program's arguments (without the runtime and script). */
-export const argv: string[] = bun !== undefined ? bun.argv.slice(2) : deno?.args ?? [];
+export const argv: string[] = bun !== undefined
+  ? bun.argv.slice(2)
+  : deno?.args ?? node?.argv.slice(2) ?? [];
 /** The environment. */
 export const env: Record<string, string | undefined> = bun !== undefined
   ? bun.env
-  : deno?.env.toObject() ?? {};
+  : deno?.env.toObject() ?? node?.env ?? {};
 
 /** Where `heapUsed` comes from, for the results. */
 export const heapSource: string = bun !== undefined
   ? "process.memoryUsage().heapUsed after Bun.gc(true) (also jscHeapSize from bun:jsc heapStats())"
-  : "Deno.memoryUsage().heapUsed after gc() (--v8-flags=--expose-gc)";
+  : deno !== undefined
+  ? "Deno.memoryUsage().heapUsed after gc() (--v8-flags=--expose-gc)"
+  : "process.memoryUsage().heapUsed after gc() (node --expose-gc)";
 
 /** Bun only: JavaScriptCore heap statistics (imported lazily; the specifier is Bun-specific). */
 async function jscHeapStats(): Promise<JscHeapStats | undefined> {
@@ -79,7 +93,7 @@ export function forceGc(): void {
   } else if (typeof g.gc === "function") {
     g.gc();
   } else {
-    throw new Error("no GC hook: run Deno with --v8-flags=--expose-gc");
+    throw new Error("no GC hook: run Deno with --v8-flags=--expose-gc, Node with --expose-gc");
   }
 }
 
@@ -87,7 +101,7 @@ export function forceGc(): void {
 export async function memory(): Promise<MemorySample> {
   forceGc();
   forceGc();
-  const usage = bun !== undefined ? g.process!.memoryUsage() : deno!.memoryUsage();
+  const usage = deno !== undefined ? deno.memoryUsage() : g.process!.memoryUsage();
   const sample: MemorySample = {
     rss: usage.rss,
     heapUsed: usage.heapUsed,
