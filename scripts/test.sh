@@ -14,6 +14,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 # shellcheck source=scripts/_setup.sh
 source scripts/_setup.sh
+source scripts/_tally.sh
 
 export NO_COLOR=1
 unset FORCE_COLOR
@@ -33,7 +34,6 @@ record() { # record NAME PASSED FAILED
   if [ "$3" -gt 0 ]; then failures+=("$1 ($3 failed)"); fi
 }
 
-strip_ansi() { sed -E $'s/\x1b\\[[0-9;]*[A-Za-z]//g'; }
 
 # run_logged NAME CMD... : runs CMD, tees output to $LOG_DIR/NAME.log, returns CMD's status.
 run_logged() {
@@ -75,37 +75,37 @@ static publish "$DENO" publish --dry-run --allow-dirty
 static layering "$DENO" run --allow-read scripts/check_layering.ts
 static docs "$DENO" run --allow-read --allow-run scripts/check_docs.ts
 
+# tally NAME STATUS PASSED FAILED: records a runner's counts as mica_judge counts them.
+tally() {
+  local p f
+  read -r p f < <(mica_judge "$@")
+  record "$1" "$p" "$f"
+  tallied=$p
+}
+
 # Deno: the closing line is "ok | 12 passed (3 steps) | 0 failed (2s)" or "FAILED | ...".
 run_logged deno-test "$DENO" test --sanitize-ops --sanitize-resources --allow-all tests/
 status=$?
 summary=$(strip_ansi <"$LOG_DIR/deno-test.log" | grep -E '^(ok|FAILED) \| ' | tail -n 1)
-p=$(sed -nE 's/.*[|] ([0-9]+) passed.*/\1/p' <<<"$summary")
-f=$(sed -nE 's/.*[|] ([0-9]+) failed.*/\1/p' <<<"$summary")
-p=${p:-0}
-f=${f:-0}
-# A run that failed without counting a failure (type error, crash, no tests found) is one failure.
-if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
-  echo "deno test ran no test"
-  f=1
-fi
-record deno-test "$p" "$f"
-runner_tests=$((runner_tests + p))
+tally deno-test "$status" "$(sed -nE 's/.*[|] ([0-9]+) passed.*/\1/p' <<<"$summary")" \
+  "$(sed -nE 's/.*[|] ([0-9]+) failed.*/\1/p' <<<"$summary")"
+runner_tests=$((runner_tests + tallied))
 
 # Bun: the closing lines are " 12 pass" and " 0 fail".
 run_logged bun-test "$BUN" test
 status=$?
-p=$(strip_ansi <"$LOG_DIR/bun-test.log" | sed -nE 's/^ *([0-9]+) pass$/\1/p' | tail -n 1)
-f=$(strip_ansi <"$LOG_DIR/bun-test.log" | sed -nE 's/^ *([0-9]+) fail$/\1/p' | tail -n 1)
-p=${p:-0}
-f=${f:-0}
-if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
-  echo "bun test ran no test"
-  f=1
-fi
-record bun-test "$p" "$f"
-runner_tests=$((runner_tests + p))
+log=$(strip_ansi <"$LOG_DIR/bun-test.log")
+tally bun-test "$status" "$(sed -nE 's/^ *([0-9]+) pass$/\1/p' <<<"$log" | tail -n 1)" \
+  "$(sed -nE 's/^ *([0-9]+) fail$/\1/p' <<<"$log" | tail -n 1)"
+runner_tests=$((runner_tests + tallied))
+
+# The official Keyv store suite, under Bun (sources) and Node (the built package); its last line
+# is "keyv suite: N passed, M failed".
+run_logged keyv-suite bash scripts/keyv_suite.sh
+status=$?
+summary=$(strip_ansi <"$LOG_DIR/keyv-suite.log" | grep -E '^keyv suite: ' | tail -n 1)
+tally keyv-suite "$status" "$(sed -nE 's/^keyv suite: ([0-9]+) passed.*/\1/p' <<<"$summary")" \
+  "$(sed -nE 's/.* ([0-9]+) failed$/\1/p' <<<"$summary")"
 
 echo
 echo "==> summary (logs in $LOG_DIR/)"

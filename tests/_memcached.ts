@@ -319,6 +319,14 @@ export async function rawCommand(
   return reply.slice(0, -"MN\r\n".length);
 }
 
+/** The remaining TTL of `key` as memcached reports it (`mg <key> t`); -1 means no expiry. */
+export async function remainingTtl(server: MemcachedServer, key: string): Promise<number> {
+  const reply = await rawCommand(server, `mg ${key} t\r\n`);
+  const match = /^HD t(-?\d+)\r\n$/.exec(reply);
+  if (!match) throw new Error(`mg ${key} t answered ${JSON.stringify(reply)}`);
+  return Number(match[1]);
+}
+
 /** The server's general statistics, read with {@linkcode rawCommand} (not the client under test). */
 export async function rawStats(server: MemcachedServer): Promise<Map<string, string>> {
   const reply = await rawCommand(server, "stats\r\n");

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "./_harness.ts";
-import { type MemcachedServer, rawCommand, rawStats, startMemcached } from "./_memcached.ts";
+import { rawCommand, rawStats, remainingTtl, startMemcached } from "./_memcached.ts";
 import { assertBytes, assertIdle, MAX_U64, pattern, sleep, utf8, withCode } from "./_util.ts";
 import {
   connect,
@@ -20,14 +20,6 @@ import {
 } from "../mod.ts";
 
 const THIRTY_ONE_DAYS = 31 * 24 * 60 * 60;
-
-/** The remaining TTL of `key` as memcached reports it (`mg <key> t`); -1 means no expiry. */
-async function remainingTtl(server: MemcachedServer, key: string): Promise<number> {
-  const reply = await rawCommand(server, `mg ${key} t\r\n`);
-  const match = /^HD t(-?\d+)\r\n$/.exec(reply);
-  assert.ok(match, `mg ${key} t answered ${JSON.stringify(reply)}`);
-  return Number(match[1]);
-}
 
 /** Asserts `actual` is within `slack` of `expected`. */
 function assertNear(actual: number, expected: number, slack: number, what: string): void {

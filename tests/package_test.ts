@@ -55,6 +55,7 @@ const EXPECTED = {
   wire: "mg foo v f O7\r\n",
   hits: 4, // get, 2 of getMany, get again
   closed: true,
+  keyv: "stored through the Keyv store",
 };
 
 test("the npm tarball installs into a fresh folder and runs under Node, Bun and Deno", async () => {
