@@ -62,6 +62,7 @@ class NodeTransport implements Transport {
   #handlers: TransportHandlers;
   #blocked = false;
   #closed = false;
+  #corked = false;
   /** The TLS server name; `undefined` for a plain socket. */
   #tlsName: string | undefined;
   /**
@@ -170,10 +171,22 @@ class NodeTransport implements Transport {
     // The socket keeps a reference to what it cannot write at once: give it a copy the caller
     // cannot change. The callback runs once the chunk is handed to the kernel (or failed; the
     // failure arrives as an `error` event).
+    // The chunks of one flush (a request's header and its value, or a batch) leave in one
+    // writev: corked until the microtask after the writes of this turn.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      queueMicrotask(this.#uncork);
+    }
     this.#socket.write(chunk.slice(), this.#written);
     if (this.#socket.writableLength > HIGH_WATER_MARK) this.#blocked = true;
     return !this.#blocked;
   }
+
+  #uncork = (): void => {
+    this.#corked = false;
+    if (!this.#closed) this.#socket.uncork();
+  };
 
   /** A write completed or the socket drained: resumes a blocked writer under the low mark. */
   #written = (): void => {
