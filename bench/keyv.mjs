@@ -5,8 +5,10 @@
 import process from "node:process";
 import Keyv from "keyv";
 import { KeyvMemcache } from "@keyv/memcache";
-import { KeyvMemcached } from "../dist/src/keyv.js";
 import { freePort, startMemcached } from "./orchestra.mjs";
+
+// The built package (bash scripts/build_npm.sh), loaded at run time: dist/ is not in the repo.
+const { KeyvMemcached } = await import(new URL("../dist/src/keyv.js", import.meta.url).href);
 
 const rounds = Number(process.argv[process.argv.indexOf("--rounds") + 1] || 5);
 const SEQUENTIAL = 5_000;
