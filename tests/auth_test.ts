@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { inspect } from "node:util";
 import { test } from "./_harness.ts";
 import { makeAuthFile, makeSaslDb } from "./_auth.ts";
-import { startMemcached } from "./_memcached.ts";
+import { rawCommand, serverStat, startMemcached } from "./_memcached.ts";
 import { makeCertificates, serving } from "./_tls.ts";
 import { assertIdle, withCode } from "./_util.ts";
 import {
@@ -127,6 +127,34 @@ for (const protocol of ["text", "meta"] as const satisfies readonly Protocol[]) 
     await assert.rejects(anonymous.get("k"), withCode("AUTH_FAILED"));
     assert.equal(await anonymous.version().catch((e) => e.code), "AUTH_FAILED");
     assertIdle(anonymous, 1, "the anonymous client");
+  });
+}
+
+for (const protocol of ["text", "meta"] as const satisfies readonly Protocol[]) {
+  test(`ASCII auth over ${protocol} against a server without -Y: AUTH_FAILED, and the credentials are never sent`, async () => {
+    await using server = await startMemcached();
+    await assert.rejects(
+      connect(server.address, { protocol, username: USER, password: PASSWORD }),
+      (e: unknown) => {
+        assertNoSecret(shown(e), "the error");
+        return isMemcachedError(e, "AUTH_FAILED") &&
+          /does not require authentication .* "auth" that anyone can read/.test(e.message);
+      },
+    );
+    // Nothing was stored: no item "auth", no set at all, and nothing with the secret.
+    assert.equal(await rawCommand(server, "get auth\r\n"), "END\r\n");
+    assert.equal(await serverStat(server, "cmd_set"), 0);
+    assert.equal(await serverStat(server, "curr_items"), 0);
+    // Through the pool, every request fails the same way, and still nothing is sent.
+    await using lazy = new Client(server.address, {
+      protocol,
+      username: USER,
+      password: PASSWORD,
+      failureLimit: 100,
+    });
+    for (let i = 0; i < 3; i++) await assert.rejects(lazy.get("k"), withCode("AUTH_FAILED"));
+    assert.equal(await serverStat(server, "cmd_set"), 0);
+    assert.equal(await rawCommand(server, "get auth\r\n"), "END\r\n");
   });
 }
 

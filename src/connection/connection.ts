@@ -50,11 +50,15 @@ export interface ConnectionOptions {
   readonly tls?: TlsOptions;
 }
 
-/** A request a connection must complete before any other (authentication). */
+/**
+ * Requests a connection must complete before any other (authentication), one after another:
+ * each is written only once the one before it succeeded, so a step may check the server
+ * before the next one sends credentials.
+ */
 export interface Handshake {
-  /** Makes the request, with the deadline of the connect timeout. */
-  request(deadline: number): Request<unknown>;
-  /** Makes the decoder that reads its reply. */
+  /** Make the requests, in order, with the deadline of the connect timeout. */
+  readonly steps: readonly ((deadline: number) => Request<unknown>)[];
+  /** Makes the decoder that reads their replies. */
   decoder(): ReplyDecoder;
 }
 
@@ -220,12 +224,20 @@ export class Connection implements TransportHandlers {
   }
 
   /**
-   * Writes the handshake request alone and waits for its reply (read with its own decoder).
-   * Throws its error, or the connection's failure, or the abort reason.
+   * Writes each handshake request alone and waits for its reply (read with the handshake's
+   * decoder) before the next. Throws a step's error, or the connection's failure, or the abort
+   * reason.
    */
   async #shake(handshake: Handshake, deadline: number, signal: AbortSignal): Promise<void> {
-    const request = handshake.request(deadline);
     this.#handshakeDecoder = handshake.decoder();
+    try {
+      for (const step of handshake.steps) await this.#shakeStep(step(deadline), signal);
+    } finally {
+      this.#handshakeDecoder = undefined;
+    }
+  }
+
+  async #shakeStep(request: Request<unknown>, signal: AbortSignal): Promise<void> {
     const w = this.#writer;
     request.opaque = this.#nextOpaque;
     this.#nextOpaque += request.opaqueCount;
@@ -258,7 +270,6 @@ export class Connection implements TransportHandlers {
       throw failure;
     } finally {
       if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
-      this.#handshakeDecoder = undefined;
     }
   }
 

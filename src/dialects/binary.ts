@@ -504,11 +504,11 @@ export class SaslAuthRequest extends Request<true> {
 /** memcached's binary protocol. */
 export const binaryDialect: Dialect = {
   handshake: (credentials) => ({
-    request: (deadline) =>
+    steps: [(deadline) =>
       new SaslAuthRequest(
         deadline,
         () => credentials.reveal((username, password) => ({ username, password })),
-      ),
+      )],
     decoder: () => new BinaryResponseDecoder(),
   }),
   decoder: (options) => new BinaryResponseDecoder(options),

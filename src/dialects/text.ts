@@ -35,6 +35,7 @@ import {
   encodeTextGet,
   encodeTextStore,
   encodeTextTouch,
+  encodeVersion,
   type TextGetOptions,
   type TextResponse,
   TextResponseDecoder,
@@ -431,8 +432,50 @@ export class TextAuthRequest extends Request<true> {
 }
 
 /**
+ * The check before ASCII authentication: `version`, which a server that demands
+ * authentication refuses with `CLIENT_ERROR unauthenticated`. A server that answers it does not
+ * demand authentication and would store the credentials as an ordinary item named `auth`,
+ * readable by anyone: the probe fails with `AUTH_FAILED` and the credentials are never sent.
+ */
+export class TextAuthProbe extends Request<true> {
+  readonly command = "authenticate";
+
+  constructor(deadline: number) {
+    super(deadline);
+    this.opaqueCount = 0;
+  }
+
+  encode(w: ByteWriter): void {
+    encodeVersion(w);
+  }
+
+  handle(r: TextResponse): boolean {
+    if (r.status === "CLIENT_ERROR" && /unauthenticated/i.test(r.message)) {
+      this.resolve(true);
+    } else if (r.status === "VERSION") {
+      this.reject(
+        new MemcachedError(
+          "AUTH_FAILED",
+          "Cannot authenticate: the server does not require authentication (memcached without " +
+            "-Y), so the credentials were not sent: it would store them as an item named " +
+            '"auth" that anyone can read. Remove username and password for this server',
+        ),
+      );
+    } else {
+      this.reject(
+        new MemcachedError(
+          "AUTH_FAILED",
+          `Cannot authenticate: unexpected reply ${r.status} to the check before it`,
+        ),
+      );
+    }
+    return true;
+  }
+}
+
+/**
  * ASCII authentication (memcached `-Y`), which answers in the text protocol also on a
- * connection that then speaks meta.
+ * connection that then speaks meta: a {@linkcode TextAuthProbe} first, then the credentials.
  */
 export function textHandshake(credentials: Credentials): Handshake {
   if (credentials.reveal((_user, password) => /\s/.test(password))) {
@@ -443,11 +486,14 @@ export function textHandshake(credentials: Credentials): Handshake {
     );
   }
   return {
-    request: (deadline) =>
-      new TextAuthRequest(
-        deadline,
-        () => credentials.reveal((username, password) => `${username} ${password}`),
-      ),
+    steps: [
+      (deadline) => new TextAuthProbe(deadline),
+      (deadline) =>
+        new TextAuthRequest(
+          deadline,
+          () => credentials.reveal((username, password) => `${username} ${password}`),
+        ),
+    ],
     decoder: () => new TextResponseDecoder(),
   };
 }
