@@ -447,6 +447,24 @@ test("The request beyond maxQueued rejects with QUEUE_FULL and the others are un
     assert.equal(await client.get(key(12)), key(12));
   }));
 
+test("Calls made in one tick count against maxQueued only beyond the room in flight", () =>
+  throughProxy({ maxInFlight: 100, maxQueued: 10, timeout: 10_000 }, async ({ client }) => {
+    for (let i = 0; i < 120; i++) await client.set(key(i), key(i));
+    // 110 calls in one tick: 100 are written at once, 10 wait; none is refused.
+    const burst = Array.from({ length: 110 }, (_, i) => checkedGet(client, key(i)));
+    for (const outcome of await within(5_000, "the burst", Promise.all(burst))) {
+      assertOk(outcome, "get()");
+    }
+    // 115: the five beyond 100 in flight plus 10 waiting are refused, and only they.
+    const over = await within(
+      5_000,
+      "the larger burst",
+      Promise.all(Array.from({ length: 115 }, (_, i) => settle(client.get(key(i))))),
+    );
+    over.slice(0, 110).forEach((outcome, i) => assertOk(outcome, `get() ${i}`));
+    for (const outcome of over.slice(110)) assertFailed(outcome, ["QUEUE_FULL"], "beyond");
+  }));
+
 test("Queued requests that were aborted or timed out no longer count against maxQueued", () =>
   throughProxy({ maxInFlight: 1, maxQueued: 10, timeout: 10_000 }, async ({ proxy, client }) => {
     const { first } = await holdFirst(client, proxy);

@@ -313,7 +313,13 @@ export class Connection implements TransportHandlers {
       request.reject(closedError(request.command));
       return;
     }
-    if (this.#waiting >= this.#options.maxQueued) {
+    // Only requests that will actually wait count: those the next write takes at once (there
+    // is room in flight on an open, unblocked connection) do not, so a burst of calls made in
+    // one tick is not refused as if it were queued behind a slow server.
+    const room = this.#ready && !this.#blocked
+      ? Math.max(0, this.#options.maxInFlight - this.#inflight.length)
+      : 0;
+    if (this.#waiting - room >= this.#options.maxQueued) {
       request.state = State.Finished;
       request.reject(
         new MemcachedError(
