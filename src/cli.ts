@@ -23,6 +23,7 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Client } from "./client.ts";
+import { serversFromEnv } from "./connection_string.ts";
 import { isMemcachedError } from "./errors.ts";
 import type { ClientOptions } from "./options.ts";
 import type { Protocol } from "./dialects/mod.ts";
@@ -520,15 +521,10 @@ function bigint(name: string, text: string): bigint {
   return BigInt(text);
 }
 
-function servers(flag: string | undefined): string | undefined {
+function servers(flag: string | undefined): string {
   if (flag !== undefined) return flag;
-  let env: string | undefined;
-  try {
-    env = process.env.MEMCACHE_SERVERS;
-  } catch {
-    env = undefined; // Deno without --allow-env
-  }
-  return env === undefined || env.trim() === "" ? "127.0.0.1:11211" : undefined;
+  const env = serversFromEnv();
+  return typeof env === "string" ? env : "127.0.0.1:11211";
 }
 
 function clientOptions(flags: Flags): ClientOptions {

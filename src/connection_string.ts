@@ -108,6 +108,24 @@ function unknown(name: string): MemcachedError {
 }
 
 /**
+ * Reads `MEMCACHE_SERVERS`: its trimmed value, or why there is none (unset, empty, or
+ * unreadable on Deno without `--allow-env`).
+ */
+export function serversFromEnv(): string | { why: string } {
+  let env: string | undefined;
+  try {
+    env = process.env.MEMCACHE_SERVERS;
+  } catch {
+    return {
+      why: "MEMCACHE_SERVERS cannot be read (on Deno, run with --allow-env=MEMCACHE_SERVERS)",
+    };
+  }
+  return env === undefined || env.trim() === ""
+    ? { why: "MEMCACHE_SERVERS is not set" }
+    : env.trim();
+}
+
+/**
  * Checks that an options object names only options Mica knows.
  *
  * @throws {MemcachedError} `INVALID_ARGUMENT` naming the first unknown option, with the known one
@@ -185,21 +203,14 @@ export function resolve(
   checkOptionNames(options);
   let given = address;
   if (given === undefined) {
-    let env: string | undefined;
-    let why = "MEMCACHE_SERVERS is not set";
-    try {
-      env = process.env.MEMCACHE_SERVERS;
-    } catch {
-      // Deno without --allow-env: say so rather than "not set".
-      why = "MEMCACHE_SERVERS cannot be read (on Deno, run with --allow-env=MEMCACHE_SERVERS)";
-    }
-    if (env === undefined || env.trim() === "") {
+    const env = serversFromEnv();
+    if (typeof env !== "string") {
       throw new MemcachedError(
         "INVALID_ARGUMENT",
-        `Cannot create client: no servers given, and ${why}`,
+        `Cannot create client: no servers given, and ${env.why}`,
       );
     }
-    given = env.trim();
+    given = env;
   }
   if (typeof given !== "string") {
     return { servers: Array.isArray(given) ? given : [given], options };
