@@ -41,7 +41,9 @@ import { now as clockNow } from "./connection/clock.ts";
 import { type ClientOptions, DEFAULTS, integer, positive, settings } from "./options.ts";
 import type { SetMode } from "./protocol/mod.ts";
 import {
+  checkItem,
   checkValue,
+  fitsAnyKey,
   type Key,
   type Ttl,
   typeFlags,
@@ -331,9 +333,15 @@ export class Client extends ClientEvents implements AsyncDisposable, Disposable 
       const data: (Uint8Array | string)[] = [];
       const flags: number[] = [];
       const fixed = options?.flags === undefined ? undefined : checkFlags("setMany", options.flags);
+      const cluster = this.#cluster;
+      const max = this.#maxValueSize;
+      const base64 = this.#base64;
       for (const [key, value] of entries) {
         list.push(key);
         const stored = this.#encode(value, fixed);
+        if (!fitsAnyKey(stored.data, max)) {
+          checkItem("setMany", cluster.wireKey(key), base64, stored.data, stored.flags, max);
+        }
         data.push(stored.data);
         flags.push(stored.flags);
       }
@@ -569,6 +577,7 @@ export class Client extends ClientEvents implements AsyncDisposable, Disposable 
         data = checkValue(value as Value, this.#maxValueSize);
         flags = typeFlags(data);
       } else ({ data, flags } = this.#codec.encode(value));
+      checkItem(command, wireKey, this.#base64, data, flags, this.#maxValueSize);
       const ttl = wireTtl(options?.ttl ?? this.#defaultTtl, Date.now());
       if (cas !== undefined) checkCas(command, cas);
       const request = this.#dialect.store<T>(

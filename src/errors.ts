@@ -13,9 +13,10 @@
  * - `INVALID_KEY`: a key is empty, longer than 250 bytes, or holds a space or control character.
  * - `INVALID_VALUE`: a value the client's serializer cannot store (with the default scheme:
  *   `undefined`, a function, a symbol, a `bigint` or a cyclic object).
- * - `VALUE_TOO_LARGE`: a value is larger than the client's `maxValueSize` (after compression);
- *   on a read, a compressed item that would expand beyond `maxDecompressedSize` (a
- *   decompression bomb is refused, not inflated).
+ * - `VALUE_TOO_LARGE`: a store's key, value (after compression) and memcached's item header do
+ *   not fit the client's `maxValueSize` (the server's item size limit); or the server refused
+ *   the item as over its own `-I`; on a read, a compressed item that would expand beyond
+ *   `maxDecompressedSize` (a decompression bomb is refused, not inflated).
  * - `INVALID_TTL`: a TTL is negative, fractional, not a number, or a `Date` that cannot be sent.
  * - `INVALID_DELTA`: an `incr`/`decr` delta or initial value is not an integer in 0..2^64-1.
  * - `INVALID_ARGUMENT`: any other bad argument or option (CAS token, flags, timeout, address).

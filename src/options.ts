@@ -75,8 +75,10 @@ export interface ClientOptions {
    */
   maxQueued?: number;
   /**
-   * The largest value in bytes that may be stored or read (memcached's default item size is
-   * 1 MiB; raise this with the server's `-I`).
+   * The server's item size limit in bytes (memcached's `-I`, 1 MiB by default): set it to the
+   * server's. A store is refused with `VALUE_TOO_LARGE` before any byte is written unless its
+   * key, its value and memcached's item header (59 bytes, 63 with nonzero flags) fit in it, as
+   * the server counts. It is also the largest value a read accepts.
    * @default {1048576}
    */
   maxValueSize?: number;

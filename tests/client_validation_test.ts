@@ -275,8 +275,20 @@ test("Client stores reject values over maxValueSize with VALUE_TOO_LARGE", async
     defaults,
     valueCases("VALUE_TOO_LARGE", [["1 MiB + 1 bytes", new Uint8Array(1024 * 1024 + 1)]]),
   );
-  await client.set("limit", "x".repeat(1000));
-  assert.equal(await client.get("limit"), "x".repeat(1000));
+  // maxValueSize is the item size: the key and memcached's 59-byte header take their share, so
+  // a 1-byte key leaves 940 bytes for a string, and 936 for bytes (nonzero flags take 4).
+  await assertRejectedUnsent(
+    server,
+    client,
+    valueCases("VALUE_TOO_LARGE", [
+      ["941 characters", "x".repeat(941)],
+      ["937 bytes", new Uint8Array(937)],
+    ]),
+  );
+  await client.set("k", "x".repeat(940));
+  assert.equal(await client.get("k"), "x".repeat(940));
+  await client.set("k", new Uint8Array(936));
+  assert.equal((await client.get<Uint8Array>("k"))?.length, 936);
 });
 
 test("Client stores reject values their serializer cannot store with INVALID_VALUE", async () => {

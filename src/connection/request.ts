@@ -30,6 +30,15 @@ export function serverError(
   command: string,
 ): MemcachedError {
   // memcached's ASCII auth (-Y) answers every command of an unauthenticated connection so.
+  const detail = r.message === "" ? r.status : `${r.status} ${r.message}`;
+  if (r.status === "SERVER_ERROR" && r.message.startsWith("object too large")) {
+    // The item is over the server's -I: its limit is lower than the client's maxValueSize.
+    return new MemcachedError(
+      "VALUE_TOO_LARGE",
+      `Cannot ${command}: the server answered ${detail} (its item size limit, -I, is below ` +
+        `the client's maxValueSize)`,
+    );
+  }
   const code = r.status === "CLIENT_ERROR" && r.message === "unauthenticated"
     ? "AUTH_FAILED"
     : r.status === "CLIENT_ERROR"
@@ -37,7 +46,6 @@ export function serverError(
     : r.status === "SERVER_ERROR"
     ? "SERVER_ERROR"
     : "COMMAND_ERROR";
-  const detail = r.message === "" ? r.status : `${r.status} ${r.message}`;
   return new MemcachedError(code, `Cannot ${command}: the server answered ${detail}`);
 }
 

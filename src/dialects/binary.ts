@@ -56,9 +56,14 @@ function binaryError(r: BinaryResponse, command: string): MemcachedError {
         "AUTH_FAILED",
         `Cannot ${command}: the server demands authentication (${what})`,
       );
+    case BinaryStatus.ValueTooLarge:
+      return new MemcachedError(
+        "VALUE_TOO_LARGE",
+        `Cannot ${command}: the server answered ${what} (its item size limit, -I, is below ` +
+          `the client's maxValueSize)`,
+      );
     case BinaryStatus.InvalidArguments:
     case BinaryStatus.NonNumeric:
-    case BinaryStatus.ValueTooLarge:
       return new MemcachedError("CLIENT_ERROR", `Cannot ${command}: the server answered ${what}`);
     case BinaryStatus.UnknownCommand:
     case BinaryStatus.NotSupported:
