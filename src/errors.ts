@@ -89,6 +89,13 @@ export type ErrorCode =
  * The error Mica throws and rejects with. Branch on {@linkcode MemcachedError.code}, never on
  * the message. The original failure, when there is one, is kept in `cause`.
  *
+ * Messages follow one scheme, the same in every runtime for the same fault:
+ * `Cannot <action>[ on|to <server>]: <reason>[ (<code or the runtime's detail>)]`, for example
+ * `Cannot connect to 10.0.0.5:11211: connection refused (ECONNREFUSED)`. A request that fails
+ * with its connection names the server once (`Cannot get on 10.0.0.5:11211: connection refused
+ * (ECONNREFUSED)`) and keeps the connection's error as `cause`, whose own `cause` is the
+ * runtime's error (with its `code`).
+ *
  * @example Branching on the code
  * ```ts
  * import { MemcachedError } from "@mica/memcached";

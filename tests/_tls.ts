@@ -60,6 +60,12 @@ export interface CertificateSet {
   readonly unknownCa: KeyPair;
   /** Server certificate for localhost and 127.0.0.1 signed by {@linkcode unknownCa}. */
   readonly unknownCaServer: KeyPair;
+  /**
+   * Server certificate signed by {@linkcode ca} without extensions, so X.509 version 1 (no
+   * subjectAltName): rustls refuses it as `UnsupportedCertVersion`, OpenSSL as not naming the
+   * server.
+   */
+  readonly version1: KeyPair;
 }
 
 const CONFIG = `
@@ -146,6 +152,7 @@ export async function makeCertificates(): Promise<CertificateSet & AsyncDisposab
         ext: "server_ext",
         dates: DAYS,
       },
+      { name: "version1", cn: "localhost", ca: "ca", ext: undefined, dates: DAYS },
     ];
     await Promise.all(
       leaves.map(({ name, cn }) =>
@@ -173,8 +180,8 @@ export async function makeCertificates(): Promise<CertificateSet & AsyncDisposab
         join(dir, `${name}.csr`),
         "-out",
         join(dir, `${name}.pem`),
-        "-extensions",
-        ext,
+        // No extensions section makes a version 1 certificate.
+        ...(ext === undefined ? [] : ["-extensions", ext]),
         ...dates,
       ], { dir });
     }
@@ -197,6 +204,7 @@ export async function makeCertificates(): Promise<CertificateSet & AsyncDisposab
       client: pair("client"),
       unknownCa: pair("unknown-ca"),
       unknownCaServer: pair("unknown-ca-server"),
+      version1: pair("version1"),
       [Symbol.asyncDispose]: dispose,
     };
   } catch (error) {

@@ -263,6 +263,9 @@ async function connectTls(
       });
     } catch (error) {
       const text = error instanceof Error ? error.message : "";
+      // With a client certificate, Deno runs the handshake inside connectTls.
+      const reason = reasonOf(error);
+      if (reason !== undefined) throw tlsFailure("handshake", serverName, reason, error);
       if (!/certificate data|key data|No certificates|No keys|private key/i.test(text)) throw error;
       throw new MemcachedError(
         "INVALID_ARGUMENT",
@@ -336,6 +339,9 @@ function reasonOf(error: unknown): string | undefined {
   }
   if (/certificate expired|NotValidYet|not valid yet/i.test(text)) {
     return "the certificate is expired or not yet valid";
+  }
+  if (/UnsupportedCertVersion/.test(text)) {
+    return "the certificate is X.509 version 1, which Deno's TLS (rustls) refuses";
   }
   if (/invalid peer certificate/.test(text)) return "the certificate is invalid";
   if (/corrupt message|InvalidContentType/.test(text)) {

@@ -289,14 +289,14 @@ export class Cluster {
   }
 
   /** Why a request cannot go to `server` (undefined: it can), as `#route` reports it. */
-  #unroutable(server: Server | undefined): MemcachedError | undefined {
+  #unroutable(command: string, server: Server | undefined): MemcachedError | undefined {
     if (server === undefined || (this.#dead === this.#servers.length && this.#servers.length > 1)) {
-      return new MemcachedError("NO_SERVERS", "Cannot route request: every server is marked dead");
+      return new MemcachedError("NO_SERVERS", `Cannot ${command}: every server is marked dead`);
     }
     if (server.dead) {
       return new MemcachedError(
         "SERVER_DEAD",
-        `Cannot route request: ${server.name} is marked dead after repeated failures`,
+        `Cannot ${command} on ${server.name}: the server is marked dead after repeated failures`,
       );
     }
     return undefined;
@@ -306,18 +306,18 @@ export class Cluster {
    * The server a request goes to: the key's server (or, with no key, the first live one),
    * after starting any probe that is due. Throws `SERVER_DEAD` / `NO_SERVERS` at once.
    */
-  #route(key: Key | undefined): Server {
+  #route(command: string, key: Key | undefined): Server {
     this.#probeDue();
     const server = key === undefined
       ? this.#servers.find((s) => !s.dead) ?? this.#servers[0]!
       : this.#lookup(key);
-    const error = this.#unroutable(server);
+    const error = this.#unroutable(command, server);
     if (error !== undefined) throw error;
     return server!;
   }
 
   /** The server with the given name, for commands aimed at one server. */
-  #named(name: string): Server {
+  #named(command: string, name: string): Server {
     const server = this.#servers.find((s) => s.name === name);
     if (server === undefined) {
       throw new MemcachedError(
@@ -326,7 +326,10 @@ export class Cluster {
       );
     }
     if (server.dead) {
-      throw new MemcachedError("SERVER_DEAD", `Cannot reach ${server.name}: it is marked dead`);
+      throw new MemcachedError(
+        "SERVER_DEAD",
+        `Cannot ${command} on ${server.name}: the server is marked dead after repeated failures`,
+      );
     }
     return server;
   }
@@ -347,7 +350,7 @@ export class Cluster {
     key: Key | undefined,
   ): Promise<T> {
     if (this.#closed) throw this.#closedError(request.command);
-    this.#route(key).pick().enqueue(request, signal);
+    this.#route(request.command, key).pick().enqueue(request, signal);
     return request.promise;
   }
 
@@ -363,7 +366,9 @@ export class Cluster {
     server: string | undefined,
   ): Promise<T> {
     if (this.#closed) throw this.#closedError(request.command);
-    const target = server === undefined ? this.#route(undefined) : this.#named(server);
+    const target = server === undefined
+      ? this.#route(request.command, undefined)
+      : this.#named(request.command, server);
     target.pick().enqueue(request, signal);
     return request.promise;
   }
@@ -381,7 +386,7 @@ export class Cluster {
   ): Promise<T[]> {
     if (this.#closed) throw this.#closedError(command);
     const targets = server !== undefined
-      ? [this.#named(server)]
+      ? [this.#named(command, server)]
       : this.#servers.filter((s) => !s.dead);
     if (targets.length === 0) {
       throw new MemcachedError("NO_SERVERS", `Cannot ${command}: every server is marked dead`);
@@ -417,7 +422,7 @@ export class Cluster {
       if (n === 0) return call.start();
       let server: Server | undefined;
       try {
-        server = this.#route(list[0]!);
+        server = this.#route(command, list[0]!);
       } catch (error) {
         call.fail(undefined, error as MemcachedError);
       }
@@ -458,7 +463,7 @@ export class Cluster {
       const positions = at[index];
       if (positions === undefined) continue;
       const server = servers[index];
-      const error = this.#unroutable(server);
+      const error = this.#unroutable(command, server);
       if (error !== undefined) call.fail(positions, error);
       else {
         server!.pick().enqueue(part(parts[index]!, positions, call.part(positions)), signal);

@@ -195,7 +195,11 @@ export class Server implements ConnectionOwner {
   #retire(connection: Connection, reason: string, cause?: MemcachedError): void {
     this.#retired.add(connection);
     void connection.destroy(
-      new MemcachedError("CONNECTION_CLOSED", `Cannot complete request: ${reason}`, { cause }),
+      new MemcachedError(
+        "CONNECTION_CLOSED",
+        `Cannot use the connection to ${this.name}: ${reason}`,
+        { cause },
+      ),
     );
   }
 
@@ -222,7 +226,7 @@ export class Server implements ConnectionOwner {
     this.#attempt = 0;
     this.#nextProbeAt = clockNow() + this.#options.retryTimeout;
     for (const connection of this.#pool.splice(0)) {
-      this.#retire(connection, `${this.name} is marked dead`, error);
+      this.#retire(connection, "the server is marked dead after repeated failures", error);
     }
     this.#listener.down(this, error);
   }
@@ -272,7 +276,7 @@ export class Server implements ConnectionOwner {
       this.#idleSeen.set(connection, connection.enqueued);
       if (connection.load === 0 && seen === connection.enqueued) {
         this.#pool.splice(this.#pool.indexOf(connection), 1);
-        this.#retire(connection, "idle connection");
+        this.#retire(connection, "the connection was idle");
       }
     }
     if (this.#pool.length > 0) this.#armIdle();

@@ -21,6 +21,7 @@ import {
   type Connector,
   type Endpoint,
   endpointName,
+  socketReason,
   type TlsOptions,
   type Transport,
   type TransportHandlers,
@@ -122,6 +123,8 @@ export class Connection implements TransportHandlers {
   #connecting = new AbortController();
   /** Why the connection failed, once it has. */
   #failure: MemcachedError | undefined = undefined;
+  /** How a request's error names this connection's server: `on host:port`. */
+  readonly #on: string;
   #resolveDone!: () => void;
   /** Resolves once the transport (if it ever opened) and every operation on it are finished. */
   readonly done: Promise<void>;
@@ -139,6 +142,7 @@ export class Connection implements TransportHandlers {
     owner: ConnectionOwner,
   ) {
     this.endpoint = endpoint;
+    this.#on = `on ${endpointName(endpoint)}`;
     this.#options = options;
     this.#owner = owner;
     this.#decoder = options.decoder({
@@ -210,9 +214,11 @@ export class Connection implements TransportHandlers {
           : error instanceof MemcachedError
           // The adapter's own typed failure: TLS_FAILED, UNSUPPORTED, INVALID_ARGUMENT.
           ? error
-          : new MemcachedError("CONNECT_FAILED", `Cannot connect to ${where}: ${message(error)}`, {
-            cause: error,
-          }));
+          : new MemcachedError(
+            "CONNECT_FAILED",
+            `Cannot connect to ${where}: ${socketReason(error)}`,
+            { cause: error },
+          ));
       this.#fail(failure);
       this.#resolveDone();
       throw failure;
@@ -310,7 +316,7 @@ export class Connection implements TransportHandlers {
     this.#enqueued++;
     if (this.#closed) {
       request.state = State.Finished;
-      request.reject(closedError(request.command));
+      request.reject(closedError(request.command, this.#on));
       return;
     }
     // Only requests that will actually wait count: those the next write takes at once (there
@@ -382,7 +388,7 @@ export class Connection implements TransportHandlers {
       if (request.state !== State.Queued) continue;
       this.#waiting--;
       if (request.deadline <= now) {
-        request.reject(timeoutError(request));
+        request.reject(timeoutError(request, this.#on));
         request.state = State.Finished;
         continue;
       }
@@ -432,7 +438,7 @@ export class Connection implements TransportHandlers {
       queue.shift();
       this.#waiting--;
       if (next.deadline <= now) {
-        next.reject(timeoutError(next));
+        next.reject(timeoutError(next, this.#on));
         next.state = State.Finished;
         continue;
       }
@@ -476,7 +482,7 @@ export class Connection implements TransportHandlers {
         if (request === undefined) {
           throw new MemcachedError(
             "PROTOCOL_ERROR",
-            `Cannot match reply: got ${describeReply(r)} with no request waiting`,
+            `Cannot match reply: the server sent ${describeReply(r)} with no request waiting`,
           );
         }
         let verdict = request.handle(r as never, decoder);
@@ -490,7 +496,8 @@ export class Connection implements TransportHandlers {
             if (member === undefined) {
               throw new MemcachedError(
                 "PROTOCOL_ERROR",
-                `Cannot match reply: got ${describeReply(r)} after the last request of a batch`,
+                `Cannot match reply: the server sent ${describeReply(r)} after the last request ` +
+                  `of a batch`,
               );
             }
             verdict = member.handle(r as never, decoder);
@@ -531,9 +538,13 @@ export class Connection implements TransportHandlers {
       this.#fail(error);
       return;
     }
-    const why = error === undefined ? "the server closed the connection" : message(error);
+    const why = error === undefined ? "the server closed the connection" : socketReason(error);
     this.#fail(
-      new MemcachedError("CONNECTION_CLOSED", `Cannot complete request: ${why}`, { cause: error }),
+      new MemcachedError(
+        "CONNECTION_CLOSED",
+        `Cannot use the connection to ${endpointName(this.endpoint)}: ${why}`,
+        { cause: error },
+      ),
     );
   }
 
@@ -553,7 +564,7 @@ export class Connection implements TransportHandlers {
     for (let i = 0; i < this.#queue.length; i++) {
       const request = this.#queue.at(i)!;
       if (request.state !== State.Queued) continue;
-      if (request.deadline <= now) this.#giveUp(request, timeoutError(request));
+      if (request.deadline <= now) this.#giveUp(request, timeoutError(request, this.#on));
       else if (request.deadline < next) next = request.deadline;
     }
     let overdue = false;
@@ -561,7 +572,7 @@ export class Connection implements TransportHandlers {
       const request = this.#inflight.at(i)!;
       if (request.deadline <= now) {
         overdue = true;
-        this.#giveUp(request, timeoutError(request));
+        this.#giveUp(request, timeoutError(request, this.#on));
       } else if (!request.settled && request.deadline < next) next = request.deadline;
     }
     if (overdue) {
@@ -572,7 +583,8 @@ export class Connection implements TransportHandlers {
         this.#fail(
           new MemcachedError(
             "CONNECTION_CLOSED",
-            `Cannot complete request: the server sent nothing for ${now - this.#stallSince} ms`,
+            `Cannot use the connection to ${endpointName(this.endpoint)}: the server sent ` +
+              `nothing for ${now - this.#stallSince} ms`,
           ),
         );
         return;
@@ -592,8 +604,9 @@ export class Connection implements TransportHandlers {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = -Infinity;
-    for (const request of this.#queue.clear()) finish(request, error);
-    for (const request of this.#inflight.clear()) finish(request, error);
+    const reason = reasonOf(error);
+    for (const request of this.#queue.clear()) finish(request, error, this.#on, reason);
+    for (const request of this.#inflight.clear()) finish(request, error, this.#on, reason);
     this.#transport?.destroy();
     this.#owner.closed(this, error);
   }
@@ -627,13 +640,30 @@ function describeReply(r: object): string {
   return String(status);
 }
 
-function finish(request: Request | undefined, error: MemcachedError): void {
+/**
+ * The reason part of a `Cannot <action>: <reason>` message: what follows the first ": ", so a
+ * server named `host:port` or `[::1]:port` in the action does not cut it short.
+ */
+function reasonOf(error: MemcachedError): string {
+  const head = /^Cannot .+?: /.exec(error.message);
+  return head === null ? error.message : error.message.slice(head[0].length);
+}
+
+/**
+ * Rejects a request with its connection's failure, restated for the request: `Cannot get on
+ * host:port: connection refused (ECONNREFUSED)`, the connection's error kept as `cause`.
+ */
+function finish(
+  request: Request | undefined,
+  error: MemcachedError,
+  on: string,
+  reason: string,
+): void {
   if (request === undefined || request.state === State.Finished) return;
   request.state = State.Finished;
   if (request.settled) return;
-  const reason = error.message.replace(/^Cannot [^:]*: /, "");
   request.reject(
-    new MemcachedError(error.code, `Cannot ${request.command}: ${reason}`, { cause: error }),
+    new MemcachedError(error.code, `Cannot ${request.command} ${on}: ${reason}`, { cause: error }),
   );
 }
 
@@ -641,8 +671,11 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function closedError(command: string): MemcachedError {
-  return new MemcachedError("CONNECTION_CLOSED", `Cannot ${command}: the connection is closed`);
+function closedError(command: string, on: string): MemcachedError {
+  return new MemcachedError(
+    "CONNECTION_CLOSED",
+    `Cannot ${command} ${on}: the connection is closed`,
+  );
 }
 
 function abortError(command: string, signal: AbortSignal): MemcachedError {
@@ -651,11 +684,11 @@ function abortError(command: string, signal: AbortSignal): MemcachedError {
   });
 }
 
-function timeoutError(request: Request): MemcachedError {
+function timeoutError(request: Request, on: string): MemcachedError {
   const written = request.state === State.Written;
   return new MemcachedError(
     "TIMEOUT",
-    `Cannot ${request.command}: no reply within the timeout` +
+    `Cannot ${request.command} ${on}: no reply within the timeout` +
       (written ? "" : " (the request was never sent)"),
   );
 }

@@ -29,7 +29,6 @@ export function serverError(
   r: { readonly status: string; readonly message: string },
   command: string,
 ): MemcachedError {
-  // memcached's ASCII auth (-Y) answers every command of an unauthenticated connection so.
   const detail = r.message === "" ? r.status : `${r.status} ${r.message}`;
   if (r.status === "SERVER_ERROR" && r.message.startsWith("object too large")) {
     // The item is over the server's -I: its limit is lower than the client's maxValueSize.
@@ -39,9 +38,18 @@ export function serverError(
         `the client's maxValueSize)`,
     );
   }
-  const code = r.status === "CLIENT_ERROR" && r.message === "unauthenticated"
-    ? "AUTH_FAILED"
-    : r.status === "CLIENT_ERROR"
+  if (
+    r.status === "CLIENT_ERROR" &&
+    (r.message === "unauthenticated" || r.message === "bad authentication token format")
+  ) {
+    // memcached -Y answers every command of an unauthenticated connection so; a text store is
+    // read as a malformed auth token.
+    return new MemcachedError(
+      "AUTH_FAILED",
+      `Cannot ${command}: the server demands authentication (it answered ${detail})`,
+    );
+  }
+  const code = r.status === "CLIENT_ERROR"
     ? "CLIENT_ERROR"
     : r.status === "SERVER_ERROR"
     ? "SERVER_ERROR"

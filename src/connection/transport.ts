@@ -33,6 +33,73 @@ export function endpointName(endpoint: Endpoint): string {
     : endpoint.path;
 }
 
+/** Plain words for the socket errors a connection meets, by POSIX error code. */
+const SOCKET_REASONS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset by the server",
+  ECONNABORTED: "connection aborted",
+  EPIPE: "the connection broke while writing",
+  ENOENT: "no such socket",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "host lookup failed for now",
+  EACCES: "permission denied",
+  ETIMEDOUT: "the connection timed out",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  EADDRNOTAVAIL: "address not available",
+  ENOTCONN: "not connected",
+};
+
+/** Deno's error class names for the same faults (Deno also sets `code` on most of them). */
+const DENO_NAMES: Readonly<Record<string, string>> = {
+  ConnectionRefused: "ECONNREFUSED",
+  ConnectionReset: "ECONNRESET",
+  ConnectionAborted: "ECONNABORTED",
+  BrokenPipe: "EPIPE",
+  NotFound: "ENOENT",
+  PermissionDenied: "EACCES",
+  TimedOut: "ETIMEDOUT",
+  AddrNotAvailable: "EADDRNOTAVAIL",
+  NotConnected: "ENOTCONN",
+};
+
+/**
+ * The POSIX error code of a runtime's socket error: its `code`, else what Deno's error name or
+ * a resolver's message says; undefined when none is known.
+ *
+ * @param error What the runtime threw or emitted.
+ * @returns The code, such as `ECONNREFUSED`.
+ */
+export function socketCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string" && /^E[A-Z0-9_]+$/.test(code)) return code;
+  const name = error instanceof Error ? DENO_NAMES[error.name] : undefined;
+  if (name !== undefined) return name;
+  const text = error instanceof Error ? error.message : String(error);
+  if (/failed to lookup address|Name or service not known|No address associated/.test(text)) {
+    return "ENOTFOUND";
+  }
+  if (/Temporary failure in name resolution/.test(text)) return "EAI_AGAIN";
+  return undefined;
+}
+
+/**
+ * Why a socket failed, worded the same in every runtime: plain words and the POSIX code, as in
+ * `connection refused (ECONNREFUSED)`, whether the runtime said `Connection refused (os error
+ * 111)` (Deno), `Failed to connect` (Bun) or `connect ECONNREFUSED 127.0.0.1:1` (Node). An
+ * error without a known code keeps the runtime's message.
+ *
+ * @param error What the runtime threw or emitted.
+ * @returns The reason, as a phrase.
+ */
+export function socketReason(error: unknown): string {
+  const code = socketCode(error);
+  const words = code === undefined ? undefined : SOCKET_REASONS[code];
+  if (words !== undefined) return `${words} (${code})`;
+  const text = error instanceof Error ? error.message : String(error);
+  return code === undefined || text.includes(code) ? text : `${text} (${code})`;
+}
+
 /**
  * Callbacks an adapter calls. Each is called from the runtime's event loop, never re-entrantly.
  *
@@ -327,6 +394,9 @@ export function tlsReason(error: unknown): string | undefined {
       .test(text)
   ) {
     return "the certificate does not name the server";
+  }
+  if (/UnsupportedCertVersion/.test(text)) {
+    return "the certificate is X.509 version 1, which rustls refuses";
   }
   if (/CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|certificate expired|NotValidYet/i.test(text)) {
     return "the certificate is expired or not yet valid";

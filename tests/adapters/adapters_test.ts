@@ -89,7 +89,7 @@ function endpointOf(server: MemcachedServer): Endpoint {
  */
 async function runClientSuite(server: MemcachedServer, connector: Connector): Promise<void> {
   const address = server.socketPath ?? server.address;
-  await using client = await connect(address, { connector, timeout: 5_000 });
+  await using client = await connect(address, { connector, timeout: 5_000, maxValueSize: 2 * MIB });
   await client.set("text", "héllo");
   await client.set("bytes", new Uint8Array([0, 13, 10, 255]));
   assert.equal(await client.get("text"), "héllo");
@@ -102,7 +102,7 @@ async function runClientSuite(server: MemcachedServer, connector: Connector): Pr
   assert.equal(await client.decr("n", 10), 0n);
   assert.equal(await client.delete("text"), true);
   assert.equal(await client.delete("text"), false);
-  // Exactly 1 MiB: the client's default maxValueSize, on a server that allows 2 MiB items.
+  // Exactly 1 MiB, on a server (and a client) allowing 2 MiB items.
   const big = pattern(MIB, 5);
   await client.set("big", big);
   assertBytes(await client.get("big"), big, "1 MiB value");
