@@ -294,6 +294,20 @@ export function clientTable(tools, opts, buildDir) {
       });
     }
   }
+  // The reference client (bench/peers/reference.mjs): a floor for JavaScript, one server only.
+  if (buildDir !== undefined) {
+    for (const [rt, exe, pre] of runtimes) {
+      if (!exe) continue;
+      clients.push({
+        id: `reference-${rt}`,
+        library: "reference",
+        display: "reference (bench)",
+        runtime: rt,
+        tags: ["reference", rt],
+        cmd: [exe, ...pre, "bench/peers/reference.mjs"],
+      });
+    }
+  }
   // Native clients only where they are built (the one-server run).
   if (buildDir !== undefined) {
     clients.push({

@@ -17,7 +17,8 @@ export function runtimeInfo() {
 }
 
 export function libraryVersion(name) {
-  return require(`${name}/package.json`).version;
+  // The reference client is a file of this benchmark, not a package.
+  return name === "reference" ? "bench" : require(`${name}/package.json`).version;
 }
 
 /**
