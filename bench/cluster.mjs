@@ -22,6 +22,7 @@ import {
   metric,
   ratio,
   runProcess,
+  serverCpuEnv,
   startMemcached,
   table,
   vsEachPeer,
@@ -44,6 +45,14 @@ const METRICS = [
   // Not a target: what the client itself spends per batch (process CPU, all threads), apart from
   // the servers and the scheduler that g's wall time also measures.
   { key: "g.cpuUsPerBatch", title: "g: client CPU µs per batch", better: "lower", target: false },
+  // Nor this: what the three servers spent per key (every thread, from /proc/<pid>/stat).
+  {
+    key: "g.serverCpuUsPerKey",
+    title: "g: server CPU µs per key",
+    better: "lower",
+    target: false,
+    digits: 3,
+  },
   { key: "h.opsPerSec", title: "h: get ×64 over 3, ops/s", better: "higher" },
   { key: "i.batchesPerSec", title: "i: getMany(100) ×8 over 3, batches/s", better: "higher" },
 ];
@@ -157,7 +166,7 @@ function report(run) {
       ...METRICS.map((m) => {
         if (!ran(e)) return "n/a";
         if (e.json.results[m.key.split(".")[0]]?.error) return "err";
-        return fmt(metric(e, m.key));
+        return fmt(metric(e, m.key), m.digits);
       }),
       share(e),
       items(e),
@@ -191,13 +200,13 @@ function report(run) {
         rows.push([
           `Mica (${rt})`,
           m.title,
-          fmt(mv),
-          fmt(same),
+          fmt(mv, m.digits),
+          fmt(same, m.digits),
           fmtRatio(r),
-          fmt(node),
+          fmt(node, m.digits),
           fmtRatio(ratio(m, mv, node)),
           r === undefined || m.target === false ? "n/a" : r >= TARGET ? "met" : "**missed**",
-          fmt(cv),
+          fmt(cv, m.digits),
           fmtRatio(ratio(m, mv, cv)),
         ]);
       }
@@ -329,7 +338,8 @@ export async function runCluster(opts, { memcachedExe, tools, versions }) {
       scenarios,
       ...(opts.quick ? ["--quick"] : []),
     ];
-    const r = await runProcess(withPin(cmd, opts.pinCpu), { timeoutS, label: c.id });
+    const env = serverCpuEnv(servers.map((s) => s.pid));
+    const r = await runProcess(withPin(cmd, opts.pinCpu), { timeoutS, label: c.id, env });
     if (r.error) process.stderr.write(`    [${c.id}] n/a: ${r.error}\n`);
     const after = await snapshot(servers);
     return {

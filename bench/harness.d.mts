@@ -37,6 +37,10 @@ export interface BenchConfig {
   quick: boolean;
   prefix: string;
   timeLimitS: number;
+  /** memcached process ids whose CPU time the getMany scenarios report (may be empty). */
+  serverPids: number[];
+  /** Clock ticks per second of `/proc/<pid>/stat`. */
+  clkTck: number;
 }
 
 export interface Counts {

@@ -6,6 +6,8 @@
 // Plain JavaScript (typed by harness.d.mts) so that Node 20 can load it without a TypeScript
 // loader. It uses only APIs that exist in all three runtimes.
 
+import { readFileSync } from "node:fs";
+
 /** Ops per scenario in full mode; `--quick` divides every count by 10. */
 export const FULL = {
   warmup: 2_000,
@@ -50,10 +52,45 @@ function cpuMicros() {
 }
 
 /**
+ * CPU time (user + system, µs) the memcached processes `cfg.serverPids` have used so far, every
+ * thread included: fields 14 and 15 of `/proc/<pid>/stat`, in clock ticks of `cfg.clkTck` Hz
+ * (10 ms at the usual 100). Undefined without pids or where `/proc` cannot be read.
+ */
+function serverCpuMicros(cfg) {
+  if (cfg.serverPids.length === 0) return undefined;
+  let ticks = 0;
+  try {
+    for (const pid of cfg.serverPids) {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // Field 2, the command name, is in parentheses and may hold spaces: count from the last ")".
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+  } catch {
+    return undefined;
+  }
+  return Number.isFinite(ticks) ? (ticks * 1e6) / cfg.clkTck : undefined;
+}
+
+/**
+ * The server CPU fields of a getMany result: µs per batch and per key, from `serverCpuMicros`
+ * samples taken before and after the measured loop (none when either is missing).
+ */
+function serverCpuFields(cpu0, cpu1, batches, keys) {
+  if (cpu0 === undefined || cpu1 === undefined) return {};
+  return {
+    serverCpuUsPerBatch: round((cpu1 - cpu0) / batches, 1),
+    serverCpuUsPerKey: round((cpu1 - cpu0) / keys, 3),
+  };
+}
+
+/**
  * Parses `--server host:port --servers h:p1,h:p2 --prefix p --scenarios a,b --quick`.
  * `--servers` (a comma-separated list) selects cluster mode; `servers` is always a non-empty list
  * (`[server]` without it). Environment variables MICA_BENCH_SERVER / _SERVERS / _PREFIX /
- * _SCENARIOS / _QUICK are fallbacks.
+ * _SCENARIOS / _QUICK are fallbacks. MICA_BENCH_SERVER_PIDS (or `--server-pids`) lists the
+ * memcached process ids whose CPU time the getMany scenarios report, MICA_BENCH_CLK_TCK the
+ * clock ticks per second of `/proc/<pid>/stat` (default 100); the orchestrators set both.
  */
 export function parseArgs(argv, env) {
   const get = (name) => {
@@ -73,7 +110,10 @@ export function parseArgs(argv, env) {
   const quick = argv.includes("--quick") || env.MICA_BENCH_QUICK === "1";
   const prefix = get("prefix") ?? env.MICA_BENCH_PREFIX ?? "bench";
   const timeLimitS = Number(get("time-limit") ?? env.MICA_BENCH_TIME_LIMIT ?? (quick ? 60 : 180));
-  return { server, servers, host, port, scenarios, quick, prefix, timeLimitS };
+  const serverPids = list(get("server-pids") ?? env.MICA_BENCH_SERVER_PIDS).map(Number)
+    .filter((pid) => Number.isInteger(pid) && pid > 0);
+  const clkTck = Number(env.MICA_BENCH_CLK_TCK) > 0 ? Number(env.MICA_BENCH_CLK_TCK) : 100;
+  return { server, servers, host, port, scenarios, quick, prefix, timeLimitS, serverPids, clkTck };
 }
 
 /** Scales the op counts for quick mode. */
@@ -267,6 +307,7 @@ async function scenarioD(client, cfg, n, name = "d") {
     if ((i & 63) === 0) deadline.check();
   }
   let short = 0;
+  const server0 = serverCpuMicros(cfg);
   const cpu0 = cpuMicros();
   const t0 = now();
   for (let i = 0; i < n.d; i++) {
@@ -275,6 +316,7 @@ async function scenarioD(client, cfg, n, name = "d") {
   }
   const seconds = (now() - t0) / 1000;
   const cpu = cpu0 === undefined ? undefined : cpuMicros() - cpu0;
+  const server1 = serverCpuMicros(cfg);
   if (short > 0) throw new Error(`${name}: ${short} batches with missing keys`);
   return {
     batches: n.d,
@@ -286,6 +328,8 @@ async function scenarioD(client, cfg, n, name = "d") {
     keysPerSec: Math.round((n.d * MANY_KEYS) / seconds),
     // The client's own cost per batch, apart from the servers' and the scheduler's.
     ...(cpu === undefined ? {} : { cpuUsPerBatch: round(cpu / n.d, 1) }),
+    // What the servers spent on the same loop (every memcached thread, from /proc).
+    ...serverCpuFields(server0, server1, n.d, n.d * MANY_KEYS),
   };
 }
 
@@ -304,11 +348,13 @@ async function scenarioI(client, cfg, n) {
   await parallel(warm, MANY_CONCURRENCY, () => client.getMany(keys), deadline);
   let short = 0;
   const batches = n.d * 2;
+  const server0 = serverCpuMicros(cfg);
   const t0 = now();
   await parallel(batches, MANY_CONCURRENCY, async () => {
     if ((await client.getMany(keys)) !== MANY_KEYS) short++;
   }, deadline);
   const seconds = (now() - t0) / 1000;
+  const server1 = serverCpuMicros(cfg);
   if (short > 0) throw new Error(`i: ${short} batches with missing keys`);
   return {
     batches,
@@ -319,6 +365,7 @@ async function scenarioI(client, cfg, n) {
     seconds: round(seconds, 3),
     batchesPerSec: Math.round(batches / seconds),
     keysPerSec: Math.round((batches * MANY_KEYS) / seconds),
+    ...serverCpuFields(server0, server1, batches, batches * MANY_KEYS),
   };
 }
 

@@ -79,6 +79,18 @@ export function memcachedCommand(port, command, terminator) {
   });
 }
 
+/**
+ * The environment that lets a client report the CPU time of the memcached processes `pids`
+ * (bench/harness.mjs and bench/c/libmc_bench.c read it): their ids and the clock ticks per second
+ * of `/proc/<pid>/stat`.
+ */
+export function serverCpuEnv(pids) {
+  return {
+    MICA_BENCH_SERVER_PIDS: pids.join(","),
+    MICA_BENCH_CLK_TCK: firstLine("getconf", ["CLK_TCK"]) ?? "100",
+  };
+}
+
 export function withPin(cmd, pinCpu) {
   return pinCpu === undefined ? cmd : ["taskset", "-c", pinCpu, ...cmd];
 }
@@ -369,11 +381,12 @@ export function metric(entry, key) {
   return typeof v === "number" && Number.isFinite(v) ? v : undefined;
 }
 
-export function fmt(v) {
+/** A number for a report table; `digits` (default 1) decimals below 100. */
+export function fmt(v, digits = 1) {
   if (v === undefined) return "n/a";
   if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString("en-US");
   if (Math.abs(v) >= 100) return v.toFixed(0);
-  return v.toFixed(1);
+  return v.toFixed(digits);
 }
 
 /** > 1 means Mica is better (throughput: mica/peer, latency: peer/mica). */

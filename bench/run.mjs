@@ -25,6 +25,7 @@ import {
   metric,
   ratio,
   runProcess,
+  serverCpuEnv,
   startMemcached,
   table,
   vsEachPeer,
@@ -193,6 +194,7 @@ const METRICS = [
   { key: "d.batchesPerSec", title: "d: getMany(100) batches/s", better: "higher" },
   { key: "d.keysPerSec", title: "d: keys/s", better: "higher" },
   { key: "d.cpuUsPerBatch", title: "d: client CPU µs/batch", better: "lower" },
+  { key: "d.serverCpuUsPerKey", title: "d: server CPU µs/key", better: "lower", digits: 3 },
   { key: "e.setMBps", title: "e: 256K set MB/s", better: "higher" },
   { key: "e.getMBps", title: "e: 256K get MB/s", better: "higher" },
 ];
@@ -227,7 +229,7 @@ function report(run) {
       const allFailed = results.length > 0 && results.every((r) => r?.error);
       if ((e.error && !e.json?.results) || allFailed) return "n/a";
       if (e.json?.results?.[scenario]?.error) return "err";
-      return fmt(metric(e, m.key));
+      return fmt(metric(e, m.key), m.digits);
     }),
   ]);
   out.push(table(["client (runtime)", ...METRICS.map((m) => m.title)], absRows));
@@ -283,12 +285,14 @@ function report(run) {
         const cv = metric(cEntry, m.key);
         return [
           m.title,
-          fmt(mv),
-          same.entry ? `${fmt(same.value)} (${same.entry.client.library})` : "n/a",
+          fmt(mv, m.digits),
+          same.entry ? `${fmt(same.value, m.digits)} (${same.entry.client.library})` : "n/a",
           fmtRatio(ratio(m, mv, same.value)),
-          nodeBest.entry ? `${fmt(nodeBest.value)} (${nodeBest.entry.client.library})` : "n/a",
+          nodeBest.entry
+            ? `${fmt(nodeBest.value, m.digits)} (${nodeBest.entry.client.library})`
+            : "n/a",
           fmtRatio(ratio(m, mv, nodeBest.value)),
-          fmt(cv),
+          fmt(cv, m.digits),
           fmtRatio(ratio(m, mv, cv)),
         ];
       });
@@ -477,6 +481,7 @@ async function main() {
 
     const runId = `${process.pid}`;
     const timeoutS = opts.quick ? 180 : 900;
+    const env = serverCpuEnv([server.pid]);
     const runClient = (c, scenarios, pinCpu, prefix) => {
       const cmd = c.native
         ? [c.native, "127.0.0.1", String(port), prefix, scenarios.join(","), opts.quick ? "1" : "0"]
@@ -490,7 +495,7 @@ async function main() {
           scenarios.join(","),
           ...(opts.quick ? ["--quick"] : []),
         ];
-      return runProcess(withPin(cmd, pinCpu), { timeoutS, label: c.id });
+      return runProcess(withPin(cmd, pinCpu), { timeoutS, label: c.id, env });
     };
 
     for (const c of clients) {

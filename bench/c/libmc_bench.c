@@ -16,6 +16,9 @@
  * Build: gcc -O2 -o libmc_bench libmc_bench.c -lmemcached -lpthread
  * Usage: libmc_bench HOST PORT PREFIX SCENARIOS(a,b,c,d,e) QUICK(0|1)
  *        libmc_bench HOST:PORT,HOST:PORT,... 0 PREFIX SCENARIOS(g,h) QUICK(0|1)   (cluster, ketama)
+ * With MICA_BENCH_SERVER_PIDS=pid[,pid...] in the environment, d and g also report the CPU time
+ * those memcached processes spent on the measured loop (from /proc/<pid>/stat), as the
+ * JavaScript clients do.
  */
 #include <libmemcached/memcached.h>
 #include <pthread.h>
@@ -25,6 +28,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CONCURRENCY 64
 #define LARGE_CONCURRENCY 8
@@ -54,6 +58,40 @@ static double cpu_us(void) {
   getrusage(RUSAGE_SELF, &ru);
   return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
          (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/*
+ * CPU time (user + system) the memcached processes listed in MICA_BENCH_SERVER_PIDS have used so
+ * far, every thread included, in microseconds (fields 14 and 15 of /proc/<pid>/stat); -1 when
+ * the variable is unset or a file cannot be read.
+ */
+static double server_cpu_us(void) {
+  const char *list = getenv("MICA_BENCH_SERVER_PIDS");
+  if (list == NULL || *list == '\0') return -1;
+  double ticks = 0;
+  const char *p = list;
+  while (*p) {
+    char *end;
+    long pid = strtol(p, &end, 10);
+    if (end == p || pid <= 0) return -1;
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Field 2, the command name, is in parentheses and may hold spaces: count from the last ")". */
+    char *q = strrchr(buf, ')');
+    unsigned long long utime, stime;
+    if (q == NULL || sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                            &utime, &stime) != 2) {
+      return -1;
+    }
+    ticks += (double)(utime + stime);
+    p = *end == ',' ? end + 1 : end;
+  }
+  return ticks * 1e6 / (double)sysconf(_SC_CLK_TCK);
 }
 
 static void die(const char *what, memcached_st *mc, memcached_return_t rc) {
@@ -261,9 +299,10 @@ static void scenario_d(memcached_st *mc, const char *name) {
   }
   memcached_result_st result;
   memcached_result_create(mc, &result);
-  double t0 = 0, cpu0 = 0;
+  double t0 = 0, cpu0 = 0, server0 = -1;
   for (int b = -warm; b < n; b++) {
     if (b == 0) {
+      server0 = server_cpu_us();
       t0 = now_s();
       cpu0 = cpu_us();
     }
@@ -281,12 +320,18 @@ static void scenario_d(memcached_st *mc, const char *name) {
   }
   double secs = now_s() - t0;
   double cpu = cpu_us() - cpu0;
+  double server1 = server_cpu_us();
   memcached_result_free(&result);
   for (int i = 0; i < MANY_KEYS; i++) free(keys[i]);
   begin_result(name);
   printf("\"batches\":%d,\"keysPerBatch\":%d,\"method\":\"memcached_mget + memcached_fetch_result\","
-         "\"seconds\":%.3f,\"batchesPerSec\":%.0f,\"keysPerSec\":%.0f,\"cpuUsPerBatch\":%.1f}",
+         "\"seconds\":%.3f,\"batchesPerSec\":%.0f,\"keysPerSec\":%.0f,\"cpuUsPerBatch\":%.1f",
          n, MANY_KEYS, secs, n / secs, n * MANY_KEYS / secs, cpu / n);
+  if (server0 >= 0 && server1 >= 0) {
+    printf(",\"serverCpuUsPerBatch\":%.1f,\"serverCpuUsPerKey\":%.3f", (server1 - server0) / n,
+           (server1 - server0) / ((double)n * MANY_KEYS));
+  }
+  printf("}");
   free(v);
 }
 
