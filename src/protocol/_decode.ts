@@ -150,6 +150,69 @@ export function addStat(
   else stats.set(line.slice(0, sp), line.slice(sp + 1));
 }
 
+/** The largest 32-bit client flags. */
+const MAX_FLAGS = 0xffff_ffff;
+
+/**
+ * The header of a text `VALUE <key> <flags> <bytes> [<cas>]` line, as {@linkcode parseValueLine}
+ * reads it. Each decoder keeps one and reuses it for every line.
+ */
+export class ValueLine {
+  /** Where the key, which starts right after `VALUE `, ends (exclusive). */
+  keyEnd = 0;
+  /** The client flags. */
+  flags = 0;
+  /** The data's length in bytes. */
+  size = 0;
+  /** The CAS token (`gets`, `gats`), or undefined when the line has none. */
+  cas: bigint | undefined = undefined;
+}
+
+/**
+ * Parses `<key> <flags> <bytes> [<cas>]` in buf[from, to) (a `VALUE` line after its first word
+ * and space) into `out`. Shared by the text decoder and the meta one, which reads the replies
+ * of a text `get` sent on a meta connection.
+ *
+ * @throws {MemcachedError} `PROTOCOL_ERROR` when a field is missing or malformed, or the size
+ * is over `maxValue`.
+ */
+export function parseValueLine(
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  maxValue: number,
+  out: ValueLine,
+): void {
+  let j = from;
+  while (j < to && buf[j] !== SP) j++;
+  if (j === from || j >= to) throw protocolError("VALUE without a key and flags");
+  out.keyEnd = j;
+  let i = j + 1;
+  j = i;
+  while (j < to && buf[j] !== SP) j++;
+  const flags = parseUint(buf, i, j);
+  if (flags < 0 || flags > MAX_FLAGS) {
+    throw protocolError(`VALUE with bad client flags ${excerpt(buf, i, j)}`);
+  }
+  if (j >= to) throw protocolError("VALUE without a size");
+  i = j + 1;
+  j = i;
+  while (j < to && buf[j] !== SP) j++;
+  const size = parseUint(buf, i, j);
+  if (size < 0) throw protocolError(`VALUE with a bad size ${excerpt(buf, i, j)}`);
+  if (size > maxValue) {
+    throw protocolError(`a value of ${size} bytes is over the ${maxValue}-byte limit`);
+  }
+  let cas: bigint | undefined;
+  if (j < to) {
+    cas = parseU64(buf, j + 1, to);
+    if (cas === undefined) throw protocolError(`VALUE with a bad CAS token ${excerpt(buf, j, to)}`);
+  }
+  out.flags = flags;
+  out.size = size;
+  out.cas = cas;
+}
+
 /**
  * Values up to this many bytes are lent (with `copyValues: false`) from a scratch area behind
  * the receive buffer through one cached view per length, instead of a new view per value: a

@@ -8,7 +8,10 @@
 import { concat, latin1 } from "../_util.ts";
 import { Opcode } from "../../src/protocol/mod.ts";
 
-/** Valid meta replies (and the plain replies the meta decoder reads) to mutate. */
+/**
+ * Valid meta replies (and the plain replies and text `get` replies the meta decoder reads) to
+ * mutate.
+ */
 export const META_CORPUS: readonly Uint8Array[] = [
   "VA 5 f0 O1\r\nhello\r\n",
   "VA 2 f4 c123 t-1 k.Zm9v b O4294967295\r\nhi\r\n",
@@ -21,6 +24,9 @@ export const META_CORPUS: readonly Uint8Array[] = [
   "STAT pid 1\r\nSTAT uptime 20\r\nSTAT version 1.6.18\r\nEND\r\n",
   "ERROR\r\nCLIENT_ERROR bad data chunk\r\nSERVER_ERROR out of memory storing object\r\n",
   "VA 300 O9\r\n" + "x".repeat(300) + "\r\n",
+  // A text `get`'s replies, which a meta connection reads for getMany.
+  "VALUE foo 0 5\r\nhello\r\nVALUE \xc3\xa9 4294967295 2 18446744073709551615\r\nhi\r\nEND\r\n",
+  "END\r\nVA 1 O3\r\nx\r\nVALUE big 3 300\r\n" + "x".repeat(300) + "\r\nEND\r\nHD O4\r\n",
 ].map(latin1);
 
 /** Valid classic text-protocol replies to mutate. */

@@ -1,7 +1,8 @@
 /**
- * An incremental decoder for memcached's meta-protocol replies and the plain replies of
- * `version`, `stats`, `flush_all` and `verbosity`. Feed it chunks as they arrive; take complete
- * responses with {@linkcode ResponseDecoder.next}.
+ * An incremental decoder for memcached's meta-protocol replies, the plain replies of
+ * `version`, `stats`, `flush_all` and `verbosity`, and the replies of a text `get` or `gets`
+ * line (`VALUE` per hit, then `END`), which memcached answers on a meta connection too. Feed it
+ * chunks as they arrive; take complete responses with {@linkcode ResponseDecoder.next}.
  *
  * Guarantees: bytes already searched for a line end are never searched again; a value is
  * framed by its announced length and copied once into its own buffer; the receive buffer only
@@ -24,11 +25,14 @@ import {
   lineBufferSize,
   parseU64,
   parseUint,
+  parseValueLine,
   protocolError,
   ReceiveBuffer,
   SP,
   startsWith,
   statStart,
+  TEXT_SLICE_MAX,
+  ValueLine,
 } from "../_decode.ts";
 import {
   LEASE_STALE,
@@ -70,6 +74,17 @@ function newResponse(status: ResponseStatus): Response {
  * console.log(r.status, r.opaque, new TextDecoder().decode(r.value)); // VA 9 hi
  * console.log(d.next()?.status); // EN
  * ```
+ *
+ * @example Decoding the replies of a text `get` line on a meta connection
+ * ```ts
+ * import { ResponseDecoder } from "@mica/memcached/protocol";
+ *
+ * const d = new ResponseDecoder();
+ * d.feed(new TextEncoder().encode("VALUE b 0 2\r\nhi\r\nEND\r\nHD O4\r\n"));
+ * const r = d.next()!;
+ * console.log(r.status, r.key, new TextDecoder().decode(r.value)); // VALUE b hi
+ * console.log(d.next()?.status, d.next()?.status); // END HD
+ * ```
  */
 export class ResponseDecoder {
   readonly #rx: ReceiveBuffer;
@@ -77,10 +92,12 @@ export class ResponseDecoder {
   #maxValue: number;
   #copy: boolean;
   #reused: Response | undefined = undefined;
-  /** A `VA` header whose value (or the CRLF after it) is still arriving. */
+  /** A `VA` or `VALUE` header whose value (or the CRLF after it) is still arriving. */
   #pending: Response | undefined = undefined;
   /** Statistics being collected until `END`. */
   #stats: Map<string, string> | undefined = undefined;
+  /** The header of the last `VALUE` line, reused. */
+  readonly #valueLine = new ValueLine();
   #failed: MemcachedError | undefined = undefined;
 
   /**
@@ -216,16 +233,18 @@ export class ResponseDecoder {
       else if (c0 === 79 && c1 === 75) status = "OK";
       if (status !== undefined) return this.#meta(status, buf, from + 2, to);
     }
+    // `VALUE `, byte by byte: the hot line of a text get's replies (a shorter line fails at its
+    // CR, so no byte past the line is compared).
+    if (
+      c0 === 86 && c1 === 65 && buf[from + 2] === 76 && buf[from + 3] === 85 &&
+      buf[from + 4] === 69 && buf[from + 5] === SP
+    ) return this.#value(buf, from + 6, to);
     if (stat >= 0) {
       addStat(this.#stats ??= new Map(), buf, stat, to);
       return undefined;
     }
-    if (to - from === 3 && startsWith(buf, from, to, "END")) {
-      // `stats` for a group with no statistics answers a bare END.
-      const r = this.#response("STATS");
-      r.stats = new Map();
-      return r;
-    }
+    // The end of a text `get`'s replies, or all that `stats` answers for an empty group.
+    if (to - from === 3 && startsWith(buf, from, to, "END")) return this.#response("END");
     const word = (prefix: string, status: ResponseStatus): Response | undefined => {
       if (!startsWith(buf, from, to, prefix)) return undefined;
       const rest = from + prefix.length;
@@ -315,7 +334,26 @@ export class ResponseDecoder {
     return undefined;
   }
 
-  /** Completes a pending VA once its value and CRLF are here. */
+  /** Parses a `VALUE` line's `<key> <flags> <bytes> [<cas>]` in buf[from, to), then frames the data. */
+  #value(buf: Uint8Array, from: number, to: number): Response | undefined {
+    const line = this.#valueLine;
+    parseValueLine(buf, from, to, this.#maxValue, line);
+    const size = line.size;
+    const r = this.#response("VALUE");
+    // As in the text decoder: a small value's key is sliced from one decode of the bytes from
+    // here on (which valueText() then slices the value from too); a large value's is built byte
+    // by byte.
+    r.key = size <= TEXT_SLICE_MAX
+      ? this.#rx.latin1At(from, line.keyEnd)
+      : latin1(buf, from, line.keyEnd);
+    r.flags = line.flags;
+    r.cas = line.cas;
+    if (this.#rx.frameValue(r, size, this.#copy)) return r;
+    this.#pending = r; // still arriving: #next() completes it with #finishValue()
+    return undefined;
+  }
+
+  /** Completes a pending VA or VALUE once its value and CRLF are here. */
   #finishValue(): Response | undefined {
     if (!this.#rx.endValue()) return undefined;
     const r = this.#pending!;

@@ -143,7 +143,10 @@ export interface MetaArithmeticOptions {
 }
 
 /**
- * What a reply says, by its first word.
+ * What a reply says, by its first word. `VALUE` and `END` are the replies to a text `get`
+ * line, which memcached answers on a meta connection too (a `VALUE` per hit, in key order,
+ * then `END`); an `END` with no `STAT` line before it is also what `stats` answers for a group
+ * with no statistics.
  *
  * @example
  * ```ts
@@ -166,6 +169,8 @@ export type ResponseStatus =
   | "EX"
   | "MN"
   | "OK"
+  | "VALUE"
+  | "END"
   | "RESET"
   | "VERSION"
   | "STATS"
@@ -191,7 +196,7 @@ export interface Response {
   status: ResponseStatus;
   /** The echoed opaque token (`O`), or -1 when absent. */
   opaque: number;
-  /** The value of a `VA` reply. */
+  /** The value of a `VA` or `VALUE` reply. */
   value: Uint8Array | undefined;
   /**
    * Whether `value` is a view into the decoder's receive buffer (only when the decoder was made
@@ -199,13 +204,16 @@ export interface Response {
    * caller that keeps it must copy it.
    */
   borrowed: boolean;
-  /** Client flags (`f`); 0 when absent. */
+  /** Client flags (`f`, or those of a `VALUE` reply); 0 when absent. */
   flags: number;
-  /** The CAS token (`c`). */
+  /** The CAS token (`c`, or that of a `VALUE` reply to `gets`). */
   cas: bigint | undefined;
   /** Remaining TTL in seconds (`t`); -1 means no expiry; undefined when absent. */
   ttl: number | undefined;
-  /** The key (`k`), as sent (base64 text when the `b` flag was used). */
+  /**
+   * The key (`k`), as sent (base64 text when the `b` flag was used), or the key of a `VALUE`
+   * reply; one character per byte (the form of a `WireKey`).
+   */
   key: string | undefined;
   /**
    * The lease marks of a reply to `mg` with `N` or `R`, or of a stale item: a sum of

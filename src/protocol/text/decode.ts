@@ -23,15 +23,15 @@ import {
   limit,
   lineBufferSize,
   parseU64,
-  parseUint,
+  parseValueLine,
   protocolError,
   ReceiveBuffer,
   SP,
   startsWith,
   statStart,
   TEXT_SLICE_MAX,
+  ValueLine,
 } from "../_decode.ts";
-import { MAX_U32 } from "../_encode.ts";
 import type { TextResponse, TextResponseStatus } from "./types.ts";
 
 function newResponse(status: TextResponseStatus): TextResponse {
@@ -94,6 +94,8 @@ export class TextResponseDecoder {
   #pending: TextResponse | undefined = undefined;
   /** Statistics being collected until `END`. */
   #stats: Map<string, string> | undefined = undefined;
+  /** The header of the last `VALUE` line, reused. */
+  readonly #valueLine = new ValueLine();
   #failed: MemcachedError | undefined = undefined;
 
   /**
@@ -310,40 +312,18 @@ export class TextResponseDecoder {
 
   /** Parses `<key> <flags> <bytes> [<cas>]` in buf[from, to), then frames the data. */
   #valueHeader(buf: Uint8Array, from: number, to: number): TextResponse | undefined {
-    let j = from;
-    while (j < to && buf[j] !== SP) j++;
-    if (j === from || j >= to) throw protocolError("VALUE without a key and flags");
-    const keyEnd = j;
-    let i = j + 1;
-    j = i;
-    while (j < to && buf[j] !== SP) j++;
-    const flags = parseUint(buf, i, j);
-    if (flags < 0 || flags > MAX_U32) {
-      throw protocolError(`VALUE with bad client flags ${excerpt(buf, i, j)}`);
-    }
-    if (j >= to) throw protocolError("VALUE without a size");
-    i = j + 1;
-    j = i;
-    while (j < to && buf[j] !== SP) j++;
-    const size = parseUint(buf, i, j);
-    if (size < 0) throw protocolError(`VALUE with a bad size ${excerpt(buf, i, j)}`);
-    if (size > this.#maxValue) {
-      throw protocolError(`a value of ${size} bytes is over the ${this.#maxValue}-byte limit`);
-    }
-    let cas: bigint | undefined;
-    if (j < to) {
-      cas = parseU64(buf, j + 1, to);
-      if (cas === undefined) {
-        throw protocolError(`VALUE with a bad CAS token ${excerpt(buf, j, to)}`);
-      }
-    }
+    const line = this.#valueLine;
+    parseValueLine(buf, from, to, this.#maxValue, line);
+    const size = line.size;
     const r = this.#response("VALUE");
     // A small value's key is sliced from one decode of the bytes from here on (kept for the
     // following replies, and the text valueText() slices small values from); a large value's is
     // built byte by byte, rather than decoding up to 16 KiB of the value to slice a key from it.
-    r.key = size <= TEXT_SLICE_MAX ? this.#rx.latin1At(from, keyEnd) : latin1(buf, from, keyEnd);
-    r.flags = flags;
-    r.cas = cas;
+    r.key = size <= TEXT_SLICE_MAX
+      ? this.#rx.latin1At(from, line.keyEnd)
+      : latin1(buf, from, line.keyEnd);
+    r.flags = line.flags;
+    r.cas = line.cas;
     if (this.#rx.frameValue(r, size, this.#copy)) return r;
     this.#pending = r; // still arriving: #next() completes it with #finishValue()
     return undefined;

@@ -53,6 +53,15 @@ function reply(status: ResponseStatus, fields: Partial<Response> = {}): Response
   };
 }
 
+/** A VALUE response (the reply to a text `get`). */
+function value(key: string, data: Uint8Array | string, fields: Partial<Response> = {}): Response {
+  return reply("VALUE", {
+    key,
+    value: typeof data === "string" ? latin1(data) : data,
+    ...fields,
+  });
+}
+
 function make(options?: DecoderOptions): ResponseDecoder {
   return new ResponseDecoder(options);
 }
@@ -72,6 +81,11 @@ const META: Codec<Response> = lineCodec(
       reply("MN"),
       reply("VA", { flags: 3, value: latin1("hi") }),
     ]),
+    lineTrailer("VALUE k 1 3", "\r\nxyz\r\nEND\r\n", 0, [
+      value("k", "xyz", { flags: 1 }),
+      reply("END"),
+    ]),
+    lineTrailer("V", "ALUE k 0 0\r\n\r\n", 0, [value("k", "")]),
   ],
   "EN\r\nHD\r\n",
 );
@@ -256,8 +270,82 @@ test("ResponseDecoder keeps the spaces inside a statistic's value", () => {
   });
 });
 
-test("ResponseDecoder decodes a bare END as empty statistics", () => {
-  checkCase({ replies: [["END\r\n", reply("STATS", { stats: new Map() })]] });
+test("ResponseDecoder decodes a bare END (a text get's end, or an empty stats group) as END", () => {
+  checkCase({ replies: [["END\r\n", reply("END")]] });
+  checkCase({ replies: [["END\r\n", reply("END")], ["END\r\n", reply("END")]] });
+});
+
+// The replies of a text `get` line, which memcached answers on a meta connection too
+
+test("ResponseDecoder decodes a VALUE with a 0-byte and a 1-byte value", () => {
+  checkCase({ replies: [["VALUE k 0 0\r\n\r\n", value("k", "")]] });
+  checkCase({ replies: [["VALUE key 0 1\r\nx\r\n", value("key", "x")]] });
+});
+
+test("ResponseDecoder decodes VALUE replies followed by END as separate replies", () => {
+  checkCase({
+    replies: [
+      ["VALUE a 1 2\r\nhi\r\n", value("a", "hi", { flags: 1 })],
+      ["VALUE b 0 3\r\nbye\r\n", value("b", "bye")],
+      ["END\r\n", reply("END")],
+    ],
+  });
+});
+
+test("ResponseDecoder decodes the flags and CAS token of a VALUE, up to their limits", () => {
+  checkCase({ replies: [["VALUE k 0 1 0\r\nz\r\n", value("k", "z", { cas: 0n })]] });
+  checkCase({ replies: [["VALUE k 5 1 42\r\nz\r\n", value("k", "z", { flags: 5, cas: 42n })]] });
+  checkCase({
+    replies: [["VALUE k 0 1 18446744073709551615\r\nz\r\n", value("k", "z", { cas: MAX_U64 })]],
+  });
+  checkCase({
+    replies: [["VALUE k 4294967295 1\r\nz\r\n", value("k", "z", { flags: 4_294_967_295 })]],
+  });
+});
+
+test("ResponseDecoder decodes a VALUE's key as one character per byte, up to 250 bytes", () => {
+  checkCase({ replies: [["VALUE \xc3\xa9 0 1\r\nz\r\n", value("\xc3\xa9", "z")]] });
+  const long = "k".repeat(250);
+  checkCase({ replies: [[`VALUE ${long} 0 1\r\nz\r\n`, value(long, "z")]] });
+});
+
+test("ResponseDecoder frames a VALUE by its length, not by a CRLF or END inside it", () => {
+  const lines = latin1("VALUE x 0 2\r\nhi\r\nEND\r\n");
+  checkCase({
+    replies: [
+      [concat(["VALUE k 0 22\r\n", lines, "\r\n"]), value("k", lines)],
+      ["END\r\n", reply("END")],
+    ],
+  });
+  const data = new Uint8Array(256);
+  for (let i = 0; i < 256; i++) data[i] = i;
+  checkCase({ replies: [[concat(["VALUE k 0 256\r\n", data, "\r\n"]), value("k", data)]] });
+});
+
+test("ResponseDecoder decodes a 1 MiB VALUE whole, byte by byte, with trailing bytes and split", () => {
+  const data = noise(MIB, 11);
+  checkCase({
+    replies: [
+      [
+        concat(["VALUE big 2 1048576 7\r\n", data, "\r\n"]),
+        value("big", data, { flags: 2, cas: 7n }),
+      ],
+      ["END\r\n", reply("END")],
+    ],
+  });
+});
+
+test("ResponseDecoder decodes text get replies pipelined with meta replies", () => {
+  checkCase({
+    replies: [
+      ["VA 1 O1\r\na\r\n", reply("VA", { opaque: 1, value: latin1("a") })],
+      ["VALUE b 0 1\r\nb\r\n", value("b", "b")],
+      ["END\r\n", reply("END")],
+      ["EN O2\r\n", reply("EN", { opaque: 2 })],
+      ["END\r\n", reply("END")],
+      ["HD O3\r\n", reply("HD", { opaque: 3 })],
+    ],
+  });
 });
 
 test("ResponseDecoder decodes ERROR", () => {
@@ -342,7 +430,8 @@ test("ResponseDecoder decodes many replies in one chunk in order", () => {
       ["VA 0 O18\r\n\r\n", reply("VA", { opaque: 18, value: new Uint8Array(0) })],
       ["NF O19\r\n", reply("NF", { opaque: 19 })],
       ["STAT pid 42\r\nEND\r\n", reply("STATS", { stats })],
-      ["END\r\n", reply("STATS", { stats: new Map() })],
+      ["END\r\n", reply("END")],
+      ["VALUE k 3 2 9\r\nhi\r\n", value("k", "hi", { flags: 3, cas: 9n })],
       ["VERSION 1.6.18\r\n", reply("VERSION", { message: "1.6.18" })],
       ["OK\r\n", reply("OK")],
       ["CLIENT_ERROR bad data chunk\r\n", reply("CLIENT_ERROR", { message: "bad data chunk" })],
@@ -517,14 +606,53 @@ test("ResponseDecoder fails on a line that ends in LF without CR", () => {
 });
 
 test("ResponseDecoder fails on an unknown reply word", () => {
-  for (const bytes of ["BOGUS\r\n", "STORED\r\n", "VALUE foo 0 3\r\nbar\r\nEND\r\n", "hd\r\n"]) {
+  for (const bytes of ["BOGUS\r\n", "STORED\r\n", "NOT_FOUND\r\n", "hd\r\n"]) {
     checkError({ bytes });
   }
-  for (const bytes of ["HDX\r\n", "VAX 1\r\n", "ENDS\r\n", "VERSIONS\r\n", "ERRORS\r\n", "\r\n"]) {
+  for (const bytes of ["HDX\r\n", "VAX 1\r\n", "ENDS\r\n", "END \r\n", "VERSIONS\r\n"]) {
+    checkError({ bytes });
+  }
+  for (const bytes of ["ERRORS\r\n", "VALUES k 0 1\r\n", "VALUE\r\n", "\r\n"]) {
     checkError({ bytes });
   }
   checkError({ bytes: "H\r\n" });
   checkError({ bytes: "MN\r\nNOPE\r\n", before: [reply("MN")] });
+});
+
+test("ResponseDecoder fails on a malformed VALUE line", () => {
+  const bad = [
+    "VALUE \r\n",
+    "VALUE k\r\n",
+    "VALUE k \r\n",
+    "VALUE k 0\r\n",
+    "VALUE k 0 \r\n",
+    "VALUE  k 0 1\r\n",
+    "VALUE k  0 1\r\n",
+    "VALUE k 0  1\r\n",
+    "VALUE k x 1\r\n",
+    "VALUE k -1 1\r\n",
+    "VALUE k 4294967296 1\r\n",
+    "VALUE k 0 x\r\n",
+    "VALUE k 0 -1\r\n",
+    "VALUE k 0 1234567890123456\r\n",
+    "VALUE k 0 1 \r\n",
+    "VALUE k 0 1 x\r\n",
+    "VALUE k 0 1 18446744073709551616\r\n",
+    "VALUE k 0 1 5 6\r\n",
+  ];
+  for (const bytes of bad) checkError({ bytes });
+});
+
+test("ResponseDecoder fails on a VALUE over maxValueSize or not followed by CRLF", () => {
+  checkError({ bytes: "VALUE k 0 11\r\n01234567890\r\n", options: { maxValueSize: 10 } });
+  checkError({ bytes: "VALUE k 0 1048577\r\n" });
+  checkError({ bytes: "END\r\nVALUE k 0 99999999\r\n", before: [reply("END")] });
+  checkError({ bytes: "VALUE k 0 3\r\nabcd\r\n" });
+  checkError({ bytes: "VALUE k 0 1\nx\r\n" });
+});
+
+test("ResponseDecoder fails on a VALUE inside a STAT block", () => {
+  checkError({ bytes: "STAT pid 1\r\nVALUE k 0 1\r\nx\r\nEND\r\n" });
 });
 
 test("ResponseDecoder fails on a VA reply without a numeric size", () => {
@@ -665,6 +793,19 @@ test("ResponseDecoder with copyValues false gives streamed values their own buff
 test("ResponseDecoder with copyValues false decodes the same replies as with copies", () => {
   const bytes = latin1("VA 3 f1 O1\r\nabc\r\nEN O2\r\nVA 0\r\n\r\nSTAT a 1\r\nEND\r\nMN\r\n");
   checkLentMatchesCopied(make, bytes);
+  const text = latin1("VALUE a 1 3\r\nabc\r\nVALUE b 0 0 5\r\n\r\nEND\r\nHD O3\r\n");
+  checkLentMatchesCopied(make, text);
+});
+
+test("ResponseDecoder with copyValues false lends VALUE data and clears the key of a reused reply", () => {
+  const d = new ResponseDecoder({ copyValues: false });
+  d.feed(latin1("VALUE k 2 3\r\nabc\r\nHD O1\r\n"));
+  const first = d.next();
+  assert.deepStrictEqual(first, value("k", "abc", { flags: 2, borrowed: true }));
+  assert.equal(d.valueText(first!.value!), "abc");
+  const second = d.next();
+  assert.equal(second, first, "the same object, refilled");
+  assert.deepStrictEqual(second, reply("HD", { opaque: 1 }));
 });
 
 test("new ResponseDecoder() rejects limits that are not positive integers", () => {

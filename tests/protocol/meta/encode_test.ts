@@ -10,6 +10,7 @@ import {
   encodeMetaGet,
   encodeMetaNoop,
   encodeMetaSet,
+  encodeMultiGet,
   encodeQuit,
   encodeStats,
   encodeVerbosity,
@@ -127,6 +128,33 @@ test("encodeMetaGet() rejects a bad touch TTL with INVALID_TTL and writes nothin
       `touch ${touch}`,
     );
   }
+});
+
+// get (the text multi-get a meta connection reads with VALUE and END)
+
+test("encodeMultiGet() writes one get line of every key, in order, repeats included", () => {
+  assert.equal(encoded((w) => encodeMultiGet(w, ["a"])), "get a\r\n");
+  assert.equal(encoded((w) => encodeMultiGet(w, ["a", "bb", "a"])), "get a bb a\r\n");
+  const keys = Array.from({ length: 1000 }, (_, i) => `key:${i}`);
+  assert.equal(encoded((w) => encodeMultiGet(w, keys)), `get ${keys.join(" ")}\r\n`);
+});
+
+test("encodeMultiGet() writes a UTF-8 key as its bytes and a 250-byte key whole", () => {
+  const keys = [encodeKey("é", false), encodeKey("k".repeat(250), false)];
+  assert.equal(encoded((w) => encodeMultiGet(w, keys)), `get \xc3\xa9 ${"k".repeat(250)}\r\n`);
+});
+
+test("encodeMultiGet() follows earlier requests in the same writer", () => {
+  const text = encoded((w) => {
+    encodeMetaGet(w, "x", false, { value: true }, 1);
+    encodeMultiGet(w, ["y", "z"]);
+    encodeMetaNoop(w);
+  });
+  assert.equal(text, "mg x v O1\r\nget y z\r\nmn\r\n");
+});
+
+test("encodeMultiGet() rejects an empty key list with INVALID_ARGUMENT and writes nothing", () => {
+  assertRejected((w) => encodeMultiGet(w, []), "INVALID_ARGUMENT", "no keys");
 });
 
 // ms
