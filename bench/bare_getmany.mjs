@@ -1,6 +1,6 @@
 // A floor for scenario g, not a client: the least JavaScript can do for one getMany of 100 keys
-// over three servers. It sends prebuilt meta requests (the same `mg` lines Mica writes), counts
-// reply lines instead of parsing them, and builds no result. Compare its batches/s and CPU per
+// over three servers. It sends prebuilt requests (the same `get k1 k2 ...` line per server that
+// Mica writes), counts reply lines instead of parsing them, and builds no result. Compare its batches/s and CPU per
 // batch with `bench/mica.ts --scenarios g` on the same servers:
 //   node bench/bare_getmany.mjs --servers 127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3 [--batches N]
 //   bun bench/bare_getmany.mjs --servers ...
@@ -61,20 +61,14 @@ await Promise.all(sockets.map((socket, s) =>
     socket.write(parts[s].map((k) => `ms ${k} 100 F0\r\n${"x".repeat(100)}\r\n`).join(""));
   })
 ));
-const requests = parts.map((keys) =>
-  Buffer.from(
-    keys.map((k, i) =>
-      i === 0 || i === keys.length - 1 ? `mg ${k} v f O${i}\r\n` : `mg ${k} v f\r\n`
-    ).join(""),
-  )
-);
+const requests = parts.map((keys) => Buffer.from(`get ${keys.join(" ")}\r\n`));
 
-/** One batch: every server's request at once; done when each sent two lines per key. */
+/** One batch: every server's request at once; done when each sent two lines per key and END. */
 function batch() {
   return Promise.all(sockets.map((socket, s) =>
     new Promise((resolve) => {
       let lines = 0;
-      const want = parts[s].length * 2;
+      const want = parts[s].length * 2 + 1;
       const onData = (chunk) => {
         for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
         if (lines === want) {

@@ -6,7 +6,9 @@
 //   deno run -A bench/cpu_getmany.ts [--batches N]
 //   bun bench/cpu_getmany.ts [--batches N]
 // It prints, per round, microseconds per batch: wall time and that time minus the stand-ins' own
-// (measured around their work), and the process CPU. No network: nothing is contacted.
+// (measured around their work), and the process CPU, also minus the stand-ins' time (the least
+// noisy figure on a shared machine: time the process spent preempted counts in neither). No
+// network: nothing is contacted.
 import process from "node:process";
 import { Client, type Connector, type Transport } from "../mod.ts";
 import { argv } from "./runtime.ts";
@@ -24,6 +26,9 @@ const VALUE_BYTES = 100;
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const HIT = ascii("VA 100 f0");
 const BODY = ascii(`\r\n${"x".repeat(VALUE_BYTES)}\r\n`);
+const VALUE = ascii("VALUE ");
+const FLAGS_SIZE = ascii(` 0 ${VALUE_BYTES}`);
+const END = ascii("END\r\n");
 const later: (f: () => void) => void =
   (globalThis as { setImmediate?: (f: () => void) => void }).setImmediate ??
     ((f) => setTimeout(f, 0));
@@ -31,9 +36,10 @@ const later: (f: () => void) => void =
 let standInMs = 0;
 
 /**
- * A stand-in memcached (meta protocol): every `mg` is a hit with the same 100-byte value,
- * echoing the line's `O` token, so nothing needs to be stored first. Replies to one write
- * arrive as one chunk on a later turn of the event loop, as one read from a socket would.
+ * A stand-in memcached: every key of a `get` line and every `mg` is a hit with the same
+ * 100-byte value (an `mg`'s reply echoes its `O` token), so nothing needs to be stored first.
+ * Replies to one write arrive as one chunk on a later turn of the event loop, as one read from
+ * a socket would.
  */
 const standIn: Connector = (_endpoint, handlers) => {
   let closed = false;
@@ -47,13 +53,31 @@ const standIn: Connector = (_endpoint, handlers) => {
         input.set(pending);
         input.set(chunk, pending.length);
       }
-      const out = new Uint8Array(input.length * 8 + 1024);
+      const out = new Uint8Array(input.length * 8 + 160 * KEYS + 1024);
       let o = 0;
       let i = 0;
       for (;;) {
         let nl = i;
         while (nl < input.length && input[nl] !== 10) nl++;
         if (nl >= input.length) break;
+        if (input[i] === 103 && input[i + 1] === 101 && input[i + 2] === 116) { // get
+          for (let k = i + 4; k < nl - 1;) {
+            let e = k;
+            while (e < nl - 1 && input[e] !== 32) e++;
+            out.set(VALUE, o);
+            o += VALUE.length;
+            for (let j = k; j < e; j++) out[o++] = input[j]!;
+            out.set(FLAGS_SIZE, o);
+            o += FLAGS_SIZE.length;
+            out.set(BODY, o);
+            o += BODY.length;
+            k = e + 1;
+          }
+          out.set(END, o);
+          o += END.length;
+          i = nl + 1;
+          continue;
+        }
         let token = -1; // " O<n>" before the CR
         for (let j = i; j < nl - 1; j++) {
           if (input[j] === 32 && input[j + 1] === 79) {
@@ -62,7 +86,7 @@ const standIn: Connector = (_endpoint, handlers) => {
           }
         }
         if (input[i] !== 109 || input[i + 1] !== 103) {
-          throw new Error("the stand-in answers mg only");
+          throw new Error("the stand-in answers get and mg only");
         }
         out.set(HIT, o);
         o += HIT.length;
@@ -106,10 +130,11 @@ for (let round = 0; round < ROUNDS; round++) {
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const us = (x: number) => (x * 1000 / BATCHES).toFixed(2);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   console.log(
     `round ${round + 1}: ${us(ms)} us/batch wall, ${us(ms - standInMs)} without the stand-ins; ` +
       `process CPU ${(cpu.user / BATCHES).toFixed(1)} user + ${
         (cpu.system / BATCHES).toFixed(1)
-      } sys us/batch`,
+      } sys us/batch, ${us(cpuMs - standInMs)} without the stand-ins`,
   );
 }

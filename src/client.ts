@@ -261,9 +261,10 @@ export class Client extends ClientEvents implements AsyncDisposable, Disposable 
   }
 
   /**
-   * Reads many values: one pipelined batch per server (meta: one `mg` per key, answered in
-   * order, opaque tokens on the first and last key), the batches of several servers running
-   * concurrently.
+   * Reads many values: one batch per server, the batches of several servers running
+   * concurrently. A batch is one `get k1 k2 ...` line (meta and text; memcached's cheapest
+   * multi-key read), or with base64 keys one `mg` per key, answered in order, with opaque tokens
+   * on the first and last key (meta).
    *
    * @param keys The keys.
    * @param options `as`, `allOrNothing`, `timeout`, `signal`.

@@ -90,8 +90,9 @@ export function statsRequest(
     "stats",
     deadline,
     (w) => encodeStats(w, group),
-    // The text decoder reports an `END` with no `STAT` line before it as `END`; `stats reset`
-    // answers `RESET` and `stats detail on|off` answers `OK`, with no statistics.
+    // Both decoders report an `END` with no `STAT` line before it (a group with no statistics)
+    // as `END`; `stats reset` answers `RESET` and `stats detail on|off` answers `OK`, with no
+    // statistics.
     (r) =>
       r.status === "STATS"
         ? r.stats
