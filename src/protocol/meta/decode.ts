@@ -15,12 +15,14 @@
 import type { MemcachedError } from "../../errors.ts";
 import {
   addStat,
+  CR,
   type DecoderOptions,
   DEFAULT_MAX_LINE_LENGTH,
   DEFAULT_MAX_VALUE_SIZE,
   excerpt,
   failure,
   latin1,
+  LF,
   limit,
   lineBufferSize,
   parseU64,
@@ -41,6 +43,9 @@ import {
   type Response,
   type ResponseStatus,
 } from "./types.ts";
+
+/** The largest 32-bit client flags. */
+const MAX_FLAGS = 0xffff_ffff;
 
 function newResponse(status: ResponseStatus): Response {
   return {
@@ -199,11 +204,75 @@ export class ResponseDecoder {
     for (;;) {
       if (this.#pending !== undefined) return this.#finishValue();
       const from = rx.start;
+      const buf = rx.buf;
+      if (
+        buf[from] === 86 && buf[from + 1] === 65 && buf[from + 2] === 76 && rx.scan === from &&
+        this.#stats === undefined
+      ) {
+        const r = this.#plainValue(rx, buf, from);
+        if (r !== null) {
+          if (r !== undefined) return r;
+          continue; // its value is still arriving
+        }
+      }
       const to = rx.nextLine(this.#maxLine);
       if (to < 0) return undefined;
       const r = this.#line(rx.buf, from, to);
       if (r !== undefined) return r;
     }
+  }
+
+  /**
+   * A `VALUE <key> <flags> <bytes>` line (what a `get` answers per hit) read in the one pass
+   * that finds its end, instead of being framed by `nextLine` and then parsed: a getMany's
+   * replies are mostly such lines. Returns the reply (undefined when its value is still
+   * arriving), or null, having consumed nothing, for any other line, one with a CAS token, one
+   * not all here yet or anything unusual, which the general path then reads (and rejects when it
+   * is malformed). Bytes it looked at hold no line end, so the general path's search for one
+   * resumes after them.
+   */
+  #plainValue(rx: ReceiveBuffer, buf: Uint8Array, from: number): Response | undefined | null {
+    // The first bytes are checked only where they were received (past `end` lie stale ones).
+    if (
+      rx.end - from < 8 || buf[from + 3] !== 85 || buf[from + 4] !== 69 || buf[from + 5] !== SP
+    ) return null;
+    // The line's CR must come before `limit`: its LF is then here, and the line is within the cap.
+    const limit = Math.min(rx.end - 1, from + this.#maxLine - 1);
+    const keyFrom = from + 6;
+    let i = keyFrom;
+    while (i < limit && buf[i]! > SP) i++;
+    const keyEnd = i;
+    let flags = 0;
+    let size = 0;
+    if (i > keyFrom && i < limit && buf[i] === SP) {
+      const flagsFrom = ++i;
+      for (let d = buf[i]! - 48; d >= 0 && d <= 9 && i < limit; d = buf[++i]! - 48) {
+        flags = flags * 10 + d;
+      }
+      if (i > flagsFrom && i - flagsFrom <= 10 && flags <= MAX_FLAGS && buf[i] === SP) {
+        const sizeFrom = ++i;
+        for (let d = buf[i]! - 48; d >= 0 && d <= 9 && i < limit; d = buf[++i]! - 48) {
+          size = size * 10 + d;
+        }
+        if (
+          i > sizeFrom && i - sizeFrom <= 15 && i < limit && buf[i] === CR && buf[i + 1] === LF &&
+          size <= this.#maxValue
+        ) {
+          rx.start = i + 2;
+          rx.scan = i + 2;
+          const r = this.#response("VALUE");
+          r.key = size <= TEXT_SLICE_MAX
+            ? rx.latin1At(keyFrom, keyEnd)
+            : latin1(buf, keyFrom, keyEnd);
+          r.flags = flags;
+          if (rx.frameValue(r, size, this.#copy)) return r;
+          this.#pending = r; // #next() completes it with #finishValue()
+          return undefined;
+        }
+      }
+    }
+    rx.scan = i; // no line end in buf[from, i)
+    return null;
   }
 
   /** Parses the line buf[from, to) (CRLF excluded). Returns undefined for STAT lines. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "../../_harness.ts";
-import { concat, latin1, MAX_U64, MIB, utf8, withCode } from "../../_util.ts";
+import { concat, latin1, latin1Text, MAX_U64, MIB, utf8, withCode } from "../../_util.ts";
 import {
   type DecoderOptions,
   type Response,
@@ -346,6 +346,77 @@ test("ResponseDecoder decodes text get replies pipelined with meta replies", () 
       ["HD O3\r\n", reply("HD", { opaque: 3 })],
     ],
   });
+});
+
+/** What a decoder made of `bytes`: its replies, and the error that stopped it, if any. */
+function outcome(
+  bytes: Uint8Array,
+  options: DecoderOptions,
+  chunk: number,
+): { replies: Response[]; error: string | undefined } {
+  const d = new ResponseDecoder(options);
+  const replies: Response[] = [];
+  try {
+    for (let i = 0; i < bytes.length; i += chunk) {
+      d.feed(bytes.subarray(i, i + chunk));
+      drain(d, replies);
+    }
+    return { replies, error: undefined };
+  } catch (error) {
+    return { replies, error: (error as { code?: string }).code };
+  }
+}
+
+test("ResponseDecoder reads a VALUE line whole (in one pass) as it reads it byte by byte, malformed or not", () => {
+  // Whole, a VALUE line without a CAS token is read in the pass that finds its end; byte by
+  // byte, it is never all there, so it takes the general path. Both must agree on everything.
+  const keys = [
+    "k",
+    "mb-1:g:42",
+    "\xc3\xa9",
+    "k".repeat(250),
+    "a\tb",
+    "a\x7fb",
+    "a\rb",
+    "a\nb",
+    "",
+  ];
+  const flags = ["0", "7", "4294967295", "4294967296", "00", "12345678901", "x", "-1", "", "1 "];
+  const sizes = ["0", "3", "4", "03", "1234567890123456", "x", "", "3 ", " 3"];
+  const tails = ["", " 9", " x", " ", " 18446744073709551616"];
+  let cases = 0;
+  for (const key of keys) {
+    for (const flag of flags) {
+      for (const size of sizes) {
+        for (const tail of tails) {
+          const n = Number(size.trim());
+          const data = "d".repeat(Number.isInteger(n) && n < 10 ? n : 3);
+          const bytes = latin1(
+            `VALUE ${key} ${flag} ${size}${tail}\r\n${data}\r\nEND\r\nHD O1\r\n`,
+          );
+          for (const options of [{}, { maxValueSize: 3 }, { maxLineLength: 24 }]) {
+            const whole = outcome(bytes, options, bytes.length);
+            const split = outcome(bytes, options, 1);
+            const why = `${JSON.stringify(latin1Text(bytes))} ${JSON.stringify(options)}`;
+            assert.deepStrictEqual(whole, split, why);
+            cases++;
+          }
+        }
+      }
+    }
+  }
+  assert.equal(cases, keys.length * flags.length * sizes.length * tails.length * 3);
+});
+
+test("ResponseDecoder reads a VALUE line at exactly maxLineLength whole and rejects one byte more", () => {
+  const line = "VALUE key 0 1\r\n"; // 15 bytes
+  const bytes = latin1(`${line}x\r\n`);
+  checkCase({
+    options: { maxLineLength: line.length },
+    replies: [[`${line}x\r\n`, value("key", "x")]],
+  });
+  const over = outcome(bytes, { maxLineLength: line.length - 1 }, bytes.length);
+  assert.deepStrictEqual(over, { replies: [], error: "PROTOCOL_ERROR" });
 });
 
 test("ResponseDecoder decodes ERROR", () => {
