@@ -17,9 +17,10 @@
  * Usage: libmc_bench HOST PORT PREFIX SCENARIOS(a,b,c,d,e) QUICK(0|1)
  *        libmc_bench HOST:PORT,HOST:PORT,... 0 PREFIX SCENARIOS(g,h) QUICK(0|1)   (cluster, ketama)
  * With MICA_BENCH_SERVER_PIDS=pid[,pid...] in the environment, d and g also report the CPU time
- * those memcached processes spent on the measured loop (from /proc/<pid>/stat), as the
- * JavaScript clients do.
+ * those memcached processes spent on the measured loop (from /proc), as the JavaScript clients
+ * do.
  */
+#include <dirent.h>
 #include <libmemcached/memcached.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -60,38 +61,81 @@ static double cpu_us(void) {
          (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
+/* Nanoseconds on CPU of every thread of process `pid` (/proc/<pid>/task/<tid>/schedstat); -1 if
+ * unreadable (a kernel without schedstat). */
+static double schedstat_ns(long pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%ld/task", pid);
+  DIR *dir = opendir(path);
+  if (dir == NULL) return -1;
+  double ns = 0;
+  struct dirent *e;
+  while ((e = readdir(dir)) != NULL) {
+    if (e->d_name[0] == '.') continue;
+    char file[320];
+    snprintf(file, sizeof file, "/proc/%ld/task/%s/schedstat", pid, e->d_name);
+    FILE *f = fopen(file, "r");
+    unsigned long long run = 0;
+    int ok = f != NULL && fscanf(f, "%llu", &run) == 1;
+    if (f != NULL) fclose(f);
+    if (!ok) {
+      closedir(dir);
+      return -1;
+    }
+    ns += (double)run;
+  }
+  closedir(dir);
+  return ns;
+}
+
+/* User + system clock ticks of process `pid` (fields 14 and 15 of /proc/<pid>/stat); -1 if
+ * unreadable. */
+static double stat_ticks(long pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL) return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  /* Field 2, the command name, is in parentheses and may hold spaces: count from the last ")". */
+  char *q = strrchr(buf, ')');
+  unsigned long long utime, stime;
+  if (q == NULL || sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                          &stime) != 2) {
+    return -1;
+  }
+  return (double)(utime + stime);
+}
+
+/* The sum of `read(pid)` over the pids listed in MICA_BENCH_SERVER_PIDS; -1 if any fails. */
+static double sum_over_servers(const char *list, double (*read)(long)) {
+  double sum = 0;
+  for (const char *p = list; *p;) {
+    char *end;
+    long pid = strtol(p, &end, 10);
+    if (end == p || pid <= 0) return -1;
+    double v = read(pid);
+    if (v < 0) return -1;
+    sum += v;
+    p = *end == ',' ? end + 1 : end;
+  }
+  return sum;
+}
+
 /*
- * CPU time (user + system) the memcached processes listed in MICA_BENCH_SERVER_PIDS have used so
- * far, every thread included, in microseconds (fields 14 and 15 of /proc/<pid>/stat); -1 when
- * the variable is unset or a file cannot be read.
+ * CPU time the memcached processes listed in MICA_BENCH_SERVER_PIDS have used so far, every
+ * thread included, in microseconds: as bench/harness.mjs reads it, from schedstat, or from the
+ * clock ticks of /proc/<pid>/stat where schedstat is missing; -1 when the variable is unset or
+ * nothing can be read.
  */
 static double server_cpu_us(void) {
   const char *list = getenv("MICA_BENCH_SERVER_PIDS");
   if (list == NULL || *list == '\0') return -1;
-  double ticks = 0;
-  const char *p = list;
-  while (*p) {
-    char *end;
-    long pid = strtol(p, &end, 10);
-    if (end == p || pid <= 0) return -1;
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* Field 2, the command name, is in parentheses and may hold spaces: count from the last ")". */
-    char *q = strrchr(buf, ')');
-    unsigned long long utime, stime;
-    if (q == NULL || sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                            &utime, &stime) != 2) {
-      return -1;
-    }
-    ticks += (double)(utime + stime);
-    p = *end == ',' ? end + 1 : end;
-  }
-  return ticks * 1e6 / (double)sysconf(_SC_CLK_TCK);
+  double ns = sum_over_servers(list, schedstat_ns);
+  if (ns >= 0) return ns / 1000;
+  double ticks = sum_over_servers(list, stat_ticks);
+  return ticks < 0 ? -1 : ticks * 1e6 / (double)sysconf(_SC_CLK_TCK);
 }
 
 static void die(const char *what, memcached_st *mc, memcached_return_t rc) {
