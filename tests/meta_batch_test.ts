@@ -49,6 +49,31 @@ test("getMany over meta writes one text get line of every key in order, and read
   }
 });
 
+test("getMany over meta reads UTF-8 keys, a prefixed namespace and hashed long keys from memcached by their wire form", async () => {
+  await using server = await startMemcached();
+  const keys = ["é", "日本", "plain", "x".repeat(300)];
+  for (const prefix of ["", "ns:"]) {
+    const { connector, lines } = lineRecorder();
+    await using client = await connect(server.address, {
+      ...(prefix === "" ? {} : { prefix }),
+      connector,
+      longKeys: "hash",
+    });
+    for (const key of keys) await client.set(key, `v:${key}`);
+    lines.length = 0;
+    const found = await client.getMany([...keys, "missing"]);
+    assert.deepEqual([...found], keys.map((key) => [key, `v:${key}`]), `prefix ${prefix}`);
+    assert.equal(lines.length, 1);
+    // One get line of the five wire forms (lineRecorder reads bytes as windows-1252).
+    const line = lines[0] ?? "";
+    const words = line.split(" ");
+    assert.equal(words.length, 6, line);
+    assert.equal(words[0], "get");
+    assert.ok(words.slice(1).every((word) => word.startsWith(prefix)), line);
+    assert.equal(words[5], `${prefix}missing`);
+  }
+});
+
 test("getMany over meta with base64 keys writes one plain mg per key with opaque tokens on the first and last only", async () => {
   await using server = await startMemcached();
   const { connector, lines } = lineRecorder();
