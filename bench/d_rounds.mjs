@@ -2,7 +2,8 @@
 // shared machine: every round starts a fresh memcached (`-t 2 -m 1024`, as bench/run.mjs does) and
 // runs libmemcached (C) and Mica on Deno and Bun in rotating order, so drift hits each alike; with
 // `--base DIR`, also Mica from another checkout of the repository (for example `main` in a git
-// worktree), as "base-deno" and "base-bun". Prints, per client, the medians of keys/s, client CPU
+// worktree), as "base-deno" and "base-bun"; its bench/ must report server CPU (copy this bench/
+// over an older one: `git -C DIR checkout <this commit> -- bench`). Prints, per client, the medians of keys/s, client CPU
 // per batch and server CPU per key, and of each round's ratio to libmemcached, then one JSON line.
 //   node bench/d_rounds.mjs [--rounds 7] [--base ../main-worktree] [--quick]
 // Only the memcached it starts on a free loopback port is contacted; every client process is
@@ -97,6 +98,8 @@ const rows = [...results].map(([id, list]) => ({
   keysPerSecVsC: median(list.map((d, i) => d.keysPerSec / c[i].keysPerSec)),
   serverCpuVsC: median(list.map((d, i) => d.serverCpuUsPerKey / c[i].serverCpuUsPerKey)),
 }));
+/** A number with `digits` decimals, or "n/a" (a client that reported no server CPU). */
+const fixed = (n, digits) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
 console.log(
   `scenario d, ${rounds} rounds, medians (the ratios are the median of each round's ratio)\n\n` +
     "| client | keys/s | × C | client CPU µs/batch | server CPU µs/key | × C |\n" +
@@ -105,7 +108,7 @@ console.log(
 for (const r of rows) {
   console.log(
     `| ${r.id} | ${r.keysPerSec.toLocaleString("en-US")} | ${r.keysPerSecVsC.toFixed(2)} | ` +
-      `${r.cpuUsPerBatch} | ${r.serverCpuUsPerKey.toFixed(3)} | ${r.serverCpuVsC.toFixed(2)} |`,
+      `${r.cpuUsPerBatch} | ${fixed(r.serverCpuUsPerKey, 3)} | ${fixed(r.serverCpuVsC, 2)} |`,
   );
 }
 console.log(JSON.stringify({ rounds, rows, results: Object.fromEntries(results) }));
