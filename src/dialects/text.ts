@@ -200,9 +200,11 @@ export interface MultiGetReply extends ValueReply {
 
 /**
  * `get k1 k2 ...`: one server's part of a `getMany`, as one line. memcached answers a `VALUE`
- * per hit, in the order of the keys, then `END`; a line of many keys costs it about 60% of the
- * CPU per key that one `mg` per key does. It answers that line on a meta connection too, so
- * the meta protocol sends its `getMany` this way as well (but for base64 keys, which a text
+ * per hit, in the order of the keys, then `END`; a line of a hundred keys costs it about half
+ * the CPU per key of a hundred `mg` lines (it also answers the line with one send, where it
+ * handles at most 20 commands per read event, `-R`, and so answers a hundred `mg` lines in five
+ * sends, back in its event loop between them). It answers that line on a meta connection too,
+ * so the meta protocol sends its `getMany` this way as well (but for base64 keys, which a text
  * line cannot carry).
  *
  * A `VALUE` is matched with the first key after the last one answered that it names: a key
