@@ -59,12 +59,10 @@ class Reference {
     );
   }
 
-  /** Quiet gets and a no-op: the hits arrive as VA replies, then MN ends the batch. */
+  /** One text get line (memcached's cheapest multi-key read): VALUE per hit, then END. */
   getMany(keys) {
-    let line = "";
-    for (const key of keys) line += `mg ${key} v q k\r\n`;
     return new Promise((resolve, reject) =>
-      this.#send([line + "mn\r\n"], { resolve, reject, many: true, hits: 0 })
+      this.#send([`get ${keys.join(" ")}\r\n`], { resolve, reject, many: true, hits: 0 })
     );
   }
 
@@ -77,16 +75,20 @@ class Reference {
       let end = eol + 1;
       const entry = this.#pending[this.#head];
       if (buf[at] === 86 /* V */) {
-        let size = 0;
-        for (let i = at + 3, c = buf[i]; c >= 48 && c <= 57; c = buf[++i]) {
-          size = size * 10 + c - 48;
+        // "VA <size> ..." (meta) or "VALUE <key> <flags> <size>" (text get).
+        let i = at + 3;
+        if (buf[at + 1] === 65 && buf[at + 2] === 76) {
+          for (let spaces = 0; spaces < 3; i++) if (buf[i] === 32) spaces++;
         }
+        let size = 0;
+        for (let c = buf[i]; c >= 48 && c <= 57; c = buf[++i]) size = size * 10 + c - 48;
         end = eol + 1 + size + 2;
         if (end > buf.length) break;
         if (entry.many) entry.hits++;
         else this.#done(buf.subarray(eol + 1, eol + 1 + size));
       } else if (entry.many) {
-        if (buf[at] === 77 /* MN */) this.#done(entry.hits);
+        if (buf[at] === 69 /* END */) this.#done(entry.hits);
+        else this.#done(undefined, new Error(buf.toString("latin1", at, eol - 1)));
       } else if (buf[at] === 69 && buf[at + 1] === 78) this.#done(undefined); // EN: miss
       else if (buf[at] === 72 && buf[at + 1] === 68) this.#done(true); // HD: stored
       else {
@@ -127,7 +129,7 @@ await runPeer("reference", async (cfg) => {
     name: "reference",
     get: (key) => mc.get(key),
     set: (key, value) => mc.set(key, value),
-    getManyMethod: "quiet mg per key + mn, hits counted, values not built",
+    getManyMethod: "one text get line, hits counted, values not built",
     getMany: (keys) => mc.getMany(keys),
     makeLargeValue: (bytes) => Buffer.from(bytes),
   };
