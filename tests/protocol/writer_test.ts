@@ -258,3 +258,70 @@ test("ByteWriter.text() writes exactly what TextEncoder writes, short and long",
     assert.deepEqual(concat(w.take()), utf8(s), JSON.stringify(s.slice(0, 20)));
   }
 });
+
+/** `utf8Length()` measures strings from this length on by encoding them, in pieces of 16 Ki units. */
+const MEASURED = 128;
+const PIECE = 16 * 1024;
+
+test("utf8Length() agrees with TextEncoder around the length where it starts encoding to measure", () => {
+  const fillers = ["a", "é", "€", "\u{1F600}", "\uD800", "\uDC00"];
+  for (let n = MEASURED - 3; n <= MEASURED + 3; n++) {
+    for (const tail of fillers) {
+      const s = "x".repeat(n - tail.length) + tail;
+      assert.equal(utf8Length(s), utf8(s).length, `${n} units ending ${JSON.stringify(tail)}`);
+    }
+  }
+});
+
+test("utf8Length() counts a surrogate pair split across two pieces as 4 bytes", () => {
+  // The pair's high surrogate is the last unit of a piece (index PIECE - 1, 2 * PIECE - 1, ...).
+  for (const k of [1, 2, 3]) {
+    for (const shift of [-2, -1, 0, 1]) {
+      const at = k * PIECE - 1 + shift;
+      const s = "a".repeat(at) + "\u{1F600}" + "b".repeat(PIECE);
+      assert.equal(utf8Length(s), s.length + 2, `pair at ${at}`);
+      assert.equal(utf8Length(s), utf8(s).length, `pair at ${at}`);
+    }
+  }
+});
+
+test("utf8Length() counts lone surrogates at piece boundaries as U+FFFD (3 bytes)", () => {
+  for (const lone of ["\uD800", "\uDBFF", "\uDC00", "\uDFFF"]) {
+    for (const at of [PIECE - 2, PIECE - 1, PIECE, PIECE + 1, 2 * PIECE - 1]) {
+      const s = "a".repeat(at) + lone + "b".repeat(PIECE - 5);
+      assert.equal(utf8Length(s), s.length + 2, `${JSON.stringify(lone)} at ${at}`);
+    }
+  }
+  // A high surrogate closing a piece whose next piece starts with another high surrogate.
+  const s = "a".repeat(PIECE - 1) + "\uD800\uD800\uDC00" + "c".repeat(10);
+  assert.equal(utf8Length(s), utf8(s).length);
+  // Only lone surrogates, across several pieces.
+  const lows = "\uDC00".repeat(3 * PIECE + 7);
+  assert.equal(utf8Length(lows), 3 * lows.length);
+});
+
+test("utf8Length() agrees with TextEncoder on long strings of every width", () => {
+  const units = ["a", "é", "€", "\u{1F600}", "\uD800", "\uDFFF", "\u0000", "\u007F", "\u0080"];
+  let seed = 11;
+  for (const size of [PIECE - 1, PIECE, PIECE + 1, 3 * PIECE + 5, 256 * 1024]) {
+    const parts: string[] = [];
+    let n = 0;
+    while (n < size) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      const part = seed % 5 === 0 ? units[seed % units.length]! : "abcdefgh".slice(seed % 8);
+      parts.push(part);
+      n += part.length;
+    }
+    const s = parts.join("");
+    assert.equal(utf8Length(s), utf8(s).length, `${s.length} units`);
+    assert.equal(utf8Length("é".repeat(size)), 2 * size);
+    assert.equal(utf8Length("\u{1F600}".repeat(size >> 1)), 4 * (size >> 1));
+    assert.equal(utf8Length("z".repeat(size)), size);
+  }
+});
+
+test("utf8Length() of a string built by concatenation (a rope) matches its flat copy", () => {
+  let s = "";
+  for (let i = 0; i < 5000; i++) s += i % 7 === 0 ? "ü" : "word ";
+  assert.equal(utf8Length(s), utf8(s).length);
+});
