@@ -322,6 +322,33 @@ for (const { name, note, connector } of ADAPTERS) {
     assert.equal(await rawCommand(server, "mg big s\r\n"), `HD s${4 * MIB}\r\n`);
   });
 
+  test(`${name} writes chunks of every size across its buffers' boundaries byte for byte ${note}`, async () => {
+    await using server = await startMemcached({ args: ["-I", "2m"] });
+    const recorder = new Recorder();
+    using transport = await open(connector, endpointOf(server), recorder);
+    // Values around multiples of 64 KiB (the Deno adapter's buffers), each written in pieces
+    // cut at uneven places, with no await in between so they pile up behind the first write.
+    const K64 = 64 * 1024;
+    const sizes = [0, 1, K64 - 1, K64, K64 + 1, 2 * K64 - 7, 3 * K64, 5 * K64 + 3, 1, 17];
+    const values = sizes.map((size, i) => pattern(size, i + 1));
+    values.forEach((value, i) => {
+      transport.write(latin1(`ms v${i} ${value.length} T0 q\r\n`));
+      const cuts = [0, Math.floor(value.length / 3), value.length - 1, value.length];
+      for (let c = 1; c < cuts.length; c++) {
+        const piece = value.subarray(Math.max(0, cuts[c - 1]!), Math.max(0, cuts[c]!));
+        if (piece.length > 0) transport.write(piece);
+      }
+      transport.write(latin1("\r\n"));
+    });
+    transport.write(latin1("mn\r\n"));
+    await recorder.until(() => recorder.tail.endsWith("MN\r\n"), "the replies", 10_000);
+    assert.equal(recorder.text, "MN\r\n", "every quiet set was stored");
+    await using client = await connect(server.address);
+    for (const [i, value] of values.entries()) {
+      assertBytes(await client.get(`v${i}`, { as: "bytes" }), value, `v${i}`);
+    }
+  });
+
   test(`${name} closes a transport held with using when the block ends ${note}`, async () => {
     await using server = await startMemcached();
     const recorder = new Recorder();
