@@ -7,6 +7,8 @@
  */
 
 const LARGE = 16 * 1024;
+/** A scratch buffer over this size is not kept once its bytes are handed out. */
+const KEEP = 1024 * 1024;
 /** Strings at least this long are encoded natively (`encodeInto`) rather than char by char. */
 const NATIVE_TEXT = 64;
 const NON_ASCII = /[\u0080-\uffff]/;
@@ -76,6 +78,11 @@ export function utf8Length(s: string): number {
 /**
  * Accumulates the bytes of encoded requests.
  *
+ * Its scratch buffer grows to hold what is written between two hand-outs
+ * ({@linkcode ByteWriter.take}, {@linkcode ByteWriter.flushTo}), and is kept for the next ones
+ * unless it grew past 1 MiB or the hand-out filled less than an eighth of it: a burst of large
+ * strings does not pin its memory after the traffic is back to small requests.
+ *
  * @example
  * ```ts
  * import { ByteWriter } from "@mica/memcached/protocol";
@@ -92,13 +99,16 @@ export class ByteWriter {
   #pos = 0;
   #chunks: Uint8Array[] = [];
   #size = 0;
+  readonly #initialCapacity: number;
 
   /**
    * Creates an empty writer.
    *
-   * @param initialCapacity The scratch buffer's starting size in bytes.
+   * @param initialCapacity The scratch buffer's starting size in bytes, and the size it goes
+   * back to after a burst of large writes.
    */
   constructor(initialCapacity = 16 * 1024) {
+    this.#initialCapacity = initialCapacity;
     this.#buf = new Uint8Array(initialCapacity);
   }
 
@@ -216,7 +226,9 @@ export class ByteWriter {
    * @returns The chunks; empty when nothing was written.
    */
   take(): Uint8Array[] {
+    const used = this.#pos;
     this.#seal();
+    this.#release(used);
     const chunks = this.#chunks;
     this.#chunks = [];
     this.#size = 0;
@@ -248,10 +260,19 @@ export class ByteWriter {
       for (const chunk of chunks) sink(chunk);
     }
     if (this.#pos > 0) {
-      const view = this.#buf.subarray(0, this.#pos);
+      const used = this.#pos;
+      const view = this.#buf.subarray(0, used);
       this.#pos = 0;
       sink(view);
+      this.#release(used);
     }
     this.#size = 0;
+  }
+
+  /** Lets an outsized scratch buffer go once its `used` bytes were handed out (see the class). */
+  #release(used: number): void {
+    const capacity = this.#buf.length;
+    if (capacity <= this.#initialCapacity) return;
+    if (capacity > KEEP || used < capacity / 8) this.#buf = new Uint8Array(this.#initialCapacity);
   }
 }

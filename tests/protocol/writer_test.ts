@@ -325,3 +325,50 @@ test("utf8Length() of a string built by concatenation (a rope) matches its flat 
   for (let i = 0; i < 5000; i++) s += i % 7 === 0 ? "ü" : "word ";
   assert.equal(utf8Length(s), utf8(s).length);
 });
+
+test("ByteWriter keeps a grown buffer while batches fill it, and lets it go after a small one", () => {
+  const w = new ByteWriter();
+  const capacities: number[] = [];
+  const sink = (chunk: Uint8Array) => capacities.push(chunk.buffer.byteLength);
+  const large = "x".repeat(300 * 1024);
+  w.text(large, large.length);
+  w.flushTo(sink);
+  w.text(large, large.length);
+  w.flushTo(sink);
+  w.ascii("mn\r\n"); // an eighth of the buffer or less: it goes once this batch is handed out
+  w.flushTo(sink);
+  w.ascii("mn\r\n");
+  w.flushTo(sink);
+  assert.deepEqual(capacities, [512 * 1024, 512 * 1024, 512 * 1024, 16 * 1024]);
+});
+
+test("ByteWriter lets a buffer over 1 MiB go once its batch is handed out, by flushTo or take", () => {
+  const capacities: number[] = [];
+  const sink = (chunk: Uint8Array) => capacities.push(chunk.buffer.byteLength);
+  const huge = "y".repeat(1536 * 1024);
+  for (const handOut of ["flushTo", "take"] as const) {
+    const w = new ByteWriter(1024);
+    w.text(huge, huge.length);
+    if (handOut === "take") assert.equal(concat(w.take()).length, huge.length);
+    else w.flushTo(sink);
+    w.ascii("version\r\n");
+    w.flushTo(sink);
+  }
+  assert.deepEqual(capacities, [2048 * 1024, 1024, 1024]);
+});
+
+test("ByteWriter.flushTo() hands out the right bytes after its buffer was let go", () => {
+  const w = new ByteWriter(8);
+  const out: Uint8Array[] = [];
+  const keep = (chunk: Uint8Array) => out.push(chunk.slice());
+  const big = "é".repeat(40_000);
+  w.ascii("a");
+  w.text(big, utf8Length(big));
+  w.flushTo(keep);
+  w.ascii("b");
+  w.flushTo(keep);
+  w.ascii("c");
+  w.text(big, utf8Length(big));
+  w.flushTo(keep);
+  assert.deepEqual(concat(out), concat([utf8("a" + big), utf8("b"), utf8("c" + big)]));
+});
