@@ -1,8 +1,8 @@
 /**
  * One connection to one server: it owns exactly one transport, one decoder, one timer and the
  * requests given to it. Requests issued in the same tick are encoded together and leave in one
- * write; at most `maxInFlight` are written and unanswered at once, the rest wait in a bounded
- * queue.
+ * write (in writes of about 256 KiB when large values make them more); at most `maxInFlight` are
+ * written and unanswered at once, the rest wait in a bounded queue.
  *
  * Replies are matched in order and checked against each request's opaque token. A request whose
  * caller gave up (timeout, abort) after it was written stays in the in-flight list until its
@@ -89,6 +89,12 @@ const OPAQUE_LIMIT = 0x7fff_ffff;
  * and Bun alike.
  */
 const MAX_BATCH = 8;
+/**
+ * A flush hands its bytes to the transport whenever this many are encoded, and stops taking
+ * requests if the transport then refuses more: the writer's buffer and the transport's queue
+ * stay near this size plus the high-water mark, whatever values a tick sends.
+ */
+const WRITE_SIZE = 256 * 1024;
 
 /** A connection to one memcached server. */
 export class Connection implements TransportHandlers {
@@ -413,6 +419,10 @@ export class Connection implements TransportHandlers {
       }
       request.state = State.Written;
       inflight.push(request);
+      if (w.length >= WRITE_SIZE) {
+        w.flushTo(this.#write);
+        if (this.#blocked || this.#closed) return;
+      }
     }
     if (w.length === 0) return;
     w.flushTo(this.#write);
