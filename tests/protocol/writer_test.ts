@@ -372,3 +372,66 @@ test("ByteWriter.flushTo() hands out the right bytes after its buffer was let go
   w.flushTo(keep);
   assert.deepEqual(concat(out), concat([utf8("a" + big), utf8("b"), utf8("c" + big)]));
 });
+
+/** Strings `ByteWriter.textLength()` encodes ahead: 1,024 units or more. */
+const AHEAD = 1024;
+
+test("ByteWriter.textLength() then text() write exactly the TextEncoder bytes, from any capacity", () => {
+  const strings = [
+    "a".repeat(AHEAD),
+    "é".repeat(AHEAD),
+    "日本語".repeat(AHEAD),
+    "\u{1F600}".repeat(AHEAD),
+    "lone \uD800 and \uDC00 ".repeat(100) + "\uD83D",
+    "x".repeat(AHEAD - 1) + "\u{1F600}",
+    "ascii then ü ".repeat(30_000),
+  ];
+  for (const s of strings) {
+    for (const capacity of [1, 64, 16 * 1024]) {
+      const w = new ByteWriter(capacity);
+      w.ascii("head ");
+      const before = w.length;
+      const size = w.textLength(s);
+      assert.equal(w.length, before, "textLength() writes nothing");
+      assert.equal(size, utf8(s).length);
+      w.ascii(`${size}\r\n`);
+      w.text(s, size);
+      w.crlf();
+      const expected = concat([utf8(`head ${size}\r\n`), utf8(s), utf8("\r\n")]);
+      assert.deepEqual(concat(w.take()), expected, `${s.slice(0, 12)}… in ${capacity} bytes`);
+    }
+  }
+});
+
+test("ByteWriter.text() encodes again when what came between would have overwritten the bytes encoded ahead", () => {
+  const s = "é".repeat(5000);
+  const size = utf8Length(s);
+  const between: Array<[string, (w: ByteWriter) => void]> = [
+    ["a request line of 600 bytes", (w) => w.ascii("k".repeat(600))],
+    ["a line that grows the buffer", (w) => w.ascii("g".repeat(40_000))],
+    ["large bytes passed through", (w) => w.bytes(new Uint8Array(LARGE).fill(0x42))],
+    ["a flushTo()", (w) => w.flushTo(() => {})],
+    ["another string encoded ahead", (w) => w.textLength("ü".repeat(3000))],
+    ["a text() of another string", (w) => w.text("other", 5)],
+  ];
+  for (const [what, write] of between) {
+    const w = new ByteWriter();
+    const got: Uint8Array[] = [];
+    w.ascii("ms ");
+    assert.equal(w.textLength(s), size);
+    write(w);
+    w.text(s, size);
+    w.flushTo((chunk) => got.push(chunk.slice()));
+    const bytes = concat(got);
+    assert.deepEqual(bytes.subarray(bytes.length - size), utf8(s), what);
+  }
+});
+
+test("ByteWriter.text() of the string encoded ahead, written twice, is right both times", () => {
+  const w = new ByteWriter();
+  const s = "€".repeat(2000);
+  const size = w.textLength(s);
+  w.text(s, size);
+  w.text(s, size);
+  assert.deepEqual(concat(w.take()), concat([utf8(s), utf8(s)]));
+});

@@ -14,7 +14,7 @@
 import { MemcachedError } from "../../errors.ts";
 import { argError, checkU32, MAX_U32, STATS_GROUP } from "../_encode.ts";
 import type { WireKey } from "../keys.ts";
-import { type ByteWriter, utf8Length } from "../writer.ts";
+import type { ByteWriter } from "../writer.ts";
 import {
   checkCas,
   checkDelta,
@@ -144,7 +144,7 @@ export function encodeBinaryStore(
   if (opcodes === undefined) throw argError("store", `unknown mode ${String(mode)}`);
   const keyLen = keyLength(key, base64);
   let size: number;
-  if (typeof data === "string") size = utf8Length(data);
+  if (typeof data === "string") size = w.textLength(data);
   else if (data instanceof Uint8Array) size = data.length;
   else {
     throw new MemcachedError(

@@ -10,7 +10,7 @@
 import { MemcachedError } from "../../errors.ts";
 import { argError, checkU32, checkU64, MAX_U32, STATS_GROUP } from "../_encode.ts";
 import type { WireKey } from "../keys.ts";
-import { type ByteWriter, utf8Length } from "../writer.ts";
+import type { ByteWriter } from "../writer.ts";
 import type {
   MetaArithmeticOptions,
   MetaDeleteOptions,
@@ -161,7 +161,7 @@ export function encodeMetaSet(
   // The data length must follow the key directly; the `b` flag goes with the other flags.
   w.ascii(key);
   w.byte(32);
-  const size = typeof data === "string" ? utf8Length(data) : data.length;
+  const size = typeof data === "string" ? w.textLength(data) : data.length;
   w.uint(size);
   if (base64) w.ascii(" b");
   if (options.ttl) {

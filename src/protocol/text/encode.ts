@@ -14,7 +14,7 @@ import { MemcachedError } from "../../errors.ts";
 import { MAX_U64 } from "../_decode.ts";
 import { argError, MAX_U32 } from "../_encode.ts";
 import { MAX_KEY_LENGTH, type WireKey } from "../keys.ts";
-import { type ByteWriter, utf8Length } from "../writer.ts";
+import type { ByteWriter } from "../writer.ts";
 import type { TextGetOptions, TextStoreMode, TextStoreOptions } from "./types.ts";
 
 /**
@@ -246,7 +246,7 @@ export function encodeTextStore(
     throw argError(mode, 'a CAS token is only sent with mode "cas"');
   }
   checkFlag(mode, "noreply", options.noreply);
-  const size = isString ? utf8Length(data) : data.length;
+  const size = isString ? w.textLength(data) : data.length;
   w.ascii(command);
   w.ascii(key);
   w.byte(32);
