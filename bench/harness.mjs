@@ -382,11 +382,16 @@ async function scenarioI(client, cfg, n) {
   };
 }
 
-/** e) 256 KiB values: 500 sets then 2,000 gets, 8 in flight; MB/s (1 MB = 10^6 bytes). */
-async function scenarioE(client, cfg, n) {
-  const deadline = new Deadline(cfg.timeLimitS, "e");
-  const keys = Array.from({ length: LARGE_KEYSPACE }, (_, i) => `${cfg.prefix}:e:${i}`);
-  const value = client.makeLargeValue(asciiBytes(LARGE_VALUE_BYTES));
+/**
+ * e) 256 KiB values: 500 sets then 2,000 gets, 8 in flight; MB/s (1 MB = 10^6 bytes). Also s
+ * (the same loops with the value passed as a 256 KiB ASCII string).
+ */
+async function scenarioE(client, cfg, n, name = "e") {
+  const deadline = new Deadline(cfg.timeLimitS, name);
+  const keys = Array.from({ length: LARGE_KEYSPACE }, (_, i) => `${cfg.prefix}:${name}:${i}`);
+  const value = name === "s"
+    ? asciiString(LARGE_VALUE_BYTES)
+    : client.makeLargeValue(asciiBytes(LARGE_VALUE_BYTES));
   const warm = Math.max(LARGE_KEYSPACE, Math.floor(n.warmup / 20));
   await parallel(
     warm,
@@ -395,7 +400,7 @@ async function scenarioE(client, cfg, n) {
     deadline,
   );
   await parallel(warm, LARGE_CONCURRENCY, (i) => client.get(keys[i % LARGE_KEYSPACE]), deadline);
-  await expectValue(client, keys[0], LARGE_VALUE_BYTES, "e");
+  await expectValue(client, keys[0], LARGE_VALUE_BYTES, name);
 
   const t0 = now();
   await parallel(
@@ -413,7 +418,7 @@ async function scenarioE(client, cfg, n) {
     if (valueLength(v) !== LARGE_VALUE_BYTES) bad++;
   }, deadline);
   const getSeconds = (now() - t1) / 1000;
-  if (bad > 0) throw new Error(`e: ${bad} gets returned a wrong length`);
+  if (bad > 0) throw new Error(`${name}: ${bad} gets returned a wrong length`);
   const mb = LARGE_VALUE_BYTES / 1e6;
   return {
     sets: n.eSets,
@@ -499,6 +504,7 @@ const SCENARIOS = {
   d: scenarioD,
   e: scenarioE,
   f: scenarioF,
+  s: (client, cfg, n) => scenarioE(client, cfg, n, "s"),
   // Cluster mode (bench/run.sh --cluster): the client is connected to several servers.
   g: (client, cfg, n) => scenarioD(client, cfg, n, "g"),
   h: (client, cfg, n) => scenarioB(client, cfg, n, "h"),

@@ -50,9 +50,11 @@ const USAGE = `usage: bash bench/run.sh [options]
                         (mica, memjs, memcache-client, memcached, libmemcached), a runtime
                         (deno, bun, node, c) or a group (peers = npm peers, soak)
   --skip LIST           same selectors, excluded
-  --scenarios LIST      subset of a,b,c,d,e,f (default: all; f is the Mica-only soak);
+  --scenarios LIST      subset of a,b,c,d,e,s,f (default: all; f is the Mica-only soak);
                         with --cluster a subset of g,h,i
   --no-soak             same as --skip soak
+  --soak-ops N          the soak's gets (default 1,000,000; rounded up to 100,000s): e.g.
+                        20000000 to see memory from 5M to 20M ops
   --pin-cpu N           run memcached and every client under 'taskset -c N' (see README)
   --no-pinned-a         skip the second, CPU-pinned pass of scenario a (see README)
   --strict              exit 1 if a Mica scenario failed or the soak verdict failed (with
@@ -102,6 +104,13 @@ function parseOptions(argv) {
       case "--skip":
         opts.skip.push(...list(value()));
         break;
+      case "--soak-ops": {
+        const ops = Number(value());
+        if (!Number.isInteger(ops) || ops < 200_000) throw new Error("--soak-ops: N >= 200000");
+        // Read by the soak's harness (counts()) in each client process.
+        process.env.MICA_SOAK_OPS = String(ops);
+        break;
+      }
       case "--no-soak":
         opts.skip.push("soak");
         break;
@@ -125,7 +134,7 @@ function parseOptions(argv) {
         throw new Error(`unknown option ${argv[i]} (try --help)`);
     }
   }
-  const known = opts.cluster ? ["g", "h", "i"] : ["a", "b", "c", "d", "e", "f"];
+  const known = opts.cluster ? ["g", "h", "i"] : ["a", "b", "c", "d", "e", "s", "f"];
   opts.scenarios ??= known;
   for (const s of opts.scenarios) {
     if (!known.includes(s)) {
@@ -197,6 +206,8 @@ const METRICS = [
   { key: "d.serverCpuUsPerKey", title: "d: server CPU µs/key", better: "lower", digits: 3 },
   { key: "e.setMBps", title: "e: 256K set MB/s", better: "higher" },
   { key: "e.getMBps", title: "e: 256K get MB/s", better: "higher" },
+  { key: "s.setMBps", title: "s: 256K string set MB/s", better: "higher" },
+  { key: "s.getMBps", title: "s: 256K string get MB/s", better: "higher" },
 ];
 
 function report(run) {
@@ -334,11 +345,19 @@ function report(run) {
     out.push("## Soak (Mica): gets at 64 in flight, memory after forced GC");
     out.push("");
     const series = soaks.map((e) => ({ e, f: e.json?.results?.f }));
-    const opsList = series.find((s) => s.f?.samples)?.f.samples.map((s) => s.ops) ?? [];
+    const allOps = series.find((s) => s.f?.samples)?.f.samples.map((s) => s.ops) ?? [];
+    // A long soak (--soak-ops) shows 20 evenly spaced rows, the quarters among them.
+    const last = allOps[allOps.length - 1] ?? 0;
+    const opsList = allOps.length <= 21 ? allOps : allOps.filter((ops) => (ops * 20) % last === 0);
     const header = ["ops"];
     for (const { e } of series) {
       const rt = e.client.runtime;
-      header.push(`${rt} RSS MiB`, `${rt} heapUsed MiB`, `${rt} heapTotal MiB`);
+      header.push(
+        `${rt} RSS MiB`,
+        `${rt} heapUsed MiB`,
+        `${rt} heapTotal MiB`,
+        `${rt} external MiB`,
+      );
       if (e.client.runtime === "bun") header.push("bun JSC heapSize MiB");
     }
     const rows = opsList.map((ops) => {
@@ -349,6 +368,7 @@ function report(run) {
           s ? mb(s.rss) : "n/a",
           s ? mb(s.heapUsed) : "n/a",
           s?.heapTotal !== undefined ? mb(s.heapTotal) : "n/a",
+          s?.external !== undefined ? mb(s.external) : "n/a",
         );
         if (e.client.runtime === "bun") {
           row.push(s?.jscHeapSize !== undefined ? mb(s.jscHeapSize) : "n/a");
@@ -383,6 +403,18 @@ function report(run) {
           } MiB); ` +
           `${fmt(f.opsPerSec)} ops/s`,
       );
+      // From the first quarter on: after the runtime sized its heap for the load.
+      const quarter = f.samples.find((x) => x.ops * 4 >= f.ops);
+      const end = f.samples[f.samples.length - 1];
+      if (quarter !== undefined && end !== undefined) {
+        const delta = (key) =>
+          `${end[key] >= quarter[key] ? "+" : ""}${mb(end[key] - quarter[key])}`;
+        out.push(
+          `  From ${quarter.ops.toLocaleString("en-US")} to ${end.ops.toLocaleString("en-US")} ` +
+            `ops: RSS ${delta("rss")} MiB, heapUsed ${delta("heapUsed")} MiB, heapTotal ` +
+            `${delta("heapTotal")} MiB, external ${delta("external")} MiB`,
+        );
+      }
     }
     out.push("");
   }
