@@ -100,12 +100,20 @@ export function utf8Length(s: string): number {
  */
 export class ByteWriter {
   #buf: Uint8Array;
+  /** Where the next byte goes. */
   #pos = 0;
+  /** Where the bytes not yet in `#chunks` start: `[#start, #pos)` is the open chunk. */
+  #start = 0;
+  /** Closed chunks, in order: views of this writer's buffers and large arrays passed through. */
   #chunks: Uint8Array[] = [];
   #size = 0;
   readonly #initialCapacity: number;
-  /** The string `textLength` encoded ahead, where its bytes start and how many they are. */
+  /**
+   * The string `textLength` encoded ahead: where the writer's end was then, where the string's
+   * bytes start and how many they are.
+   */
   #staged: string | undefined = undefined;
+  #stagedFrom = 0;
   #stagedAt = 0;
   #stagedLength = 0;
 
@@ -122,19 +130,24 @@ export class ByteWriter {
 
   /** Bytes written since the last {@linkcode ByteWriter.take}. */
   get length(): number {
-    return this.#size + this.#pos;
+    return this.#size + this.#pos - this.#start;
   }
 
   /**
-   * Makes room for `n` more bytes, keeping the first `keep`. Callers check `pos + n >
-   * buf.length` first (hot path). A string encoded ahead is dropped, unless `keep` holds it.
+   * Makes room for `n` more bytes in a new buffer, into which the open chunk moves (the closed
+   * chunks keep viewing the old one), with whatever follows it up to `keep`. Callers check
+   * `pos + n > buf.length` first (hot path). A string encoded ahead is dropped, unless `keep`
+   * holds it.
    */
   #grow(n: number, keep = this.#pos): void {
+    const start = this.#start;
     let cap = Math.max(this.#buf.length * 2, 64);
-    while (cap < this.#pos + n) cap *= 2;
+    while (cap < this.#pos - start + n) cap *= 2;
     const next = new Uint8Array(cap);
-    next.set(this.#buf.subarray(0, keep));
+    next.set(this.#buf.subarray(start, keep));
     this.#buf = next;
+    this.#pos -= start;
+    this.#start = 0;
     this.#staged = undefined;
   }
 
@@ -216,17 +229,19 @@ export class ByteWriter {
   textLength(s: string): number {
     const units = s.length;
     if (units < STAGE) return utf8Length(s);
-    const at = this.#pos + HEADROOM;
     // Room for ASCII first, and more only when the string turns out to need it.
-    if (at + units > this.#buf.length) this.#grow(HEADROOM + units);
+    if (this.#pos + HEADROOM + units > this.#buf.length) this.#grow(HEADROOM + units);
+    let at = this.#pos + HEADROOM;
     let { read, written } = utf8.encodeInto(s, this.#buf.subarray(at));
     while (read < units) {
       this.#grow(HEADROOM + written + 3 * (units - read), at + written);
+      at = this.#pos + HEADROOM;
       const rest = utf8.encodeInto(s.substring(read), this.#buf.subarray(at + written));
       read += rest.read;
       written += rest.written;
     }
     this.#staged = s;
+    this.#stagedFrom = this.#pos;
     this.#stagedAt = at;
     this.#stagedLength = written;
     return written;
@@ -242,12 +257,18 @@ export class ByteWriter {
   text(s: string, byteLength: number): void {
     if (s === this.#staged) {
       this.#staged = undefined;
-      const from = this.#stagedAt;
-      // Every write since stayed below `from` (the writer only writes before its end), so the
-      // bytes encoded ahead are intact: move them next to the request line.
-      if (this.#pos <= from && byteLength === this.#stagedLength) {
-        this.#buf.copyWithin(this.#pos, from, from + byteLength);
-        this.#pos += byteLength;
+      const at = this.#stagedAt;
+      // Every write since stayed below `at` (the writer only writes before its end), so the
+      // bytes encoded ahead are intact. The request line written since `textLength` moves next
+      // to them, and the chunk closes before it, so the space left between is never sent.
+      if (this.#pos <= at && byteLength === this.#stagedLength) {
+        const from = this.#stagedFrom;
+        const line = this.#pos - from;
+        this.#buf.copyWithin(at - line, from, this.#pos);
+        this.#pos = from;
+        this.#seal();
+        this.#start = at - line;
+        this.#pos = at + byteLength;
         return;
       }
     }
@@ -278,12 +299,14 @@ export class ByteWriter {
     this.#pos += bytes.length;
   }
 
+  /** Closes the open chunk (a view: nothing is copied); the next bytes start a new one. */
   #seal(): void {
     this.#staged = undefined;
-    if (this.#pos === 0) return;
-    this.#chunks.push(this.#buf.slice(0, this.#pos));
-    this.#size += this.#pos;
-    this.#pos = 0;
+    const start = this.#start;
+    if (this.#pos === start) return;
+    this.#chunks.push(this.#buf.subarray(start, this.#pos));
+    this.#size += this.#pos - start;
+    this.#start = this.#pos;
   }
 
   /**
@@ -295,17 +318,18 @@ export class ByteWriter {
   take(): Uint8Array[] {
     const used = this.#pos;
     this.#seal();
-    this.#release(used);
-    const chunks = this.#chunks;
-    this.#chunks = [];
-    this.#size = 0;
+    // Views of the buffer the writer goes on using are copied; views of a buffer it left when
+    // growing, and large arrays passed through, are handed over as they are.
+    const buffer = this.#buf.buffer;
+    const chunks = this.#chunks.map((chunk) => chunk.buffer === buffer ? chunk.slice() : chunk);
+    this.#empty(used);
     return chunks;
   }
 
   /**
    * Passes everything written so far to `sink`, in order, and empties the writer. Unlike
-   * {@linkcode ByteWriter.take} it does not copy the last chunk: that one is a view of the
-   * writer's own buffer, valid only until `sink` returns, so `sink` must copy whatever it keeps.
+   * {@linkcode ByteWriter.take} it copies nothing: the chunks it writes itself are views of
+   * its own buffer, valid only until `sink` returns, so `sink` must copy whatever it keeps.
    *
    * @param sink Called once per chunk, synchronously.
    *
@@ -321,20 +345,21 @@ export class ByteWriter {
    * ```
    */
   flushTo(sink: (chunk: Uint8Array) => void): void {
-    this.#staged = undefined;
+    const used = this.#pos;
+    this.#seal();
     const chunks = this.#chunks;
-    if (chunks.length > 0) {
-      this.#chunks = [];
-      for (const chunk of chunks) sink(chunk);
-    }
-    if (this.#pos > 0) {
-      const used = this.#pos;
-      const view = this.#buf.subarray(0, used);
-      this.#pos = 0;
-      sink(view);
-      this.#release(used);
-    }
+    for (const chunk of chunks) sink(chunk);
+    this.#empty(used);
+  }
+
+  /** Starts over after a hand-out whose batch filled the buffer up to `used`. */
+  #empty(used: number): void {
+    this.#chunks = [];
     this.#size = 0;
+    this.#pos = 0;
+    this.#start = 0;
+    this.#staged = undefined;
+    this.#release(used);
   }
 
   /** Lets an outsized scratch buffer go once its `used` bytes were handed out (see the class). */

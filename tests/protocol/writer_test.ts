@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "../_harness.ts";
 import { concat, latin1, latin1Text, pattern, utf8 } from "../_util.ts";
 import { ByteWriter, utf8Length } from "../../src/protocol/mod.ts";
+import { countCopiedBytes } from "./_codec.ts";
 
 /** The size from which `ByteWriter.bytes()` passes an array through instead of copying it. */
 const LARGE = 16 * 1024;
@@ -434,4 +435,34 @@ test("ByteWriter.text() of the string encoded ahead, written twice, is right bot
   w.text(s, size);
   w.text(s, size);
   assert.deepEqual(concat(w.take()), concat([utf8(s), utf8(s)]));
+});
+
+test("ByteWriter.flushTo() hands out a large array and the lines around it without copying a byte", () => {
+  const w = new ByteWriter();
+  const large = pattern(LARGE * 4, 9);
+  const chunks: Uint8Array[] = [];
+  const copied = countCopiedBytes(() => {
+    w.ascii(`ms k ${large.length}\r\n`);
+    w.bytes(large);
+    w.crlf();
+    w.ascii("mn\r\n");
+    w.flushTo((chunk) => chunks.push(chunk));
+  });
+  assert.equal(copied, 0);
+  assert.equal(chunks[1], large);
+  assert.equal(latin1Text(chunks.slice(0, 1)), `ms k ${large.length}\r\n`);
+  assert.equal(latin1Text(chunks.slice(2)), "\r\nmn\r\n");
+});
+
+test("ByteWriter.text() of a string encoded ahead copies only the request line written since", () => {
+  const w = new ByteWriter();
+  const s = "v".repeat(100_000);
+  w.ascii("mn\r\nms key ");
+  const size = w.textLength(s);
+  const line = `${size} T60\r\n`;
+  w.ascii(line);
+  const copied = countCopiedBytes(() => w.text(s, size));
+  assert.equal(copied, line.length);
+  w.crlf();
+  assert.deepEqual(concat(w.take()), utf8(`mn\r\nms key ${line}${s}\r\n`));
 });
