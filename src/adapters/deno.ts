@@ -80,7 +80,10 @@ class DenoTransport implements Transport {
   /** The block `write` fills, after the ready ones; `undefined` until a chunk needs it. */
   #fill: Uint8Array | undefined;
   #filled = 0;
-  /** Written blocks kept for reuse (see `#recycle`). */
+  /**
+   * Written blocks kept for reuse: at most {@linkcode POOL_MAX}, and one fewer, down to
+   * {@linkcode POOL_MIN}, after each run of the write loop that wrote only small requests.
+   */
   #pool: Uint8Array[] = [];
   #queued = 0;
 
@@ -140,6 +143,10 @@ class DenoTransport implements Transport {
   }
 
   async #writeLoop(): Promise<void> {
+    // Started by the first write of a turn: the turn's other writes (a request's value after
+    // its line, ...) join that first block before it goes.
+    await undefined;
+    let sent = 0;
     try {
       while (!this.#closed) {
         // The next full block, else whatever the fill block holds (it is taken, so `write`
@@ -167,32 +174,21 @@ class DenoTransport implements Transport {
           if (this.#closed) return;
         }
         this.#queued -= length;
-        this.#recycle(block, length);
+        sent += length;
+        if (this.#pool.length < POOL_MAX) this.#pool.push(block);
         if (this.#blocked && this.#queued < LOW_WATER_MARK) {
           this.#blocked = false;
           this.#handlers.drain();
         }
       }
+      // Small requests only since the loop started: give one pooled block back, so a
+      // connection back to small requests after large values returns their blocks.
+      if (sent < BLOCK / 8 && this.#pool.length > POOL_MIN) this.#pool.pop();
     } catch (error) {
       this.#close(this.#tlsName === undefined ? error : tlsSessionError(error, this.#tlsName));
     } finally {
       this.#writing = undefined;
     }
-  }
-
-  /**
-   * Returns a written block to the pool, which holds at most {@linkcode POOL_MAX} blocks.
-   * A write of less than an eighth of a block (small requests) shrinks the pool towards
-   * {@linkcode POOL_MIN} instead: after a burst of large values, a connection back to small
-   * requests gives the burst's blocks back within a few writes.
-   */
-  #recycle(block: Uint8Array, used: number): void {
-    const pool = this.#pool;
-    if (used < BLOCK / 8 && pool.length >= POOL_MIN) {
-      if (pool.length > POOL_MIN) pool.pop();
-      return;
-    }
-    if (pool.length < POOL_MAX) pool.push(block);
   }
 
   destroy(): void {
