@@ -259,9 +259,17 @@ export class ByteWriter {
       this.#staged = undefined;
       const at = this.#stagedAt;
       // Every write since stayed below `at` (the writer only writes before its end), so the
-      // bytes encoded ahead are intact. The request line written since `textLength` moves next
-      // to them, and the chunk closes before it, so the space left between is never sent.
+      // bytes encoded ahead are intact.
       if (this.#pos <= at && byteLength === this.#stagedLength) {
+        if (byteLength < LARGE) {
+          // A few KiB move next to the request line: the batch stays one chunk, one write.
+          this.#buf.copyWithin(this.#pos, at, at + byteLength);
+          this.#pos += byteLength;
+          return;
+        }
+        // A large string stays where it is, as large bytes would be passed through: the request
+        // line written since `textLength` moves next to it and the chunk closes before the
+        // line, so the space left between is never sent.
         const from = this.#stagedFrom;
         const line = this.#pos - from;
         this.#buf.copyWithin(at - line, from, this.#pos);

@@ -466,3 +466,20 @@ test("ByteWriter.text() of a string encoded ahead copies only the request line w
   w.crlf();
   assert.deepEqual(concat(w.take()), utf8(`mn\r\nms key ${line}${s}\r\n`));
 });
+
+test("ByteWriter keeps a batch of strings encoded ahead under 16 KiB in one chunk", () => {
+  const w = new ByteWriter();
+  const expected: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const s = `${i}`.padEnd(1500 + 300 * i, "ü"); // up to 14.4 KB of UTF-8
+    const size = w.textLength(s);
+    w.ascii(`ms k${i} ${size}\r\n`);
+    w.text(s, size);
+    w.crlf();
+    expected.push(`ms k${i} ${size}\r\n${s}\r\n`);
+  }
+  const chunks: Uint8Array[] = [];
+  w.flushTo((chunk) => chunks.push(chunk.slice()));
+  assert.equal(chunks.length, 1, "one write for the whole batch");
+  assert.deepEqual(concat(chunks), utf8(expected.join("")));
+});
