@@ -85,6 +85,11 @@ function serverCpuMicros(cfg) {
   return Number.isFinite(ticks) ? (ticks * 1e6) / cfg.clkTck : undefined;
 }
 
+/** µs of server CPU per operation between two `serverCpuMicros` readings (for the report). */
+function perOp(cpu0, cpu1, ops) {
+  return cpu0 === undefined || cpu1 === undefined ? undefined : round((cpu1 - cpu0) / ops, 3);
+}
+
 /**
  * The server CPU fields of a getMany result: µs per batch and per key, from `serverCpuMicros`
  * samples taken before and after the measured loop (none when either is missing).
@@ -234,6 +239,7 @@ async function scenarioA(client, cfg, n) {
   for (let i = 0; i < n.warmup; i++) await client.get(key);
   const lat = new Float64Array(n.a);
   let misses = 0;
+  const server0 = serverCpuMicros(cfg);
   const t0 = now();
   for (let i = 0; i < n.a; i++) {
     const s = now();
@@ -243,6 +249,7 @@ async function scenarioA(client, cfg, n) {
     if ((i & 1023) === 0) deadline.check();
   }
   const seconds = (now() - t0) / 1000;
+  const server1 = serverCpuMicros(cfg);
   if (misses > 0) throw new Error(`a: ${misses} unexpected misses`);
   const sorted = lat.slice().sort();
   let sum = 0;
@@ -255,6 +262,7 @@ async function scenarioA(client, cfg, n) {
     p99Us: round(percentile(sorted, 0.99) * 1000),
     p999Us: round(percentile(sorted, 0.999) * 1000),
     meanUs: round((sum / lat.length) * 1000),
+    serverCpuUsPerOp: perOp(server0, server1, n.a),
   };
 }
 
@@ -269,14 +277,17 @@ async function scenarioB(client, cfg, n, name = "b") {
   await expectValue(client, keys[KEYSPACE - 1], SMALL_VALUE_BYTES, name);
   await parallel(n.warmup, CONCURRENCY, (i) => client.get(keys[i % KEYSPACE]), deadline);
   let misses = 0;
+  const server0 = serverCpuMicros(cfg);
   const t0 = now();
   await parallel(n.b, CONCURRENCY, async (i) => {
     const v = await client.get(keys[i % KEYSPACE]);
     if (v === undefined || v === null) misses++;
   }, deadline);
   const seconds = (now() - t0) / 1000;
+  const server1 = serverCpuMicros(cfg);
   if (misses > 0) throw new Error(`${name}: ${misses} unexpected misses`);
   return {
+    serverCpuUsPerOp: perOp(server0, server1, n.b),
     ops: n.b,
     servers: cfg.servers.length,
     concurrency: CONCURRENCY,
@@ -291,12 +302,15 @@ async function scenarioC(client, cfg, n) {
   const keys = Array.from({ length: KEYSPACE }, (_, i) => `${cfg.prefix}:c:${i}`);
   const value = asciiString(SMALL_VALUE_BYTES);
   await parallel(n.warmup, CONCURRENCY, (i) => client.set(keys[i % KEYSPACE], value), deadline);
+  const server0 = serverCpuMicros(cfg);
   const t0 = now();
   await parallel(n.c, CONCURRENCY, (i) => client.set(keys[i % KEYSPACE], value), deadline);
   const seconds = (now() - t0) / 1000;
+  const server1 = serverCpuMicros(cfg);
   await expectValue(client, keys[KEYSPACE - 1], SMALL_VALUE_BYTES, "c");
   return {
     ops: n.c,
+    serverCpuUsPerOp: perOp(server0, server1, n.c),
     concurrency: CONCURRENCY,
     seconds: round(seconds, 3),
     opsPerSec: Math.round(n.c / seconds),
@@ -402,6 +416,7 @@ async function scenarioE(client, cfg, n, name = "e") {
   await parallel(warm, LARGE_CONCURRENCY, (i) => client.get(keys[i % LARGE_KEYSPACE]), deadline);
   await expectValue(client, keys[0], LARGE_VALUE_BYTES, name);
 
+  const server0 = serverCpuMicros(cfg);
   const t0 = now();
   await parallel(
     n.eSets,
@@ -410,6 +425,7 @@ async function scenarioE(client, cfg, n, name = "e") {
     deadline,
   );
   const setSeconds = (now() - t0) / 1000;
+  const server1 = serverCpuMicros(cfg);
 
   let bad = 0;
   const t1 = now();
@@ -418,6 +434,7 @@ async function scenarioE(client, cfg, n, name = "e") {
     if (valueLength(v) !== LARGE_VALUE_BYTES) bad++;
   }, deadline);
   const getSeconds = (now() - t1) / 1000;
+  const server2 = serverCpuMicros(cfg);
   if (bad > 0) throw new Error(`${name}: ${bad} gets returned a wrong length`);
   const mb = LARGE_VALUE_BYTES / 1e6;
   return {
@@ -431,6 +448,8 @@ async function scenarioE(client, cfg, n, name = "e") {
     getMBps: round((n.eGets * mb) / getSeconds),
     setOpsPerSec: Math.round(n.eSets / setSeconds),
     getOpsPerSec: Math.round(n.eGets / getSeconds),
+    serverCpuUsPerSet: perOp(server0, server1, n.eSets),
+    serverCpuUsPerGet: perOp(server1, server2, n.eGets),
   };
 }
 

@@ -279,6 +279,11 @@ static void close_conns(memcached_st **conns, int n) {
 
 /* ---- scenarios ------------------------------------------------------------------------ */
 
+/* Prints `,"<name>":<µs per op>` when both server CPU readings exist. */
+static void print_server_cpu(const char *name, double server0, double server1, double ops) {
+  if (server0 >= 0 && server1 >= 0) printf(",\"%s\":%.3f", name, (server1 - server0) / ops);
+}
+
 static void scenario_a(memcached_st *mc) {
   int n = 20000 / g_div, warm = 2000 / g_div;
   char key[256];
@@ -288,6 +293,7 @@ static void scenario_a(memcached_st *mc) {
   for (int i = 0; i < warm; i++) do_get(mc, key);
   double *lat = malloc(sizeof(double) * (size_t)n);
   double sum = 0;
+  double server0 = server_cpu_us();
   double t0 = now_s();
   for (int i = 0; i < n; i++) {
     double s = now_s();
@@ -296,12 +302,15 @@ static void scenario_a(memcached_st *mc) {
     sum += lat[i];
   }
   double secs = now_s() - t0;
+  double server1 = server_cpu_us();
   qsort(lat, (size_t)n, sizeof(double), cmp_double);
   begin_result("a");
   printf("\"ops\":%d,\"seconds\":%.3f,\"opsPerSec\":%.0f,\"p50Us\":%.1f,\"p99Us\":%.1f,"
-         "\"p999Us\":%.1f,\"meanUs\":%.1f}",
+         "\"p999Us\":%.1f,\"meanUs\":%.1f",
          n, secs, n / secs, pct(lat, n, 0.5) * 1e6, pct(lat, n, 0.99) * 1e6, pct(lat, n, 0.999) * 1e6,
          sum / n * 1e6);
+  print_server_cpu("serverCpuUsPerOp", server0, server1, n);
+  printf("}");
   free(lat);
   free(v);
 }
@@ -320,12 +329,16 @@ static void scenario_bc(memcached_st *mc, int is_set, const char *name) {
   loop_t l = {name, KEYSPACE, is_set, v, SMALL_VALUE, warm, 0, 0};
   run_threads(&l, conns, CONCURRENCY); /* warm-up, also connects all 64 */
   l.total = n;
+  double server0 = server_cpu_us();
   double secs = run_threads(&l, conns, CONCURRENCY);
+  double server1 = server_cpu_us();
   close_conns(conns, CONCURRENCY);
   if (l.bad) die("b: wrong lengths", mc, MEMCACHED_FAILURE);
   begin_result(name);
-  printf("\"ops\":%ld,\"concurrency\":%d,\"connections\":%d,\"seconds\":%.3f,\"opsPerSec\":%.0f}", n,
+  printf("\"ops\":%ld,\"concurrency\":%d,\"connections\":%d,\"seconds\":%.3f,\"opsPerSec\":%.0f", n,
          CONCURRENCY, CONCURRENCY, secs, n / secs);
+  print_server_cpu("serverCpuUsPerOp", server0, server1, (double)n);
+  printf("}");
   free(v);
 }
 
@@ -391,19 +404,25 @@ static void scenario_e(memcached_st *mc) {
   run_threads(&l, conns, LARGE_CONCURRENCY);
   l.is_set = 1;
   l.total = sets;
+  double server0 = server_cpu_us();
   double set_s = run_threads(&l, conns, LARGE_CONCURRENCY);
+  double server1 = server_cpu_us();
   l.is_set = 0;
   l.total = gets;
   double get_s = run_threads(&l, conns, LARGE_CONCURRENCY);
+  double server2 = server_cpu_us();
   close_conns(conns, LARGE_CONCURRENCY);
   if (l.bad) die("e: wrong lengths", mc, MEMCACHED_FAILURE);
   double mb = LARGE_VALUE / 1e6;
   begin_result("e");
   printf("\"sets\":%ld,\"gets\":%ld,\"concurrency\":%d,\"connections\":%d,\"valueBytes\":%d,"
          "\"setSeconds\":%.3f,\"getSeconds\":%.3f,\"setMBps\":%.1f,\"getMBps\":%.1f,"
-         "\"setOpsPerSec\":%.0f,\"getOpsPerSec\":%.0f}",
+         "\"setOpsPerSec\":%.0f,\"getOpsPerSec\":%.0f",
          sets, gets, LARGE_CONCURRENCY, LARGE_CONCURRENCY, LARGE_VALUE, set_s, get_s, sets * mb / set_s,
          gets * mb / get_s, sets / set_s, gets / get_s);
+  print_server_cpu("serverCpuUsPerSet", server0, server1, (double)sets);
+  print_server_cpu("serverCpuUsPerGet", server1, server2, (double)gets);
+  printf("}");
   free(v);
 }
 
