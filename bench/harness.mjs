@@ -240,6 +240,7 @@ async function scenarioA(client, cfg, n) {
   const lat = new Float64Array(n.a);
   let misses = 0;
   const server0 = serverCpuMicros(cfg);
+  const cpu0 = cpuMicros();
   const t0 = now();
   for (let i = 0; i < n.a; i++) {
     const s = now();
@@ -249,6 +250,7 @@ async function scenarioA(client, cfg, n) {
     if ((i & 1023) === 0) deadline.check();
   }
   const seconds = (now() - t0) / 1000;
+  const cpu1 = cpuMicros();
   const server1 = serverCpuMicros(cfg);
   if (misses > 0) throw new Error(`a: ${misses} unexpected misses`);
   const sorted = lat.slice().sort();
@@ -262,6 +264,7 @@ async function scenarioA(client, cfg, n) {
     p99Us: round(percentile(sorted, 0.99) * 1000),
     p999Us: round(percentile(sorted, 0.999) * 1000),
     meanUs: round((sum / lat.length) * 1000),
+    cpuUsPerOp: perOp(cpu0, cpu1, n.a),
     serverCpuUsPerOp: perOp(server0, server1, n.a),
   };
 }
@@ -278,15 +281,18 @@ async function scenarioB(client, cfg, n, name = "b") {
   await parallel(n.warmup, CONCURRENCY, (i) => client.get(keys[i % KEYSPACE]), deadline);
   let misses = 0;
   const server0 = serverCpuMicros(cfg);
+  const cpu0 = cpuMicros();
   const t0 = now();
   await parallel(n.b, CONCURRENCY, async (i) => {
     const v = await client.get(keys[i % KEYSPACE]);
     if (v === undefined || v === null) misses++;
   }, deadline);
   const seconds = (now() - t0) / 1000;
+  const cpu1 = cpuMicros();
   const server1 = serverCpuMicros(cfg);
   if (misses > 0) throw new Error(`${name}: ${misses} unexpected misses`);
   return {
+    cpuUsPerOp: perOp(cpu0, cpu1, n.b),
     serverCpuUsPerOp: perOp(server0, server1, n.b),
     ops: n.b,
     servers: cfg.servers.length,
@@ -303,13 +309,16 @@ async function scenarioC(client, cfg, n) {
   const value = asciiString(SMALL_VALUE_BYTES);
   await parallel(n.warmup, CONCURRENCY, (i) => client.set(keys[i % KEYSPACE], value), deadline);
   const server0 = serverCpuMicros(cfg);
+  const cpu0 = cpuMicros();
   const t0 = now();
   await parallel(n.c, CONCURRENCY, (i) => client.set(keys[i % KEYSPACE], value), deadline);
   const seconds = (now() - t0) / 1000;
+  const cpu1 = cpuMicros();
   const server1 = serverCpuMicros(cfg);
   await expectValue(client, keys[KEYSPACE - 1], SMALL_VALUE_BYTES, "c");
   return {
     ops: n.c,
+    cpuUsPerOp: perOp(cpu0, cpu1, n.c),
     serverCpuUsPerOp: perOp(server0, server1, n.c),
     concurrency: CONCURRENCY,
     seconds: round(seconds, 3),
