@@ -61,9 +61,6 @@ const FAST: ClientOptions = {
 /** How late past its timeout a failed request may settle (timers fire late under load). */
 const SLACK_MS = 300;
 
-/** How long a request for a server already marked dead may take to reject. */
-const AT_ONCE_MS = 50;
-
 /** Key number `i`; every seeded key holds its own name as its value. */
 function key(i: number): string {
   return `key:${i}`;
@@ -265,16 +262,14 @@ function assertRejectedWhileDead(
 }
 
 /**
- * Calls `call` and asserts that it settles at once: before the event loop runs another turn
- * (so it waited for no socket and no timer) and within `AT_ONCE_MS`.
+ * Calls `call` and asserts that it settles at once: before the event loop runs another turn,
+ * so it waited for no socket and no timer. (No wall-clock bound on top: a busy machine can
+ * deschedule the process between two statements for longer than any bound a test could set.)
  */
 async function settlesAtOnce(call: () => Promise<unknown>, what: string): Promise<Outcome> {
-  const start = performance.now();
   const outcome = settle(call());
   const first = await Promise.race([outcome, nextTurn().then(() => undefined)]);
-  const took = performance.now() - start;
   assert.ok(first !== undefined, `${what} was still pending after an event-loop turn`);
-  assert.ok(took < AT_ONCE_MS, `${what} took ${took.toFixed(1)} ms to settle`);
   return first;
 }
 
