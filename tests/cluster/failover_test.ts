@@ -418,8 +418,15 @@ test("A dead server is probed only when a request is routed after retryTimeout",
     // Idle for well over retryTimeout: no timer of the client probes on its own.
     await sleep(3 * FAST.retryTimeout!);
     assert.equal(eventsOf(events, "reconnecting").length, 0, "a probe ran without traffic");
-    // A request to any server (here a live one) starts the probe, and is not delayed by it.
-    assert.equal(await within(1_000, "get()", client.get(live[0]!)), live[0]);
+    // A request to any server (here a live one) starts the probe, and is not delayed by it:
+    // by the time get() returns, the probe has started and the get waits on its own server.
+    // (Its timeout is generous: the live server answering is not what is under test.)
+    const home0 = client.serverFor(live[0]!);
+    const got = client.get(live[0]!, { timeout: 10_000 });
+    assert.equal(eventsOf(events, "reconnecting").length, 1, "get() started no probe");
+    const mine = client.counters().servers.find((s) => s.server === home0)!;
+    assert.equal(mine.inFlight + mine.queued, 1, "the get is not on its way to its own server");
+    assert.equal(await within(10_000, "get()", got), live[0]);
     const probes = eventsOf(events, "reconnecting");
     assert.deepEqual(probes.map((e) => [e.server, e.attempt]), [[victim.address, 1]]);
     assert.ok(probes[0]!.at - downAt >= 3 * FAST.retryTimeout!);
