@@ -18,8 +18,8 @@ import {
   lineRecorder,
   scriptedServer,
   settle,
-  sleep,
   waitFor,
+  within,
 } from "./_util.ts";
 import { type Client, connect, isMemcachedError } from "../mod.ts";
 
@@ -78,18 +78,22 @@ test("text batching keeps the order of gets, gets and stores issued together", a
 
 test("text batch members that time out are dropped and the others still get their values", async () => {
   await using server = await startMemcached();
-  await using client = await connect(server.address, { protocol: "text" });
+  // The client's own timeout (which also bounds how long a connection may stay silent with a
+  // request overdue) is generous: only the short per-request timeouts are under test.
+  await using client = await connect(server.address, { protocol: "text", timeout: 10_000 });
   for (let i = 0; i < 50; i++) await client.set(`k${i}`, `v${i}`);
   try {
     server.kill("SIGSTOP");
     await waitFor("memcached to stop", () => isStopped(server.pid));
     const early = Array.from(
       { length: 50 },
-      (_, i) => settle(client.get(`k${i}`, { timeout: i % 2 === 0 ? 30 : 5_000 })),
+      (_, i) => settle(client.get(`k${i}`, { timeout: i % 2 === 0 ? 30 : 10_000 })),
     );
-    await sleep(100);
+    // The short ones time out while the server is still stopped, so none can get its value.
+    const short = early.filter((_, i) => i % 2 === 0);
+    await within(5_000, "the short-timeout gets", Promise.all(short));
     server.kill("SIGCONT");
-    const outcomes = await Promise.all(early);
+    const outcomes = await within(15_000, "the gets", Promise.all(early));
     for (const [i, outcome] of outcomes.entries()) {
       if (i % 2 === 0) assertFailed(outcome, ["TIMEOUT"], `k${i}`);
       else assert.deepEqual(outcome, { ok: true, value: `v${i}` }, `k${i}`);
