@@ -327,6 +327,36 @@ export async function remainingTtl(server: MemcachedServer, key: string): Promis
   return Number(match[1]);
 }
 
+/** What {@linkcode ttlAfter} read: a TTL and memcached's clock when it was read. */
+export interface TtlReading {
+  /** The remaining TTL in seconds, as {@linkcode remainingTtl} reads it. */
+  ttl: number;
+  /** memcached's clock (its `time` stat, Unix seconds): an expiry time is `clock + ttl`. */
+  clock: number;
+}
+
+/**
+ * Runs `write` (a store of `key`), then reads the TTL memcached gives `key` and memcached's
+ * clock, again (at most 5 times) while that clock ticked in between. memcached counts TTLs
+ * down in whole seconds of its own clock, which ticks once a second (late, on a busy machine),
+ * so only a reading within one tick shows the TTL exactly as it was set.
+ *
+ * @throws {Error} If the clock ticked during every try.
+ */
+export async function ttlAfter(
+  server: MemcachedServer,
+  key: string,
+  write: () => Promise<unknown>,
+): Promise<TtlReading> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const clock = await serverStat(server, "time");
+    await write();
+    const ttl = await remainingTtl(server, key);
+    if (await serverStat(server, "time") === clock) return { ttl, clock };
+  }
+  throw new Error(`Cannot read the TTL of ${key}: memcached's clock ticked during every try`);
+}
+
 /** The server's general statistics, read with {@linkcode rawCommand} (not the client under test). */
 export async function rawStats(server: MemcachedServer): Promise<Map<string, string>> {
   const reply = await rawCommand(server, "stats\r\n");
