@@ -61,6 +61,13 @@ const FAST: ClientOptions = {
 /** How late past its timeout a failed request may settle (timers fire late under load). */
 const SLACK_MS = 300;
 
+/**
+ * The timeout of requests that must succeed (seeding, requests for live servers, checks after
+ * recovery): what is under test is how requests for the faulty server fail, with `FAST`'s short
+ * timeout, not how quickly a busy machine answers the others.
+ */
+const PATIENT = { timeout: 10_000 };
+
 /** Key number `i`; every seeded key holds its own name as its value. */
 function key(i: number): string {
   return `key:${i}`;
@@ -126,7 +133,7 @@ async function withCluster(
     client = await connect(list, options);
     const events = recordEvents(client);
     const c = client;
-    await within(5_000, "seeding", Promise.all(KEYS.map((k) => c.set(k, k))));
+    await within(15_000, "seeding", Promise.all(KEYS.map((k) => c.set(k, k, PATIENT))));
     const home = new Map(KEYS.map((k) => [k, c.serverFor(k)]));
     await body({ servers, client, events, home, proxy });
   } finally {
@@ -165,6 +172,8 @@ interface Sample {
 /** Requests running in a loop until stopped. */
 interface Load {
   readonly samples: Sample[];
+  /** How many requests with the patient timeout, for keys where `which` holds, are pending. */
+  patientInFlight(which: (key: string) => boolean): number;
   /** Stops the workers and resolves once every request has settled. */
   stop(): Promise<void>;
 }
@@ -174,19 +183,31 @@ const LOAD_LIMIT_MS = 20_000;
 
 /**
  * Starts `workers` loops, each sending one request at a time for the keys of `keys` in turn:
- * a set of the key to its own name every fourth request, else a get. A request that failed
- * is followed by a turn of the event loop, so that fast rejections cannot starve I/O.
+ * a set of the key to its own name every fourth request, else a get. A request for a key for
+ * which `underTest` holds when it starts has the client's timeout; the others are
+ * {@linkcode PATIENT}. A request that failed is followed by a turn of the event loop, so that
+ * fast rejections cannot starve I/O.
  */
-function startLoad(client: Client, keys: readonly string[], workers = 64): Load {
+function startLoad(
+  client: Client,
+  keys: readonly string[],
+  underTest: (key: string) => boolean,
+  workers = 64,
+): Load {
   const samples: Sample[] = [];
+  /** Per worker, the key of its pending request if that has the patient timeout. */
+  const patient: (string | undefined)[] = [];
   let stopped = false;
   const deadline = performance.now() + LOAD_LIMIT_MS;
   const worker = async (w: number) => {
     for (let n = 0; !stopped && performance.now() < deadline; n++) {
       const k = keys[(w + n * workers) % keys.length]!;
       const set = n % 4 === 3;
+      const options = underTest(k) ? {} : PATIENT;
+      patient[w] = options === PATIENT ? k : undefined;
       const start = performance.now();
-      const outcome = await settle(set ? client.set(k, k) : client.get(k));
+      const outcome = await settle(set ? client.set(k, k, options) : client.get(k, options));
+      patient[w] = undefined;
       samples.push({ key: k, set, start, end: performance.now(), outcome });
       if (!outcome.ok) await nextTurn();
     }
@@ -194,6 +215,7 @@ function startLoad(client: Client, keys: readonly string[], workers = 64): Load 
   const running = Promise.all(Array.from({ length: workers }, (_, w) => worker(w)));
   return {
     samples,
+    patientInFlight: (which) => patient.filter((k) => k !== undefined && which(k)).length,
     async stop() {
       stopped = true;
       await within(5_000, "the load to stop", running);
@@ -320,9 +342,19 @@ test("A server killed under load fails only its own keys, fast, and is used agai
   withCluster(FAST, async ({ servers, client, events, home }) => {
     const victim = servers[1]!;
     const name = victim.address;
-    const load = startLoad(client, KEYS);
+    const own = (k: string) => home.get(k) === name;
+    let armed = false;
+    const load = startLoad(
+      client,
+      KEYS,
+      (k) => armed && own(k) && eventsOf(events, "server-up", name).length === 0,
+    );
     try {
       await waitFor("the load to get going", () => load.samples.length >= 2_000);
+      // From here until it is back, the victim's keys have the short timeout under test; it is
+      // killed once none of its requests with the patient timeout is pending.
+      armed = true;
+      await waitFor("the victim's patient requests", () => load.patientInFlight(own) === 0);
       const killedAt = performance.now();
       victim.kill("SIGKILL");
       await within(5_000, "memcached to exit", victim.waitExit());
@@ -336,7 +368,7 @@ test("A server killed under load fails only its own keys, fast, and is used agai
         "rejections while dead",
         () => countCode(load.samples, home, name, "SERVER_DEAD") >= 200,
       );
-      for (const k of KEYS.filter((k) => home.get(k) === name).slice(0, 20)) {
+      for (const k of KEYS.filter(own).slice(0, 20)) {
         await expectAtOnce(() => client.get(k), ["SERVER_DEAD"], `get(${k}) while dead`);
       }
       const restartAt = performance.now();
@@ -422,7 +454,7 @@ test("A dead server is probed only when a request is routed after retryTimeout",
     // by the time get() returns, the probe has started and the get waits on its own server.
     // (Its timeout is generous: the live server answering is not what is under test.)
     const home0 = client.serverFor(live[0]!);
-    const got = client.get(live[0]!, { timeout: 10_000 });
+    const got = client.get(live[0]!, PATIENT);
     assert.equal(eventsOf(events, "reconnecting").length, 1, "get() started no probe");
     const mine = client.counters().servers.find((s) => s.server === home0)!;
     assert.equal(mine.inFlight + mine.queued, 1, "the get is not on its way to its own server");
@@ -461,17 +493,17 @@ test("Under eject, a dead server's keys move to live servers and move back once 
       else assert.equal(now, home.get(k), `${k} moved between live servers`);
     }
     // Every key is writable and readable, with the new value.
-    await within(5_000, "sets", Promise.all(KEYS.map((k) => client.set(k, `v2:${k}`))));
-    const found = await within(5_000, "getMany()", client.getMany(KEYS));
+    await within(15_000, "sets", Promise.all(KEYS.map((k) => client.set(k, `v2:${k}`, PATIENT))));
+    const found = await within(15_000, "getMany()", client.getMany(KEYS, PATIENT));
     assert.equal(found.failed.size, 0);
     for (const k of KEYS) assert.equal(found.get(k), `v2:${k}`, k);
-    for (const k of own.slice(0, 20)) assert.equal(await client.get(k), `v2:${k}`);
+    for (const k of own.slice(0, 20)) assert.equal(await client.get(k, PATIENT), `v2:${k}`);
 
     const restartAt = performance.now();
     await within(5_000, "restart", victim.restart());
     // Probes start from traffic: keep some going until the server is back.
     await waitFor("server-up", () => {
-      void settle(client.get(KEYS[0]!));
+      void settle(client.get(KEYS[0]!, PATIENT));
       return eventsOf(events, "server-up").length > 0;
     });
     const upAt = eventsOf(events, "server-up")[0]!.at;
@@ -479,11 +511,11 @@ test("Under eject, a dead server's keys move to live servers and move back once 
     assert.deepEqual(eventsOf(events, "server-up").map((e) => e.server), [name]);
     // Its keys map to it again, where they miss: it restarted empty (cache semantics).
     for (const k of KEYS) assert.equal(client.serverFor(k), home.get(k), `${k} after server-up`);
-    const back = await within(5_000, "getMany()", client.getMany(own));
+    const back = await within(15_000, "getMany()", client.getMany(own, PATIENT));
     assert.equal(back.size, 0, "the restarted server holds nothing yet");
     assert.equal(back.failed.size, 0);
-    await Promise.all(own.map((k) => client.set(k, `v3:${k}`)));
-    for (const k of own.slice(0, 20)) assert.equal(await client.get(k), `v3:${k}`);
+    await within(15_000, "sets", Promise.all(own.map((k) => client.set(k, `v3:${k}`, PATIENT))));
+    for (const k of own.slice(0, 20)) assert.equal(await client.get(k, PATIENT), `v3:${k}`);
   }));
 
 // ---------------------------------------------------------------------------------------------
@@ -493,9 +525,19 @@ test("A stopped server's requests time out, then reject as SERVER_DEAD, never ha
   withCluster(FAST, async ({ servers, client, events, home }) => {
     const victim = servers[1]!;
     const name = victim.address;
-    const load = startLoad(client, KEYS);
+    const own = (k: string) => home.get(k) === name;
+    let armed = false;
+    const load = startLoad(
+      client,
+      KEYS,
+      (k) => armed && own(k) && eventsOf(events, "server-up", name).length === 0,
+    );
     try {
       await waitFor("the load to get going", () => load.samples.length >= 2_000);
+      // From here until it is back, the victim's keys have the short timeout under test; it is
+      // stopped once none of its requests with the patient timeout is pending.
+      armed = true;
+      await waitFor("the victim's patient requests", () => load.patientInFlight(own) === 0);
       const stoppedAt = performance.now();
       victim.kill("SIGSTOP");
       await waitFor("memcached to stop", () => isStopped(victim.pid));
@@ -505,7 +547,7 @@ test("A stopped server's requests time out, then reject as SERVER_DEAD, never ha
         "rejections while dead",
         () => countCode(load.samples, home, name, "SERVER_DEAD") >= 200,
       );
-      for (const k of KEYS.filter((k) => home.get(k) === name).slice(0, 20)) {
+      for (const k of KEYS.filter(own).slice(0, 20)) {
         await expectAtOnce(() => client.get(k), ["SERVER_DEAD"], `get(${k}) while dead`);
       }
       const resumedAt = performance.now();
@@ -608,11 +650,15 @@ for (const failover of ["fail-fast", "eject"] as const) {
 
       await within(10_000, "restarts", Promise.all(servers.map((s) => s.restart())));
       await waitFor("every server to be back", () => {
-        void settle(client.get(KEYS[0]!));
+        void settle(client.get(KEYS[0]!, PATIENT));
         return eventsOf(events, "server-up").length === 3;
       });
-      await within(5_000, "sets after recovery", Promise.all(KEYS.map((k) => client.set(k, k))));
-      const found = await client.getMany(KEYS);
+      await within(
+        15_000,
+        "sets after recovery",
+        Promise.all(KEYS.map((k) => client.set(k, k, PATIENT))),
+      );
+      const found = await within(15_000, "getMany()", client.getMany(KEYS, PATIENT));
       assert.equal(found.size, KEYS.length);
       assert.deepEqual(client.counters().servers.map((s) => s.state), ["up", "up", "up"]);
     }));
