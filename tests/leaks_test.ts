@@ -21,13 +21,13 @@ import {
   closeAfter,
   expectCode,
   killUnderLoad,
+  runtimeConnector,
   settle,
-  sleep,
   timeOutOnStoppedServer,
   waitFor,
   within,
 } from "./_util.ts";
-import { connect } from "../mod.ts";
+import { connect, type Connector } from "../mod.ts";
 
 /**
  * Waits until the open descriptor count is back to `baseline`. Sockets are closed by the
@@ -72,18 +72,27 @@ test("1,000 connect/close cycles leave no socket, timer or descriptor behind", (
   }));
 
 test("200 connect/destroy cycles release every socket once they settle", async () => {
+  // The runtime's connector, keeping each transport's `done`: it resolves once the socket and
+  // every operation on it have finished.
+  const finished: Promise<void>[] = [];
+  const connector: Connector = async (endpoint, handlers, options) => {
+    const transport = await runtimeConnector(endpoint, handlers, options);
+    finished.push(transport.done);
+    return transport;
+  };
   await expectNoLeaks("200 connect/destroy cycles", async (server) => {
     for (let i = 0; i < 200; i++) {
-      const client = await connect(server.address);
+      const client = await connect(server.address, { connector });
       const pending = client.get("warm");
       client.destroy();
       await expectCode(pending, ["CLIENT_CLOSED"], "get() cut short by destroy()");
       assertIdle(client);
     }
   });
-  // destroy() closes sockets in the background: no close() here, only a bounded wait. Under
-  // Deno the sanitizers then check that no op or resource outlived it.
-  await sleep(20);
+  // destroy() closes sockets in the background: no close() here, only a bounded wait for them
+  // to finish. Under Deno the sanitizers then check that no op or resource outlived them.
+  assert.equal(finished.length, 200);
+  await within(5_000, "the destroyed sockets to finish", Promise.all(finished));
 });
 
 test("1,000 requests timing out in a black hole leave nothing behind after close()", () =>
