@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { test } from "./_harness.ts";
 import { rawCommand, startMemcached } from "./_memcached.ts";
-import { expectCode, sleep, waitFor } from "./_util.ts";
+import { expectCode, lineRecorder, sleep, waitFor } from "./_util.ts";
 import { type Client, connect, type Loader, MemcachedError, type Protocol } from "../mod.ts";
 
 const PROTOCOLS: readonly Protocol[] = ["meta", "text", "binary"];
@@ -157,14 +157,23 @@ test("[meta] a caller waits at most waitTimeout for another's lease, then loads 
 test("[meta] aborting or closing a waiting getOrSet rejects at once and leaves no timer", async () => {
   await using server = await startMemcached();
   assert.match(await rawCommand(server, "mg held v c N30\r\n"), /W/);
-  const client = await connect(server.address);
+  const { connector, lines } = lineRecorder();
+  const client = await connect(server.address, { connector });
+  /** Waits until more than `reads` reads of `held` were sent and none is pending: it waits. */
+  const waitingAfter = (reads: number) =>
+    waitFor(
+      "getOrSet() to wait for the lease",
+      () =>
+        lines.filter((line) => line.startsWith("mg held ")).length > reads &&
+        client.counters().inFlight === 0,
+    );
   const controller = new AbortController();
   const aborted = client.getOrSet("held", () => "x", { signal: controller.signal });
-  await sleep(30);
+  await waitingAfter(0);
   controller.abort();
   await expectCode(aborted, ["ABORTED"], "the abort");
   const waiting = client.getOrSet("held", () => "x");
-  await sleep(30);
+  await waitingAfter(lines.filter((line) => line.startsWith("mg held ")).length);
   client.destroy();
   await expectCode(waiting, ["CLIENT_CLOSED"], "the close");
   await client.close();
