@@ -82,6 +82,47 @@ export async function waitFor(what: string, condition: () => boolean, ms = 5_000
   }
 }
 
+/**
+ * Measures how late the event loop runs: a timer every {@linkcode LoopLag.INTERVAL} ms records
+ * when it ran. A test that bounds how late something may happen (a timeout firing, a probe
+ * coming) adds {@linkcode LoopLag.during} to the bound: the time the process was not running
+ * (descheduled on a busy machine), and no more. Stop it with `using`.
+ */
+export class LoopLag implements Disposable {
+  /** Milliseconds between ticks. */
+  static readonly INTERVAL = 10;
+  readonly #ticks: number[] = [performance.now()];
+  readonly #timer = setInterval(() => this.#ticks.push(performance.now()), LoopLag.INTERVAL);
+
+  /**
+   * How much later than {@linkcode LoopLag.INTERVAL} the ticks between `from` and `to` (from
+   * `performance.now()`) came, in total: the gaps overlapping that span, less the interval.
+   */
+  during(from: number, to: number): number {
+    const ticks = this.#ticks;
+    // The first tick at or after `from`; the gap before it overlaps the span too.
+    let low = 0;
+    let high = ticks.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (ticks[mid]! < from) low = mid + 1;
+      else high = mid;
+    }
+    let late = 0;
+    for (let i = Math.max(1, low); i < ticks.length && ticks[i - 1]! <= to; i++) {
+      late += Math.max(0, ticks[i]! - ticks[i - 1]! - LoopLag.INTERVAL);
+    }
+    // A gap still open (no tick yet since the last one) counts up to `to`.
+    const last = ticks[ticks.length - 1]!;
+    if (last < to) late += Math.max(0, to - Math.max(last, from) - LoopLag.INTERVAL);
+    return late;
+  }
+
+  [Symbol.dispose](): void {
+    clearInterval(this.#timer);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Outcomes and error codes
 
