@@ -244,6 +244,16 @@ export function isStopped(pid: number): boolean {
 }
 
 /**
+ * Stops `server` with SIGSTOP and waits until it is stopped: the signal takes effect a little
+ * after `kill()` returns (its threads stop when next scheduled), so a request sent at once may
+ * still be answered. Resume it with `server.kill("SIGCONT")`.
+ */
+export async function suspend(server: MemcachedServer): Promise<void> {
+  server.kill("SIGSTOP");
+  await waitFor("memcached to stop", () => isStopped(server.pid));
+}
+
+/**
  * Stops `server` with SIGSTOP and sends `n` gets of `"k"`, which must all time out (the client's
  * `timeout` must be short); waits until the stalled connection is dropped, resumes the server
  * and checks that `"k"` reads `"v"` over a new connection. The server is resumed on failure too.
@@ -254,8 +264,7 @@ export async function timeOutOnStoppedServer(
   n: number,
 ): Promise<void> {
   try {
-    server.kill("SIGSTOP");
-    await waitFor("memcached to stop", () => isStopped(server.pid));
+    await suspend(server);
     const outcomes = Array.from({ length: n }, () => settle(client.get("k")));
     const settled = await within(5_000, "requests to a stopped server", Promise.all(outcomes));
     for (const outcome of settled) assertFailed(outcome, ["TIMEOUT"], "get() to a stopped server");

@@ -9,6 +9,7 @@ import {
   startMemcached,
   withMemcached,
 } from "./_memcached.ts";
+import { isStopped, waitFor } from "./_util.ts";
 
 test("startMemcached() starts a server that answers raw commands and stop() ends it", async () => {
   const server = await startMemcached();
@@ -69,6 +70,8 @@ test("MemcachedServer.stop() resolves after the process was killed with SIGKILL"
 test("MemcachedServer.kill() with SIGSTOP freezes the server until SIGCONT", async () => {
   await using server = await startMemcached();
   server.kill("SIGSTOP");
+  // The signal takes effect a little after kill() returns.
+  await waitFor("memcached to stop", () => isStopped(server.pid));
   await assert.rejects(rawCommand(server, "", { timeout: 300 }), /within 300 ms/);
   server.kill("SIGCONT");
   assert.equal(await rawCommand(server, ""), "");

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import diagnostics_channel from "node:diagnostics_channel";
 import { test } from "./_harness.ts";
 import { startMemcached } from "./_memcached.ts";
-import { settle, waitFor } from "./_util.ts";
+import { settle, suspend, waitFor } from "./_util.ts";
 import { type CommandTrace, connect, MemcachedError, TRACING_CHANNEL } from "../mod.ts";
 
 test("metrics() counts nothing unless the metrics option is on", async () => {
@@ -62,7 +62,7 @@ test("the buffered gauge shows bytes a stopped server has not taken, and drains"
     timeout: 30_000,
   });
   assert.equal(client.counters().buffered, 0);
-  server.kill("SIGSTOP");
+  await suspend(server);
   const value = new Uint8Array(2 * 1024 * 1024 - 1024).fill(1);
   const writes = Array.from({ length: 24 }, (_, i) => settle(client.set(`big:${i}`, value)));
   try {

@@ -14,11 +14,10 @@ import { startMemcached } from "./_memcached.ts";
 import {
   assertFailed,
   assertMemcachedError,
-  isStopped,
   lineRecorder,
   scriptedServer,
   settle,
-  waitFor,
+  suspend,
   within,
 } from "./_util.ts";
 import { type Client, connect, isMemcachedError } from "../mod.ts";
@@ -83,8 +82,7 @@ test("text batch members that time out are dropped and the others still get thei
   await using client = await connect(server.address, { protocol: "text", timeout: 10_000 });
   for (let i = 0; i < 50; i++) await client.set(`k${i}`, `v${i}`);
   try {
-    server.kill("SIGSTOP");
-    await waitFor("memcached to stop", () => isStopped(server.pid));
+    await suspend(server);
     const early = Array.from(
       { length: 50 },
       (_, i) => settle(client.get(`k${i}`, { timeout: i % 2 === 0 ? 30 : 10_000 })),

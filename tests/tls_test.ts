@@ -42,6 +42,7 @@ import {
   Recorder,
   runtimeConnector,
   sleep,
+  suspend,
   utf8,
   withCode,
 } from "./_util.ts";
@@ -323,8 +324,8 @@ for (const adapter of ADAPTERS) {
     const controller = new AbortController();
     // A stopped server still completes TCP connects (the kernel accepts into the backlog), but
     // never answers the ClientHello.
-    server.kill("SIGSTOP");
     try {
+      await suspend(server);
       const attempt = openTls(
         connector,
         tcp(server),

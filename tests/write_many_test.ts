@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { test } from "./_harness.ts";
 import { rawCommand, startMemcached } from "./_memcached.ts";
-import { expectCode, startServers, utf8, within } from "./_util.ts";
+import { expectCode, startServers, suspend, utf8, within } from "./_util.ts";
 import { connect, type ErrorCode, MemcachedError, type Protocol } from "../mod.ts";
 
 const PROTOCOLS: readonly Protocol[] = ["meta", "text", "binary"];
@@ -182,8 +182,8 @@ test("Batch writes refuse bad input before writing a byte, and nothing else is d
 test("A batch write past its deadline rejects with TIMEOUT and the connection stays usable", async () => {
   await using server = await startMemcached();
   await using client = await connect(server.address);
-  server.kill("SIGSTOP");
   try {
+    await suspend(server);
     const result = await client.setMany([["t:1", "v"], ["t:2", "v"]], { timeout: 100 });
     const error = result.failed.get("t:1");
     assert.ok(error instanceof MemcachedError && error.code === "TIMEOUT", String(error));

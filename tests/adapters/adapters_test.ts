@@ -30,6 +30,7 @@ import {
   Recorder,
   runtimeConnector,
   sleep,
+  suspend,
   utf8,
 } from "../_util.ts";
 import {
@@ -224,8 +225,8 @@ async function driveBackpressure(
       }
     }
   };
-  server.kill("SIGSTOP");
   try {
+    await suspend(server);
     writeSome();
     assert.equal(refused, 1, `write() never returned false in ${next} writes`);
     assert.ok(next < chunks.length, "the stopped server took every chunk");

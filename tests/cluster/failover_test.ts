@@ -25,13 +25,13 @@ import {
   assertAllZero,
   assertFailed,
   codeOf,
-  isStopped,
   LoopLag,
   nextTurn,
   type Outcome,
   settle,
   sleep,
   startServers,
+  suspend,
   utf8,
   waitFor,
   within,
@@ -577,8 +577,7 @@ test("A stopped server's requests time out, then reject as SERVER_DEAD, never ha
       armed = true;
       await waitFor("the victim's patient requests", () => load.patientInFlight(own) === 0);
       const stoppedAt = performance.now();
-      victim.kill("SIGSTOP");
-      await waitFor("memcached to stop", () => isStopped(victim.pid));
+      await suspend(victim);
       await waitFor("server-down", () => eventsOf(events, "server-down", name).length > 0);
       const downAt = eventsOf(events, "server-down", name)[0]!.at;
       await waitFor(
