@@ -168,9 +168,13 @@ test("mica: watch prints one frame per interval with the traffic between them", 
     "--count",
     "3",
   ]);
+  // Gets until watch has exited (however long it takes to start), bounded should it hang.
   let stop = false;
+  const deadline = Date.now() + 30_000;
   const traffic = (async () => {
-    for (let i = 0; i < 50_000 && !stop; i++) await client.get(i % 2 === 0 ? "hot" : "cold");
+    for (let i = 0; i < 10_000_000 && !stop && Date.now() < deadline; i++) {
+      await client.get(i % 2 === 0 ? "hot" : "cold");
+    }
   })();
   const run = await done;
   stop = true;
