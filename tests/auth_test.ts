@@ -211,7 +211,7 @@ test("credentials never show in errors, events, toString() or inspection", async
   for (const type of ["server-down", "server-up", "reconnecting", "error"]) {
     client.addEventListener(type, (event) => seen.push((event as CustomEvent).detail));
   }
-  await client.set("k", "v");
+  await client.set("k", "v", { timeout: 10_000 });
   const credentials = Credentials.from(USER, PASSWORD);
   assertNoSecret(shown(client, credentials, client.counters(), client.servers), "the client");
   // Errors on every path: a bad address, a refused password, a killed server.
@@ -307,9 +307,10 @@ test("mutual TLS through the client: works with the client certificate, refused 
   });
   await client.set("k", "mtls");
   assert.equal(await client.get("k"), "mtls");
+  // The refusal comes after the handshake, as a TLS alert: the timeout only bounds the wait.
   const error = await connect(`127.0.0.1:${server.port}`, {
     tls: { ca: [certs.ca.cert] },
-    timeout: 500,
+    timeout: 10_000,
   }).then((c) => c.get("k").finally(() => c.close())).then(() => undefined, (e: unknown) => e);
   assert.ok(isMemcachedError(error, "TLS_FAILED"), `got ${String(error)}`);
 });
