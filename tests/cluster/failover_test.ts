@@ -50,10 +50,15 @@ import {
 // ---------------------------------------------------------------------------------------------
 // Setup
 
-/** Short timeouts, so that a server is found dead, and back, within a second or two. */
+/**
+ * Short timeouts, so that a server is found dead, and back, within a second or two. The connect
+ * timeout is generous: no connect hangs here (a killed server refuses at once, a stopped one is
+ * still accepted into the kernel's backlog), so a short one would only fail connects to healthy
+ * servers that a busy machine is slow to complete.
+ */
 const FAST: ClientOptions = {
   timeout: 200,
-  connectTimeout: 200,
+  connectTimeout: 10_000,
   retryTimeout: 300,
   maxRetryTimeout: 1_000,
   failureLimit: 2,
