@@ -53,6 +53,10 @@ def make_client(request):
             options["serde"] = serde.CompressedSerde(min_compress_len=options.pop("min_compress_len", 400))
         elif "serde" not in options:
             options["serde"] = serde.pickle_serde
+        # pymemcache sends sets with noreply by default: set() then returns True at once, before
+        # memcached has stored anything (or even read it), so a reader on another connection
+        # could miss the item. Waiting for the reply makes "stored" mean stored.
+        options.setdefault("default_noreply", False)
         host, port = servers[0].rsplit(":", 1)
         return Client((host, int(port)), allow_unicode_keys=True, **options)
     raise ValueError("unknown client " + request["client"])
