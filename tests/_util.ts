@@ -118,6 +118,22 @@ export class LoopLag implements Disposable {
     return late;
   }
 
+  /**
+   * The time of the last tick at or before `at`. Code that ran in one go (no timer fires in the
+   * middle of it) with something observed at `at` ran after this time: a bound can start from
+   * it when the moment that matters was not observed itself, only an event it dispatched.
+   */
+  tickBefore(at: number): number {
+    let before = this.#ticks[0]!;
+    for (let i = this.#ticks.length - 1; i >= 0; i--) {
+      if (this.#ticks[i]! <= at) {
+        before = this.#ticks[i]!;
+        break;
+      }
+    }
+    return before;
+  }
+
   [Symbol.dispose](): void {
     clearInterval(this.#timer);
   }
