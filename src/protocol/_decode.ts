@@ -213,6 +213,33 @@ export function parseValueLine(
   out.cas = cas;
 }
 
+/** The fields of a reply that a `VALUE` line sets (the meta and the text reply shapes). */
+export interface ValueFields {
+  key: string | undefined;
+  flags: number;
+  cas: bigint | undefined;
+}
+
+/**
+ * Sets a reply's key, flags and CAS from a parsed `VALUE` line whose key starts at `from`. A small
+ * value's key is sliced from one decode of the bytes from there on (kept for the following
+ * replies, and which `valueText()` slices small values from too); a large value's is built byte
+ * by byte, rather than decoding up to 16 KiB of the value to slice a key from it.
+ */
+export function setValueFields(
+  r: ValueFields,
+  rx: ReceiveBuffer,
+  buf: Uint8Array,
+  from: number,
+  line: ValueLine,
+): void {
+  r.key = line.size <= TEXT_SLICE_MAX
+    ? rx.latin1At(from, line.keyEnd)
+    : latin1(buf, from, line.keyEnd);
+  r.flags = line.flags;
+  r.cas = line.cas;
+}
+
 /**
  * Values up to this many bytes are lent (with `copyValues: false`) from a scratch area behind
  * the receive buffer through one cached view per length, instead of a new view per value: a

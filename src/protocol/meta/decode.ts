@@ -30,6 +30,7 @@ import {
   parseValueLine,
   protocolError,
   ReceiveBuffer,
+  setValueFields,
   SP,
   startsWith,
   statStart,
@@ -407,17 +408,9 @@ export class ResponseDecoder {
   #value(buf: Uint8Array, from: number, to: number): Response | undefined {
     const line = this.#valueLine;
     parseValueLine(buf, from, to, this.#maxValue, line);
-    const size = line.size;
     const r = this.#response("VALUE");
-    // As in the text decoder: a small value's key is sliced from one decode of the bytes from
-    // here on (which valueText() then slices the value from too); a large value's is built byte
-    // by byte.
-    r.key = size <= TEXT_SLICE_MAX
-      ? this.#rx.latin1At(from, line.keyEnd)
-      : latin1(buf, from, line.keyEnd);
-    r.flags = line.flags;
-    r.cas = line.cas;
-    if (this.#rx.frameValue(r, size, this.#copy)) return r;
+    setValueFields(r, this.#rx, buf, from, line);
+    if (this.#rx.frameValue(r, line.size, this.#copy)) return r;
     this.#pending = r; // still arriving: #next() completes it with #finishValue()
     return undefined;
   }

@@ -26,10 +26,10 @@ import {
   parseValueLine,
   protocolError,
   ReceiveBuffer,
+  setValueFields,
   SP,
   startsWith,
   statStart,
-  TEXT_SLICE_MAX,
   ValueLine,
 } from "../_decode.ts";
 import type { TextResponse, TextResponseStatus } from "./types.ts";
@@ -314,17 +314,9 @@ export class TextResponseDecoder {
   #valueHeader(buf: Uint8Array, from: number, to: number): TextResponse | undefined {
     const line = this.#valueLine;
     parseValueLine(buf, from, to, this.#maxValue, line);
-    const size = line.size;
     const r = this.#response("VALUE");
-    // A small value's key is sliced from one decode of the bytes from here on (kept for the
-    // following replies, and the text valueText() slices small values from); a large value's is
-    // built byte by byte, rather than decoding up to 16 KiB of the value to slice a key from it.
-    r.key = size <= TEXT_SLICE_MAX
-      ? this.#rx.latin1At(from, line.keyEnd)
-      : latin1(buf, from, line.keyEnd);
-    r.flags = line.flags;
-    r.cas = line.cas;
-    if (this.#rx.frameValue(r, size, this.#copy)) return r;
+    setValueFields(r, this.#rx, buf, from, line);
+    if (this.#rx.frameValue(r, line.size, this.#copy)) return r;
     this.#pending = r; // still arriving: #next() completes it with #finishValue()
     return undefined;
   }
