@@ -31,12 +31,7 @@ export function serverError(
 ): MemcachedError {
   const detail = r.message === "" ? r.status : `${r.status} ${r.message}`;
   if (r.status === "SERVER_ERROR" && r.message.startsWith("object too large")) {
-    // The item is over the server's -I: its limit is lower than the client's maxValueSize.
-    return new MemcachedError(
-      "VALUE_TOO_LARGE",
-      `Cannot ${command}: the server answered ${detail} (its item size limit, -I, is below ` +
-        `the client's maxValueSize)`,
-    );
+    return tooLargeError(command, detail);
   }
   if (
     r.status === "CLIENT_ERROR" &&
@@ -55,6 +50,18 @@ export function serverError(
     ? "SERVER_ERROR"
     : "COMMAND_ERROR";
   return new MemcachedError(code, `Cannot ${command}: the server answered ${detail}`);
+}
+
+/**
+ * The server refused an item as over its `-I` (text and meta `SERVER_ERROR object too large for
+ * cache`, binary status 0x03): its limit is lower than the client's `maxValueSize`.
+ */
+export function tooLargeError(command: string, answer: string): MemcachedError {
+  return new MemcachedError(
+    "VALUE_TOO_LARGE",
+    `Cannot ${command}: the server answered ${answer} (its item size limit, -I, is below the ` +
+      `client's maxValueSize)`,
+  );
 }
 
 /** Whether a text or meta reply is an error line (which never carries an opaque token). */

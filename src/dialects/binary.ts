@@ -10,7 +10,7 @@
  * @module
  */
 
-import { Request, type Settle } from "../connection/request.ts";
+import { Request, type Settle, tooLargeError } from "../connection/request.ts";
 import { MemcachedError } from "../errors.ts";
 import {
   type BinaryDeleteOptions,
@@ -57,11 +57,7 @@ function binaryError(r: BinaryResponse, command: string): MemcachedError {
         `Cannot ${command}: the server demands authentication (${what})`,
       );
     case BinaryStatus.ValueTooLarge:
-      return new MemcachedError(
-        "VALUE_TOO_LARGE",
-        `Cannot ${command}: the server answered ${what} (its item size limit, -I, is below ` +
-          `the client's maxValueSize)`,
-      );
+      return tooLargeError(command, what);
     case BinaryStatus.InvalidArguments:
     case BinaryStatus.NonNumeric:
       return new MemcachedError("CLIENT_ERROR", `Cannot ${command}: the server answered ${what}`);
