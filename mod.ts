@@ -21,6 +21,9 @@
  */
 
 export { Client, connect } from "./src/client.ts";
+export type { ClientBase } from "./src/client/base.ts";
+export type { ReadCommands } from "./src/client/reads.ts";
+export type { WriteCommands } from "./src/client/writes.ts";
 export type { ClientOptions, CompressionOptions } from "./src/options.ts";
 export type {
   CloseOptions,

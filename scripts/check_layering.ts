@@ -9,7 +9,7 @@
  * 3. No file in `src/` outside `src/adapters/` uses `Deno.` or `Bun.`.
  * 4. The floors: every other file of `src/` imports only from its own floor or the ones below,
  *    as {@linkcode LAYERS} lists: `errors.ts` → `protocol/` → `connection/` → `dialects/` and
- *    `cluster/` (side by side, neither importing the other) → the client (`src/*.ts`);
+ *    `cluster/` (side by side, neither importing the other) → the client (`src/*.ts`, `client/`);
  *    `values/` (serializers and compression) stands on `protocol/` alone.
  *    `adapters/` implement the transport contract and import only it and `errors.ts`.
  * 5. No import circles among the files of `src/` (type-only imports count too).
@@ -55,7 +55,10 @@ export type Rule =
   | "layer-import"
   | "import-cycle";
 
-/** The floors of `src/`, from the bottom up; the client is every file directly in `src/`. */
+/**
+ * The floors of `src/`, from the bottom up; the client is every file directly in `src/` and in
+ * `src/client/`.
+ */
 export type Layer =
   | "errors"
   | "protocol"

@@ -149,6 +149,7 @@ test("layerOf() puts each folder of src/ on its floor", () => {
   assert.equal(layerOf("src/dialects/text.ts"), "dialects");
   assert.equal(layerOf("src/cluster/ring.ts"), "cluster");
   assert.equal(layerOf("src/client.ts"), "client");
+  assert.equal(layerOf("src/client/reads.ts"), "client");
   assert.equal(layerOf("src/options.ts"), "client");
   assert.equal(layerOf("tests/cluster/ring_test.ts"), undefined);
   assert.equal(layerOf("src/README.md"), undefined);
