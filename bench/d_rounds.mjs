@@ -15,7 +15,9 @@ import process from "node:process";
 import {
   buildNative,
   findTools,
+  flag,
   freePort,
+  median,
   ROOT,
   runProcess,
   serverCpuEnv,
@@ -23,12 +25,8 @@ import {
   which,
 } from "./orchestra.mjs";
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-};
-const rounds = Number(arg("rounds", "7"));
-const base = arg("base", undefined);
+const rounds = Number(flag("rounds", "7"));
+const base = flag("base", undefined);
 const quick = process.argv.includes("--quick");
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error("--rounds: N >= 1");
 
@@ -85,10 +83,6 @@ try {
   rmSync(buildDir, { recursive: true, force: true });
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)];
-};
 const c = results.get("libmemcached-c");
 const rows = [...results].map(([id, list]) => ({
   id,

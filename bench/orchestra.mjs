@@ -435,3 +435,15 @@ export function vsEachPeer(entries, metrics, micaRuntimes, micaOn) {
     "",
   ];
 }
+
+/** The value after `--name` on the command line, or `fallback`. */
+export function flag(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+/** The lower median of the finite numbers among `values` (NaN if none). */
+export function median(values) {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : sorted[Math.floor((sorted.length - 1) / 2)];
+}
