@@ -14,6 +14,7 @@ import {
   findTools,
   flag,
   freePort,
+  median,
   ROOT,
   runProcess,
   serverCpuEnv,
