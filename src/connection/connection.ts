@@ -16,19 +16,19 @@ import { now as clockNow } from "./clock.ts";
 import { MemcachedError } from "../errors.ts";
 import { ByteWriter, type DecoderOptions } from "../protocol/mod.ts";
 import { Deque } from "./deque.ts";
+import { Opening, type OpeningOptions } from "./opening.ts";
 import { PASS, type ReplyDecoder, type Request, State } from "./request.ts";
 import {
   type Connector,
   type Endpoint,
   endpointName,
   socketReason,
-  type TlsOptions,
   type Transport,
   type TransportHandlers,
 } from "./transport.ts";
 
 /** Limits and timeouts of one connection. */
-export interface ConnectionOptions {
+export interface ConnectionOptions extends OpeningOptions {
   /** Requests written and not yet answered, at most. */
   readonly maxInFlight: number;
   /** Requests waiting to be written, at most; more reject with `QUEUE_FULL`. */
@@ -37,8 +37,6 @@ export interface ConnectionOptions {
   readonly stallTimeout: number;
   /** The largest value accepted from the server. */
   readonly maxValueSize: number;
-  /** Disable Nagle's algorithm. */
-  readonly noDelay: boolean;
   /** Makes the decoder of the connection's protocol. */
   readonly decoder: (options: DecoderOptions) => ReplyDecoder;
   /**
@@ -47,8 +45,6 @@ export interface ConnectionOptions {
    * error (`AUTH_FAILED`), within the connect timeout.
    */
   readonly handshake?: Handshake;
-  /** TLS settings passed to the connector. */
-  readonly tls?: TlsOptions;
 }
 
 /**
@@ -125,8 +121,8 @@ export class Connection implements TransportHandlers {
   #waiting = 0;
   /** Requests ever given to this connection (an idle check compares it between looks). */
   #enqueued = 0;
-  /** Aborts an attempt to open still under way when the connection fails. */
-  #connecting = new AbortController();
+  /** The attempt to open the connection, aborted if the connection fails first. */
+  readonly #opening: Opening;
   /** Why the connection failed, once it has. */
   #failure: MemcachedError | undefined = undefined;
   /** How a request's error names this connection's server: `on host:port`. */
@@ -151,6 +147,7 @@ export class Connection implements TransportHandlers {
     this.#on = `on ${endpointName(endpoint)}`;
     this.#options = options;
     this.#owner = owner;
+    this.#opening = new Opening(endpoint, options);
     this.#decoder = options.decoder({
       maxValueSize: options.maxValueSize,
       // Every reply is handled before the next chunk is fed, so values need no copy here.
@@ -166,32 +163,9 @@ export class Connection implements TransportHandlers {
    * @param signal Aborts the attempt (the client closing).
    */
   async open(connector: Connector, connectTimeout: number, signal: AbortSignal): Promise<void> {
-    const controller = this.#connecting;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, connectTimeout);
-    const onAbort = () => controller.abort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    const where = endpointName(this.endpoint);
+    const opening = this.#opening;
     try {
-      const attempt = connector(this.endpoint, this, {
-        signal: controller.signal,
-        noDelay: this.#options.noDelay,
-        ...(this.#options.tls === undefined ? {} : { tls: this.#options.tls }),
-      });
-      // Adapters whose connect cannot be cancelled settle later; the race below must not leave
-      // a rejection unobserved, and a late transport closes itself on the aborted signal.
-      attempt.catch(() => {});
-      const transport = await Promise.race([
-        attempt,
-        new Promise<never>((_, reject) => {
-          controller.signal.addEventListener("abort", () => reject(controller.signal.reason), {
-            once: true,
-          });
-        }),
-      ]);
+      const transport = await opening.connect(connector, this, connectTimeout, signal);
       if (this.#closed) {
         // Destroyed, or the socket closed, while it was being handed over.
         transport.destroy();
@@ -202,36 +176,19 @@ export class Connection implements TransportHandlers {
       void transport.done.then(this.#resolveDone);
       const handshake = this.#options.handshake;
       if (handshake !== undefined) {
-        await this.#shake(handshake, clockNow() + connectTimeout, controller.signal);
+        await this.#shake(handshake, clockNow() + connectTimeout);
         // Only an accepted handshake shows the server works: a refusal is a failure.
         this.#owner.replied(this);
       }
       this.#ready = true;
       if (this.#queue.length > 0) this.#flush();
     } catch (error) {
-      const failure = this.#failure ??
-        (timedOut
-          ? new MemcachedError(
-            "CONNECT_TIMEOUT",
-            `Cannot connect to ${where}: no connection within ${connectTimeout} ms`,
-          )
-          : signal.aborted
-          ? new MemcachedError("CLIENT_CLOSED", `Cannot connect to ${where}: the client closed`)
-          : error instanceof MemcachedError
-          // The adapter's own typed failure: TLS_FAILED, UNSUPPORTED, INVALID_ARGUMENT.
-          ? error
-          : new MemcachedError(
-            "CONNECT_FAILED",
-            `Cannot connect to ${where}: ${socketReason(error)}`,
-            { cause: error },
-          ));
+      const failure = this.#failure ?? opening.failure(error);
       this.#fail(failure);
       this.#resolveDone();
       throw failure;
     } finally {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      controller.abort();
+      opening.end();
     }
   }
 
@@ -240,16 +197,16 @@ export class Connection implements TransportHandlers {
    * decoder) before the next. Throws a step's error, or the connection's failure, or the abort
    * reason.
    */
-  async #shake(handshake: Handshake, deadline: number, signal: AbortSignal): Promise<void> {
+  async #shake(handshake: Handshake, deadline: number): Promise<void> {
     this.#handshakeDecoder = handshake.decoder();
     try {
-      for (const step of handshake.steps) await this.#shakeStep(step(deadline), signal);
+      for (const step of handshake.steps) await this.#shakeStep(step(deadline));
     } finally {
       this.#handshakeDecoder = undefined;
     }
   }
 
-  async #shakeStep(request: Request<unknown>, signal: AbortSignal): Promise<void> {
+  async #shakeStep(request: Request<unknown>): Promise<void> {
     const w = this.#writer;
     request.opaque = this.#nextOpaque;
     this.#nextOpaque += request.opaqueCount;
@@ -260,18 +217,10 @@ export class Connection implements TransportHandlers {
     // If the attempt is aborted (connect timeout, client closed) the caller maps the abort to
     // its error and fails the connection, which rejects this request: nobody awaits it then.
     request.promise.catch(() => {});
-    let onAbort: (() => void) | undefined;
     try {
-      await Promise.race([
-        request.promise,
-        new Promise<never>((_, reject) => {
-          onAbort = () => reject(signal.reason);
-          if (signal.aborted) onAbort();
-          else signal.addEventListener("abort", onAbort, { once: true });
-        }),
-      ]);
+      await this.#opening.race(request.promise);
     } catch (error) {
-      if (signal.aborted) throw error;
+      if (this.#opening.signal.aborted) throw error;
       const failure = error instanceof MemcachedError
         ? error
         : new MemcachedError("AUTH_FAILED", `Cannot authenticate: ${message(error)}`, {
@@ -280,8 +229,6 @@ export class Connection implements TransportHandlers {
       // The connection is of no use unauthenticated.
       this.#fail(failure);
       throw failure;
-    } finally {
-      if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
     }
   }
 
@@ -610,7 +557,7 @@ export class Connection implements TransportHandlers {
     this.#closed = true;
     this.#failure = error;
     this.#waiting = 0;
-    this.#connecting.abort();
+    this.#opening.abort();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = -Infinity;
