@@ -16,6 +16,7 @@ import { now as clockNow } from "./clock.ts";
 import { MemcachedError } from "../errors.ts";
 import { ByteWriter, type DecoderOptions } from "../protocol/mod.ts";
 import { Deque } from "./deque.ts";
+import { type Handshake, shake } from "./handshake.ts";
 import { Opening, type OpeningOptions } from "./opening.ts";
 import { PASS, type ReplyDecoder, type Request, State } from "./request.ts";
 import {
@@ -45,18 +46,6 @@ export interface ConnectionOptions extends OpeningOptions {
    * error (`AUTH_FAILED`), within the connect timeout.
    */
   readonly handshake?: Handshake;
-}
-
-/**
- * Requests a connection must complete before any other (authentication), one after another:
- * each is written only once the one before it succeeded, so a step may check the server
- * before the next one sends credentials.
- */
-export interface Handshake {
-  /** Make the requests, in order, with the deadline of the connect timeout. */
-  readonly steps: readonly ((deadline: number) => Request<unknown>)[];
-  /** Makes the decoder that reads their replies. */
-  decoder(): ReplyDecoder;
 }
 
 /** Who is told about a connection's life: its server's pool. */
@@ -176,7 +165,12 @@ export class Connection implements TransportHandlers {
       void transport.done.then(this.#resolveDone);
       const handshake = this.#options.handshake;
       if (handshake !== undefined) {
-        await this.#shake(handshake, clockNow() + connectTimeout);
+        this.#handshakeDecoder = handshake.decoder();
+        try {
+          await shake(handshake, clockNow() + connectTimeout, this.#sendAlone, opening);
+        } finally {
+          this.#handshakeDecoder = undefined;
+        }
         // Only an accepted handshake shows the server works: a refusal is a failure.
         this.#owner.replied(this);
       }
@@ -192,21 +186,8 @@ export class Connection implements TransportHandlers {
     }
   }
 
-  /**
-   * Writes each handshake request alone and waits for its reply (read with the handshake's
-   * decoder) before the next. Throws a step's error, or the connection's failure, or the abort
-   * reason.
-   */
-  async #shake(handshake: Handshake, deadline: number): Promise<void> {
-    this.#handshakeDecoder = handshake.decoder();
-    try {
-      for (const step of handshake.steps) await this.#shakeStep(step(deadline));
-    } finally {
-      this.#handshakeDecoder = undefined;
-    }
-  }
-
-  async #shakeStep(request: Request<unknown>): Promise<void> {
+  /** Writes a handshake request alone: nothing else is written until the handshake is done. */
+  #sendAlone = (request: Request<unknown>): void => {
     const w = this.#writer;
     request.opaque = this.#nextOpaque;
     this.#nextOpaque += request.opaqueCount;
@@ -214,23 +195,7 @@ export class Connection implements TransportHandlers {
     request.state = State.Written;
     this.#inflight.push(request);
     w.flushTo(this.#write);
-    // If the attempt is aborted (connect timeout, client closed) the caller maps the abort to
-    // its error and fails the connection, which rejects this request: nobody awaits it then.
-    request.promise.catch(() => {});
-    try {
-      await this.#opening.race(request.promise);
-    } catch (error) {
-      if (this.#opening.signal.aborted) throw error;
-      const failure = error instanceof MemcachedError
-        ? error
-        : new MemcachedError("AUTH_FAILED", `Cannot authenticate: ${message(error)}`, {
-          cause: error,
-        });
-      // The connection is of no use unauthenticated.
-      this.#fail(failure);
-      throw failure;
-    }
-  }
+  };
 
   /** Whether the connection can take requests (it is open, or opening). */
   get usable(): boolean {

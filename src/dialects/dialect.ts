@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Handshake } from "../connection/connection.ts";
+import type { Handshake } from "../connection/handshake.ts";
 import type { Credentials } from "../connection/credentials.ts";
 import { type ReplyDecoder, Request, type Settle } from "../connection/request.ts";
 import { MemcachedError } from "../errors.ts";

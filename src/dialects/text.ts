@@ -17,7 +17,7 @@
  * @module
  */
 
-import type { Handshake } from "../connection/connection.ts";
+import type { Handshake } from "../connection/handshake.ts";
 import type { Credentials } from "../connection/credentials.ts";
 import {
   isErrorReply,
