@@ -15,6 +15,7 @@
 import { now as clockNow } from "./clock.ts";
 import { MemcachedError } from "../errors.ts";
 import { ByteWriter, type DecoderOptions } from "../protocol/mod.ts";
+import { Deadlines } from "./deadlines.ts";
 import { Deque } from "./deque.ts";
 import { type Handshake, shake } from "./handshake.ts";
 import { Opening, type OpeningOptions } from "./opening.ts";
@@ -100,11 +101,10 @@ export class Connection implements TransportHandlers {
   #scheduled = false;
   #blocked = false;
   #closed = false;
-  #timer: ReturnType<typeof setTimeout> | undefined = undefined;
-  #timerAt = Infinity;
+  /** Chunks read: the stall check sees the server is silent when it does not change. */
   #reads = 0;
-  #stallSince = -1;
-  #stallReads = 0;
+  /** The timer of the requests' deadlines. */
+  readonly #deadlines: Deadlines;
   #owner: ConnectionOwner;
   /** Requests waiting in the queue (not given up). */
   #waiting = 0;
@@ -133,10 +133,18 @@ export class Connection implements TransportHandlers {
     owner: ConnectionOwner,
   ) {
     this.endpoint = endpoint;
-    this.#on = `on ${endpointName(endpoint)}`;
+    const where = endpointName(endpoint);
+    this.#on = `on ${where}`;
     this.#options = options;
     this.#owner = owner;
     this.#opening = new Opening(endpoint, options);
+    this.#deadlines = new Deadlines(where, options.stallTimeout, {
+      queue: this.#queue,
+      inflight: this.#inflight,
+      reads: () => this.#reads,
+      expire: (request) => this.#giveUp(request, timeoutError(request, this.#on)),
+      stalled: (error) => this.#fail(error),
+    });
     this.#decoder = options.decoder({
       maxValueSize: options.maxValueSize,
       // Every reply is handled before the next chunk is fed, so values need no copy here.
@@ -263,7 +271,8 @@ export class Connection implements TransportHandlers {
     }
     this.#queue.push(request);
     this.#waiting++;
-    if (request.deadline < this.#timerAt) this.#arm(request.deadline);
+    const deadlines = this.#deadlines;
+    if (request.deadline < deadlines.at) deadlines.arm(request.deadline);
     if (!this.#scheduled) {
       this.#scheduled = true;
       queueMicrotask(this.#flushTask);
@@ -281,7 +290,7 @@ export class Connection implements TransportHandlers {
       const now = clockNow();
       if (request.deadline > now) {
         request.deadline = now;
-        this.#arm(now);
+        this.#deadlines.arm(now);
       }
     }
     request.reject(error);
@@ -470,52 +479,6 @@ export class Connection implements TransportHandlers {
     );
   }
 
-  #arm(deadline: number): void {
-    if (this.#closed) return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timerAt = deadline;
-    this.#timer = setTimeout(this.#sweep, Math.max(0, deadline - clockNow()));
-  }
-
-  /** Times out overdue requests and drops a connection that has stopped answering. */
-  #sweep = (): void => {
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
-    const now = clockNow();
-    let next = Infinity;
-    for (let i = 0; i < this.#queue.length; i++) {
-      const request = this.#queue.at(i)!;
-      if (request.state !== State.Queued) continue;
-      if (request.deadline <= now) this.#giveUp(request, timeoutError(request, this.#on));
-      else if (request.deadline < next) next = request.deadline;
-    }
-    let overdue = false;
-    for (let i = 0; i < this.#inflight.length; i++) {
-      const request = this.#inflight.at(i)!;
-      if (request.deadline <= now) {
-        overdue = true;
-        this.#giveUp(request, timeoutError(request, this.#on));
-      } else if (!request.settled && request.deadline < next) next = request.deadline;
-    }
-    if (overdue) {
-      if (this.#stallSince < 0 || this.#reads !== this.#stallReads) {
-        this.#stallSince = now;
-        this.#stallReads = this.#reads;
-      } else if (now - this.#stallSince >= this.#options.stallTimeout) {
-        this.#fail(
-          new MemcachedError(
-            "CONNECTION_CLOSED",
-            `Cannot use the connection to ${endpointName(this.endpoint)}: the server sent ` +
-              `nothing for ${now - this.#stallSince} ms`,
-          ),
-        );
-        return;
-      }
-      next = Math.min(next, this.#stallSince + this.#options.stallTimeout);
-    } else this.#stallSince = -1;
-    if (next !== Infinity) this.#arm(next);
-  };
-
   /** Rejects everything the connection holds and closes the transport. */
   #fail(error: MemcachedError): void {
     if (this.#closed) return;
@@ -523,9 +486,7 @@ export class Connection implements TransportHandlers {
     this.#failure = error;
     this.#waiting = 0;
     this.#opening.abort();
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = -Infinity;
+    this.#deadlines.stop();
     const reason = reasonOf(error);
     for (const request of this.#queue.clear()) finish(request, error, this.#on, reason);
     for (const request of this.#inflight.clear()) finish(request, error, this.#on, reason);
