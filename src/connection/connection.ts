@@ -19,7 +19,8 @@ import { Deadlines } from "./deadlines.ts";
 import { Deque } from "./deque.ts";
 import { type Handshake, shake } from "./handshake.ts";
 import { Opening, type OpeningOptions } from "./opening.ts";
-import { PASS, type ReplyDecoder, type Request, State } from "./request.ts";
+import { dispatch } from "./replies.ts";
+import { type ReplyDecoder, type Request, State } from "./request.ts";
 import {
   type Connector,
   type Endpoint,
@@ -403,45 +404,8 @@ export class Connection implements TransportHandlers {
   data(chunk: Uint8Array): void {
     if (this.#reads++ === 0 && this.#handshakeDecoder === undefined) this.#owner.replied(this);
     const decoder = this.#handshakeDecoder ?? this.#decoder;
-    const inflight = this.#inflight;
     try {
-      decoder.feed(chunk);
-      for (;;) {
-        const r = decoder.next();
-        if (r === undefined) break;
-        const request = inflight.peek();
-        if (request === undefined) {
-          throw new MemcachedError(
-            "PROTOCOL_ERROR",
-            `Cannot match reply: the server sent ${describeReply(r)} with no request waiting`,
-          );
-        }
-        let verdict = request.handle(r as never, decoder);
-        if (verdict === PASS) {
-          // A batch member is done; the reply is the next member's.
-          let member = request;
-          do {
-            inflight.shift();
-            member.state = State.Finished;
-            member = inflight.peek()!;
-            if (member === undefined) {
-              throw new MemcachedError(
-                "PROTOCOL_ERROR",
-                `Cannot match reply: the server sent ${describeReply(r)} after the last request ` +
-                  `of a batch`,
-              );
-            }
-            verdict = member.handle(r as never, decoder);
-          } while (verdict === PASS);
-          if (verdict) {
-            inflight.shift();
-            member.state = State.Finished;
-          }
-        } else if (verdict) {
-          inflight.shift();
-          request.state = State.Finished;
-        }
-      }
+      dispatch(decoder, chunk, this.#inflight);
     } catch (error) {
       this.#fail(
         error instanceof MemcachedError
@@ -512,15 +476,6 @@ export class Connection implements TransportHandlers {
     if (this.#transport === undefined) this.#resolveDone();
     return this.done;
   }
-}
-
-/** Names a reply for a message: its status word (text, meta) or opcode (binary). */
-function describeReply(r: object): string {
-  const { status, opcode } = r as { status?: unknown; opcode?: unknown };
-  if (typeof opcode === "number") {
-    return `opcode 0x${opcode.toString(16)} (status ${String(status)})`;
-  }
-  return String(status);
 }
 
 /**
