@@ -49,7 +49,7 @@ import { Client } from "./client.ts";
 import type { ServerAddress } from "./cluster/address.ts";
 import { MemcachedError } from "./errors.ts";
 import type { ClientOptions } from "./options.ts";
-import { digest, escapeKey } from "./_keyv_escape.ts";
+import { Keyspace } from "./_keyv_keyspace.ts";
 
 /**
  * Options of {@linkcode KeyvMemcached}.
@@ -88,39 +88,13 @@ export interface KeyvMemcachedOptions {
   maxKeyLength?: number;
 }
 
-/** A namespace's generation, as this store last read or set it. */
-interface Scope {
-  /** The namespace as it appears in keys (escaped, or hashed when long). */
-  readonly part: string;
-  /** The generation item's key. */
-  readonly counter: string;
-  /** `<part>|<generation>|`, once the generation is known. */
-  prefix: string | undefined;
-  /** The generation behind `prefix`. */
-  generation: bigint;
-  /** When `prefix` was read or set (`performance.now()`). */
-  at: number;
-  /** Counts the generations this store set by `clear()`, so an older read does not win. */
-  epoch: number;
-  /** The read of the generation in progress, shared by the operations waiting for it. */
-  reading: Promise<string> | undefined;
-}
-
 type Listener = (...args: unknown[]) => void;
 
 const DEFAULT_GENERATION_MAX_AGE = 1000;
 const MAX_KEY_LENGTH = 250;
 /** Room for the longest prefix (44 + 1 + 20 + 1) and a hashed key (44). */
 const MIN_KEY_LENGTH = 110;
-/** A longer escaped namespace is hashed (to 44 characters, as long as this). */
-const MAX_NAMESPACE_LENGTH = 44;
-/** The namespaces whose generation a store remembers, at most. */
-const MAX_SCOPES = 1024;
-const GENERATION = /^[0-9]{1,20}$/;
-const RAW = { as: "string" } as const;
-const FOREVER = { ttl: 0, flags: 0 } as const;
 const ALL = { allOrNothing: true } as const;
-const RANDOM_SPAN = 2 ** 20;
 
 /**
  * A Keyv 5 storage adapter over a Mica {@linkcode Client}; see the module documentation for how
@@ -179,9 +153,7 @@ export class KeyvMemcached implements AsyncDisposable {
   readonly opts: Record<string, unknown>;
   readonly #client: Client;
   readonly #owned: boolean;
-  readonly #maxAge: number;
-  readonly #maxKeyLength: number;
-  readonly #scopes = new Map<string, Scope>();
+  readonly #keys: Keyspace;
   readonly #listeners = new Map<string, Listener[]>();
   #unsubscribe: (() => void) | undefined;
   #disconnected = false;
@@ -209,27 +181,10 @@ export class KeyvMemcached implements AsyncDisposable {
     target?: Client | ServerAddress | readonly ServerAddress[],
     options: KeyvMemcachedOptions = {},
   ) {
-    const fail = (why: string) =>
-      new MemcachedError("INVALID_ARGUMENT", `Cannot create KeyvMemcached: ${why}`);
-    const maxAge = options.generationMaxAge ?? DEFAULT_GENERATION_MAX_AGE;
-    if (typeof maxAge !== "number" || !(maxAge >= 0)) {
-      throw fail(`generationMaxAge must be 0 or more milliseconds, not ${String(maxAge)}`);
-    }
-    const maxKeyLength = options.maxKeyLength ?? MAX_KEY_LENGTH;
-    if (
-      !Number.isInteger(maxKeyLength) || maxKeyLength < MIN_KEY_LENGTH ||
-      maxKeyLength > MAX_KEY_LENGTH
-    ) {
-      throw fail(
-        `maxKeyLength must be an integer from ${MIN_KEY_LENGTH} to ${MAX_KEY_LENGTH}, ` +
-          `not ${String(maxKeyLength)}`,
-      );
-    }
-    this.#maxAge = maxAge;
-    this.#maxKeyLength = maxKeyLength;
+    const { maxAge, maxKeyLength } = limits(options);
     if (target instanceof Client) {
       if (options.clientOptions !== undefined) {
-        throw fail("clientOptions apply only to a client the store creates, not to a given one");
+        throw invalid("clientOptions apply only to a client the store creates, not to a given one");
       }
       this.#client = target;
       this.#owned = false;
@@ -244,6 +199,7 @@ export class KeyvMemcached implements AsyncDisposable {
       });
       this.#unsubscribe = () => subscription.unsubscribe();
     }
+    this.#keys = new Keyspace(this.#client, { maxAge, maxKeyLength });
     this.opts = {
       dialect: "memcached",
       url: this.#client.servers.join(","),
@@ -303,8 +259,8 @@ export class KeyvMemcached implements AsyncDisposable {
    * ```
    */
   async get<T = unknown>(key: string): Promise<T | undefined> {
-    const prefix = await this.#prefix("get");
-    return await this.#client.get<T>(await this.#wire(prefix, key));
+    this.#check("get");
+    return await this.#client.get<T>(await this.#keys.key(this.namespace, key));
   }
 
   /**
@@ -324,12 +280,9 @@ export class KeyvMemcached implements AsyncDisposable {
    * ```
    */
   async getMany<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {
-    if (keys.length === 0) {
-      this.#check("getMany");
-      return [];
-    }
-    const prefix = await this.#prefix("getMany");
-    const wire = await Promise.all(keys.map((key) => this.#wire(prefix, key)));
+    this.#check("getMany");
+    if (keys.length === 0) return [];
+    const wire = await this.#keys.keys(this.namespace, keys);
     const found = await this.#client.getMany<string, T>(wire, ALL);
     return wire.map((key) => found.get(key));
   }
@@ -355,8 +308,8 @@ export class KeyvMemcached implements AsyncDisposable {
    */
   async set(key: string, value: unknown, ttl?: number): Promise<void> {
     const seconds = ttlSeconds("set", ttl);
-    const prefix = await this.#prefix("set");
-    const wire = await this.#wire(prefix, key);
+    this.#check("set");
+    const wire = await this.#keys.key(this.namespace, key);
     await this.#client.set(wire, value, seconds === undefined ? undefined : { ttl: seconds });
   }
 
@@ -376,8 +329,8 @@ export class KeyvMemcached implements AsyncDisposable {
    * ```
    */
   async delete(key: string): Promise<boolean> {
-    const prefix = await this.#prefix("delete");
-    return await this.#client.delete(await this.#wire(prefix, key));
+    this.#check("delete");
+    return await this.#client.delete(await this.#keys.key(this.namespace, key));
   }
 
   /**
@@ -397,12 +350,9 @@ export class KeyvMemcached implements AsyncDisposable {
    * ```
    */
   async deleteMany(keys: readonly string[]): Promise<boolean> {
-    if (keys.length === 0) {
-      this.#check("deleteMany");
-      return false;
-    }
-    const prefix = await this.#prefix("deleteMany");
-    const wire = [...new Set(await Promise.all(keys.map((key) => this.#wire(prefix, key))))];
+    this.#check("deleteMany");
+    if (keys.length === 0) return false;
+    const wire = [...new Set(await this.#keys.keys(this.namespace, keys))];
     const deleted = await this.#client.deleteMany(wire, ALL);
     return wire.every((key) => deleted.get(key) === true);
   }
@@ -431,22 +381,7 @@ export class KeyvMemcached implements AsyncDisposable {
    */
   async clear(): Promise<void> {
     this.#check("clear");
-    const scope = await this.#scope();
-    const client = this.#client;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const next = await client.incr(scope.counter, 1);
-      if (next !== undefined) {
-        this.#adopt(scope, next, ++scope.epoch);
-        return;
-      }
-      // The counter is missing (never made, or evicted): start a generation above any before.
-      const fresh = freshGeneration(scope);
-      if (await client.add(scope.counter, fresh.toString(), FOREVER)) {
-        this.#adopt(scope, fresh, ++scope.epoch);
-        return;
-      }
-    }
-    throw vanished(scope.counter);
+    await this.#keys.clear(this.namespace);
   }
 
   /**
@@ -473,7 +408,7 @@ export class KeyvMemcached implements AsyncDisposable {
       this.#disconnected = true;
       this.#unsubscribe?.();
       this.#unsubscribe = undefined;
-      this.#scopes.clear();
+      this.#keys.close();
     }
     if (this.#owned) await this.#client.close();
   }
@@ -562,87 +497,6 @@ export class KeyvMemcached implements AsyncDisposable {
       throw new MemcachedError("CLIENT_CLOSED", `Cannot ${action}: the Keyv store is disconnected`);
     }
   }
-
-  /** The current namespace's scope, created on first use. */
-  async #scope(): Promise<Scope> {
-    const namespace = this.namespace ?? "";
-    const known = this.#scopes.get(namespace);
-    if (known !== undefined) return known;
-    const escaped = escapeKey(namespace);
-    const part = escaped.length <= MAX_NAMESPACE_LENGTH ? escaped : await digest(escaped);
-    const raced = this.#scopes.get(namespace);
-    if (raced !== undefined) return raced;
-    if (this.#scopes.size >= MAX_SCOPES) this.#scopes.clear();
-    const scope: Scope = {
-      part,
-      counter: `${part}|g`,
-      prefix: undefined,
-      generation: 0n,
-      at: 0,
-      epoch: 0,
-      reading: undefined,
-    };
-    this.#scopes.set(namespace, scope);
-    return scope;
-  }
-
-  /** `<namespace>|<generation>|` of the current namespace, reading the generation if stale. */
-  async #prefix(action: string): Promise<string> {
-    this.#check(action);
-    const scope = await this.#scope();
-    if (scope.prefix !== undefined && performance.now() - scope.at < this.#maxAge) {
-      return scope.prefix;
-    }
-    scope.reading ??= this.#read(scope).finally(() => {
-      scope.reading = undefined;
-    });
-    return await scope.reading;
-  }
-
-  /** Reads the generation, creating it when missing, and returns the current prefix. */
-  async #read(scope: Scope): Promise<string> {
-    const epoch = scope.epoch;
-    const client = this.#client;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const raw = await client.get<string>(scope.counter, RAW);
-      if (raw !== undefined) {
-        if (!GENERATION.test(raw)) {
-          throw new MemcachedError(
-            "DECODE_FAILED",
-            `Cannot read the Keyv generation ${scope.counter}: it holds ${
-              JSON.stringify(raw.slice(0, 40))
-            }, not a number`,
-          );
-        }
-        return this.#adopt(scope, BigInt(raw), epoch);
-      }
-      const fresh = freshGeneration(scope);
-      if (await client.add(scope.counter, fresh.toString(), FOREVER)) {
-        return this.#adopt(scope, fresh, epoch);
-      }
-    }
-    throw vanished(scope.counter);
-  }
-
-  /**
-   * Takes `generation` as the scope's, unless a `clear()` through this store set a newer one
-   * since (`epoch` is the count of clears when the value was read).
-   */
-  #adopt(scope: Scope, generation: bigint, epoch: number): string {
-    if (epoch === scope.epoch && !this.#disconnected) {
-      scope.generation = generation;
-      scope.prefix = `${scope.part}|${generation}|`;
-      scope.at = performance.now();
-    }
-    return scope.prefix ?? `${scope.part}|${generation}|`;
-  }
-
-  /** The memcached key of a Keyv key: escaped, or hashed when too long. */
-  #wire(prefix: string, key: string): string | Promise<string> {
-    const escaped = escapeKey(key);
-    if (prefix.length + escaped.length <= this.#maxKeyLength) return prefix + escaped;
-    return digest(escaped).then((hash) => prefix + hash);
-  }
 }
 
 /** Converts Keyv's milliseconds to memcached's seconds, rounding up. */
@@ -657,22 +511,25 @@ function ttlSeconds(action: string, ttl: number | undefined): number | undefined
   return Math.ceil(ttl / 1000);
 }
 
-/**
- * A new generation, for a counter that is missing (never made, or evicted by memcached): the
- * clock in milliseconds times 2^20 plus 20 random bits, so it is above every generation made or
- * incremented (once per `clear()`) before, and two processes creating one in the same
- * millisecond do not pick the same; and above the scope's last one in any case. It stays below
- * 2^64 until the year 2500.
- */
-function freshGeneration(scope: Scope): bigint {
-  const random = BigInt(Math.floor(Math.random() * RANDOM_SPAN));
-  const fresh = (BigInt(Date.now()) << 20n) + random;
-  return fresh > scope.generation ? fresh : scope.generation + 1n;
+/** The limits a store's options set, checked. */
+function limits(options: KeyvMemcachedOptions): { maxAge: number; maxKeyLength: number } {
+  const maxAge = options.generationMaxAge ?? DEFAULT_GENERATION_MAX_AGE;
+  if (typeof maxAge !== "number" || !(maxAge >= 0)) {
+    throw invalid(`generationMaxAge must be 0 or more milliseconds, not ${String(maxAge)}`);
+  }
+  const maxKeyLength = options.maxKeyLength ?? MAX_KEY_LENGTH;
+  if (
+    !Number.isInteger(maxKeyLength) || maxKeyLength < MIN_KEY_LENGTH ||
+    maxKeyLength > MAX_KEY_LENGTH
+  ) {
+    throw invalid(
+      `maxKeyLength must be an integer from ${MIN_KEY_LENGTH} to ${MAX_KEY_LENGTH}, ` +
+        `not ${String(maxKeyLength)}`,
+    );
+  }
+  return { maxAge, maxKeyLength };
 }
 
-function vanished(counter: string): MemcachedError {
-  return new MemcachedError(
-    "SERVER_ERROR",
-    `Cannot use the Keyv generation ${counter}: it vanished three times right after being stored`,
-  );
+function invalid(why: string): MemcachedError {
+  return new MemcachedError("INVALID_ARGUMENT", `Cannot create KeyvMemcached: ${why}`);
 }
