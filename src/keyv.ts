@@ -50,6 +50,7 @@ import type { ServerAddress } from "./cluster/address.ts";
 import { MemcachedError } from "./errors.ts";
 import type { ClientOptions } from "./options.ts";
 import { Keyspace } from "./_keyv_keyspace.ts";
+import { Listeners } from "./_keyv_listeners.ts";
 
 /**
  * Options of {@linkcode KeyvMemcached}.
@@ -87,8 +88,6 @@ export interface KeyvMemcachedOptions {
    */
   maxKeyLength?: number;
 }
-
-type Listener = (...args: unknown[]) => void;
 
 const DEFAULT_GENERATION_MAX_AGE = 1000;
 const MAX_KEY_LENGTH = 250;
@@ -154,7 +153,7 @@ export class KeyvMemcached implements AsyncDisposable {
   readonly #client: Client;
   readonly #owned: boolean;
   readonly #keys: Keyspace;
-  readonly #listeners = new Map<string, Listener[]>();
+  readonly #listeners = new Listeners();
   #unsubscribe: (() => void) | undefined;
   #disconnected = false;
 
@@ -435,9 +434,7 @@ export class KeyvMemcached implements AsyncDisposable {
    * ```
    */
   on(event: string, listener: (...args: unknown[]) => void): this {
-    const listeners = this.#listeners.get(event);
-    if (listeners === undefined) this.#listeners.set(event, [listener]);
-    else listeners.push(listener);
+    this.#listeners.add(event, listener);
     return this;
   }
 
@@ -459,12 +456,7 @@ export class KeyvMemcached implements AsyncDisposable {
    * ```
    */
   off(event: string, listener: (...args: unknown[]) => void): this {
-    const listeners = this.#listeners.get(event);
-    const index = listeners?.indexOf(listener) ?? -1;
-    if (listeners !== undefined && index >= 0) {
-      listeners.splice(index, 1);
-      if (listeners.length === 0) this.#listeners.delete(event);
-    }
+    this.#listeners.remove(event, listener);
     return this;
   }
 
@@ -486,10 +478,7 @@ export class KeyvMemcached implements AsyncDisposable {
    * ```
    */
   emit(event: string, ...args: unknown[]): boolean {
-    const listeners = this.#listeners.get(event);
-    if (listeners === undefined) return false;
-    for (const listener of [...listeners]) listener(...args);
-    return true;
+    return this.#listeners.emit(event, args);
   }
 
   #check(action: string): void {
