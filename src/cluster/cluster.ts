@@ -157,7 +157,7 @@ export class Cluster {
       new Server(spec, options.server(spec), listener, this.#lifetime.signal)
     );
     this.#ringServers = this.#servers;
-    this.#ring = this.#buildRing(this.#servers);
+    this.#ring = this.#ringOver(this.#servers);
   }
 
   /** The servers, as `host:port` or socket paths, in the order given. */
@@ -180,19 +180,10 @@ export class Cluster {
     return this.#closing;
   }
 
-  #buildRing(servers: readonly Server[]): HashRing | undefined {
-    // One server needs no hashing.
+  /** The ring over `servers`; none when there is one server in all or none to hash to. */
+  #ringOver(servers: readonly Server[]): HashRing | undefined {
     if (this.#servers.length === 1 || servers.length === 0) return undefined;
-    return new HashRing(
-      servers.map(({ spec }) =>
-        spec.endpoint.kind === "unix"
-          ? { host: spec.endpoint.path, port: 0, weight: spec.weight }
-          : { host: spec.endpoint.host, port: spec.endpoint.port, weight: spec.weight }
-      ),
-      this.#hash === undefined
-        ? { distribution: this.#distribution }
-        : { distribution: this.#distribution, hash: this.#hash },
-    );
+    return ringOver(servers, this.#distribution, this.#hash);
   }
 
   #listener(emit: ClusterOptions["emit"]): ServerListener {
@@ -216,7 +207,7 @@ export class Cluster {
   #reshape(): void {
     const live = this.#servers.filter((server) => !server.dead);
     this.#ringServers = live;
-    this.#ring = this.#buildRing(live);
+    this.#ring = this.#ringOver(live);
     this.#placements.clear();
   }
 
@@ -487,20 +478,7 @@ export class Cluster {
 
   /** What every server holds now, with the totals. */
   counters(): ClientCounters {
-    let inFlight = 0;
-    let queued = 0;
-    let connections = 0;
-    let buffered = 0;
-    const servers: ServerCounters[] = [];
-    for (const server of this.#servers) {
-      const c = server.counters();
-      servers.push(c);
-      connections += c.connections;
-      inFlight += c.inFlight;
-      queued += c.queued;
-      buffered += c.buffered;
-    }
-    return { connections, inFlight, queued, buffered, servers };
+    return totals(this.#servers);
   }
 
   /**
@@ -539,4 +517,38 @@ export class Cluster {
       () => {},
     );
   }
+}
+
+/** The hash ring over the servers, hashed as `distribution` and `hash` say. */
+function ringOver(
+  servers: readonly Server[],
+  distribution: Distribution,
+  hash: KeyHash | undefined,
+): HashRing {
+  return new HashRing(
+    servers.map(({ spec }) =>
+      spec.endpoint.kind === "unix"
+        ? { host: spec.endpoint.path, port: 0, weight: spec.weight }
+        : { host: spec.endpoint.host, port: spec.endpoint.port, weight: spec.weight }
+    ),
+    hash === undefined ? { distribution } : { distribution, hash },
+  );
+}
+
+/** What each of `servers` holds now, with the totals. */
+function totals(servers: readonly Server[]): ClientCounters {
+  let inFlight = 0;
+  let queued = 0;
+  let connections = 0;
+  let buffered = 0;
+  const each: ServerCounters[] = [];
+  for (const server of servers) {
+    const c = server.counters();
+    each.push(c);
+    connections += c.connections;
+    inFlight += c.inFlight;
+    queued += c.queued;
+    buffered += c.buffered;
+  }
+  return { connections, inFlight, queued, buffered, servers: each };
 }
