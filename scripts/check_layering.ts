@@ -13,6 +13,8 @@
  *    `values/` (serializers and compression) stands on `protocol/` alone.
  *    `adapters/` implement the transport contract and import only it and `errors.ts`.
  * 5. No import circles among the files of `src/` (type-only imports count too).
+ * 6. The house stays readable: no file of `src/` over {@linkcode MAX_FILE_LINES} lines and no
+ *    class over {@linkcode MAX_CLASS_LINES}, counting the JSDoc above it.
  *
  * Run it from anywhere:
  *
@@ -47,13 +49,19 @@ export const FORBIDDEN_IN_CORE: readonly string[] = [
   "globalThis",
 ];
 
+/** The most lines a file of `src/` may have (rule 6). */
+export const MAX_FILE_LINES = 600;
+/** The most lines a class of `src/` may have, from its JSDoc to its closing brace (rule 6). */
+export const MAX_CLASS_LINES = 400;
+
 /** Which rule a {@linkcode Violation} breaks. */
 export type Rule =
   | "protocol-import"
   | "core-identifier"
   | "runtime-global"
   | "layer-import"
-  | "import-cycle";
+  | "import-cycle"
+  | "size";
 
 /**
  * The floors of `src/`, from the bottom up; the client is every file directly in `src/` and in
@@ -304,7 +312,64 @@ export function checkSource(path: string, text: string): Violation[] {
       );
     }
   }
+  if (layer !== undefined) violations.push(...sizeViolations(p, text));
   return violations.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/**
+ * Checks rule 6: the file's length, and the length of each top-level class (a line starting
+ * `class`, `export class` or `export abstract class`, through the next line that is only `}`),
+ * counted from the first line of the JSDoc right above it.
+ *
+ * @param path The file's path relative to the repository root.
+ * @param text The file's contents.
+ * @returns A violation for the file and for each class that is too long.
+ *
+ * @example
+ * ```ts
+ * import { sizeViolations } from "./check_layering.ts";
+ *
+ * const body = "  x = 1;\n".repeat(400);
+ * const found = sizeViolations("src/a.ts", `/** A. *\/\nclass A {\n${body}}\n`);
+ * if (found[0]?.rule !== "size") throw new Error("expected a violation");
+ * ```
+ */
+export function sizeViolations(path: string, text: string): Violation[] {
+  const lines = text.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  const found: Violation[] = [];
+  if (lines.length > MAX_FILE_LINES) {
+    found.push({
+      path,
+      line: MAX_FILE_LINES + 1,
+      column: 1,
+      rule: "size",
+      message: `has ${lines.length} lines, over ${MAX_FILE_LINES} (split it by concern)`,
+    });
+  }
+  for (let i = 0; i < lines.length; i++) {
+    const name = /^(?:export\s+)?(?:abstract\s+)?class\s+([\w$]+)/.exec(lines[i]!)?.[1];
+    if (name === undefined) continue;
+    let start = i;
+    if (lines[i - 1]?.trimEnd().endsWith("*/")) {
+      start = i - 1;
+      while (start > 0 && !lines[start]!.startsWith("/**")) start--;
+    }
+    let end = i;
+    while (end < lines.length && lines[end] !== "}") end++;
+    const count = end - start + 1;
+    if (count > MAX_CLASS_LINES) {
+      found.push({
+        path,
+        line: i + 1,
+        column: 1,
+        rule: "size",
+        message: `class ${name} has ${count} lines with its JSDoc, over ${MAX_CLASS_LINES}`,
+      });
+    }
+    i = end;
+  }
+  return found;
 }
 
 /** Repository-relative path with `/` separators and no leading `./`. */

@@ -214,3 +214,30 @@ test("findCycles() reports each import circle once, and none in a tree", () => {
   const tree = new Map([["a.ts", ["b.ts", "c.ts"]], ["b.ts", ["c.ts"]], ["c.ts", []]]);
   assert.deepEqual(findCycles(tree), []);
 });
+
+test("checkSource() flags a file over 600 lines and a class over 400 with its JSDoc", () => {
+  const body = (n: number) => "  x = 1;\n".repeat(n);
+  const doc = "/**\n * A.\n */\n";
+  // 3 JSDoc lines + class line + 395 body lines + "}" = 400 lines: allowed.
+  assert.deepEqual(rulesBroken("src/a.ts", `${doc}export class A {\n${body(395)}}\n`), []);
+  // One more body line: 401, reported at the class line.
+  assert.deepEqual(rulesBroken("src/a.ts", `${doc}export class A {\n${body(396)}}\n`), [
+    ["size", 4],
+  ]);
+  // A one-line JSDoc counts too; a class without JSDoc counts from its own line.
+  assert.deepEqual(rulesBroken("src/a.ts", `/** A. */\nclass A {\n${body(397)}}\n`), []);
+  assert.deepEqual(rulesBroken("src/a.ts", `/** A. */\nclass A {\n${body(398)}}\n`), [
+    ["size", 2],
+  ]);
+  assert.deepEqual(rulesBroken("src/a.ts", `abstract class A {\n${body(398)}}\n`), []);
+  assert.deepEqual(
+    rulesBroken("src/a.ts", `export abstract class A {\n${body(399)}}\n`),
+    [["size", 1]],
+  );
+  // Two classes of 300 lines each: each is measured alone; the file is 600 lines, allowed.
+  const two = `class A {\n${body(298)}}\nclass B {\n${body(298)}}\n`;
+  assert.deepEqual(rulesBroken("src/a.ts", two), []);
+  assert.deepEqual(rulesBroken("src/a.ts", two + "const c = 1;\n"), [["size", 601]]);
+  // Files outside src/ are not measured.
+  assert.deepEqual(rulesBroken("tests/a_test.ts", two + "const c = 1;\n"), []);
+});
