@@ -45,6 +45,8 @@ export interface BenchConfig {
 
 export interface Counts {
   warmup: number;
+  /** Warm-up ops of the 64-in-flight scenarios (b, c, h). */
+  pipelinedWarmup: number;
   /** Warm-up batches of the getMany scenarios (d, g, i). */
   manyWarmup: number;
   a: number;

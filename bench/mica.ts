@@ -21,8 +21,12 @@ function option(name: string): string | undefined {
 }
 const protocol = (option("protocol") ?? "meta") as Protocol;
 const tlsCa = option("tls-ca");
+// `--connector node` connects through node:net and node:tls (`nodeConnector`) instead of the
+// runtime's own adapter, to compare the two transports.
+const viaNode = option("connector") === "node";
 const connectOptions: ClientOptions = {
   protocol,
+  ...(viaNode ? { connector: (await import("../src/adapters/node.ts")).nodeConnector } : {}),
   ...(tlsCa === undefined ? {} : { tls: { ca: [readFileSync(tlsCa, "utf8")] } }),
 };
 
@@ -41,7 +45,7 @@ try {
   const mica = cluster
     ? await connect(cfg.servers, { ...connectOptions, distribution: "ketama" })
     : await connect(cfg.server, connectOptions);
-  out.config = { protocol, tls: tlsCa !== undefined };
+  out.config = { protocol, tls: tlsCa !== undefined, ...(viaNode ? { connector: "node" } : {}) };
   if (cluster) {
     out.config = { servers: cfg.servers.length, distribution: "ketama", protocol, tls: false };
   }

@@ -316,7 +316,8 @@ static void scenario_a(memcached_st *mc) {
 }
 
 static void scenario_bc(memcached_st *mc, int is_set, const char *name) {
-  long n = (is_set ? 200000 : 200000) / g_div, warm = 2000 / g_div;
+  /* Same warm-up as bench/harness.mjs (pipelinedWarmup). */
+  long n = (is_set ? 200000 : 200000) / g_div, warm = 60000 / g_div;
   char *v = ascii_value(SMALL_VALUE);
   char key[256];
   if (!is_set) {
