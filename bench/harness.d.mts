@@ -47,6 +47,8 @@ export interface Counts {
   warmup: number;
   /** Warm-up ops of the 64-in-flight scenarios (b, c, h). */
   pipelinedWarmup: number;
+  /** Warm-up gets of scenario a. */
+  sequentialWarmup: number;
   /** Warm-up batches of the getMany scenarios (d, g, i). */
   manyWarmup: number;
   a: number;

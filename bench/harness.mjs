@@ -21,6 +21,12 @@ export const FULL = {
    */
   pipelinedWarmup: 60_000,
   /**
+   * Warm-up gets of scenario a (one get in flight). With 2,000, the JITs were still compiling
+   * during the measured loop: pinned to one CPU with memcached, Mica made 43-45k gets/s on Deno
+   * and Bun (p50 17-19 µs, unchanged) and 50-52k (Deno) and 53-57k (Bun) after 20,000 or 60,000.
+   */
+  sequentialWarmup: 20_000,
+  /**
    * Warm-up batches for the getMany scenarios (d, g, i): as many as d and g measure. A batch is
    * one call, so the JITs need thousands of them before the measured loop. With 20 (2,000 keys)
    * the peers were still being compiled and measured up to 30% slow; with 500, Bun's JIT still
@@ -245,7 +251,7 @@ async function scenarioA(client, cfg, n) {
   const key = `${cfg.prefix}:a`;
   await client.set(key, asciiString(SMALL_VALUE_BYTES));
   await expectValue(client, key, SMALL_VALUE_BYTES, "a");
-  for (let i = 0; i < n.warmup; i++) await client.get(key);
+  for (let i = 0; i < n.sequentialWarmup; i++) await client.get(key);
   const lat = new Float64Array(n.a);
   let misses = 0;
   const server0 = serverCpuMicros(cfg);

@@ -285,7 +285,8 @@ static void print_server_cpu(const char *name, double server0, double server1, d
 }
 
 static void scenario_a(memcached_st *mc) {
-  int n = 20000 / g_div, warm = 2000 / g_div;
+  /* Same warm-up as bench/harness.mjs (sequentialWarmup). */
+  int n = 20000 / g_div, warm = 20000 / g_div;
   char key[256];
   snprintf(key, sizeof key, "%s:a", g_prefix);
   char *v = ascii_value(SMALL_VALUE);
