@@ -2,10 +2,12 @@
 // first measured: memcached `-t 1` pinned to CPU 0, every client pinned to CPU 1, in rotating
 // rounds (a fresh memcached per round, the clients' order rotated, so drift hits each alike).
 // Prints, per client, the medians of ops/s (keys/s for d) and client CPU µs per op, and the
-// median of each round's ratio to libmemcached (C) and to the reference client on the same
-// runtime, then one JSON line.
+// median of each round's ratio to libmemcached (C), to the reference client on the same runtime
+// and (scenario a) to the floor of that runtime's sockets (bench/peers/floor.mjs), then one JSON
+// line.
 //   node bench/split_cores.mjs --scenario a|b|c|d [--rounds 7] [--clients id,...]
-// Clients: mica-deno, mica-bun, reference-deno, reference-bun, libmemcached-c (default: all).
+// Clients: mica-deno, mica-bun, reference-deno, reference-bun, libmemcached-c, and for scenario a
+// floor-deno, floor-bun (default: all).
 // Needs two CPUs and taskset. Only the memcached it starts on a free loopback port is contacted;
 // every client process is bounded by a time limit.
 import { mkdtempSync, rmSync } from "node:fs";
@@ -38,6 +40,7 @@ const buildDir = mkdtempSync(path.join(os.tmpdir(), "mica-split-"));
 const buildError = buildNative(buildDir);
 const mica = path.join(BENCH, "mica.ts");
 const reference = path.join(BENCH, "peers", "reference.mjs");
+const floor = path.join(BENCH, "peers", "floor.mjs");
 /** id → command, with PORT and PREFIX placeholders */
 const known = {
   "mica-deno": deno && [deno, "run", "--allow-all", mica],
@@ -45,6 +48,13 @@ const known = {
   "reference-deno": deno && [deno, "run", "--allow-all", reference],
   "reference-bun": bun && [bun, reference],
   "libmemcached-c": buildError ? undefined : [path.join(buildDir, "libmc_bench")],
+  // One request at a time only: scenario a.
+  ...(scenario === "a"
+    ? {
+      "floor-deno": deno && [deno, "run", "--allow-all", floor],
+      "floor-bun": bun && [bun, floor],
+    }
+    : {}),
 };
 const ids = flag("clients", Object.keys(known).join(",")).split(",");
 for (const id of ids) if (!known[id]) throw new Error(`${id}: unknown or not available`);
@@ -100,18 +110,19 @@ const rows = ids.map((id) => ({
   cpu: median(results[id].map(cpu)),
   vsC: ratio(id, "libmemcached-c"),
   vsReference: ratio(id, `reference-${id.split("-").at(-1)}`),
+  vsFloor: ratio(id, `floor-${id.split("-").at(-1)}`),
 }));
 console.log(
   `scenario ${scenario}, memcached -t 1 on CPU 0, clients on CPU 1, ${rounds} rounds, medians ` +
     "(the ratios are the median of each round's ratio)\n\n" +
     `| client | ${scenario === "d" ? "keys" : "ops"}/s | client CPU µs/${
       scenario === "d" ? "batch" : "op"
-    } | × C | × reference (same runtime) |\n| --- | ---: | ---: | ---: | ---: |`,
+    } | × C | × reference (same runtime) | × floor (same runtime) |\n| --- | ---: | ---: | ---: | ---: | ---: |`,
 );
 for (const r of rows) {
   console.log(
     `| ${r.id} | ${Math.round(r.rate).toLocaleString("en-US")} | ${fixed(r.cpu)} | ` +
-      `${fixed(r.vsC)} | ${fixed(r.vsReference)} |`,
+      `${fixed(r.vsC)} | ${fixed(r.vsReference)} | ${fixed(r.vsFloor)} |`,
   );
 }
 console.log(JSON.stringify({ scenario, rounds, rows, results }));

@@ -17,8 +17,10 @@ export function runtimeInfo() {
 }
 
 export function libraryVersion(name) {
-  // The reference client is a file of this benchmark, not a package.
-  return name === "reference" ? "bench" : require(`${name}/package.json`).version;
+  // The reference client and the floor are files of this benchmark, not packages.
+  return name === "reference" || name === "floor"
+    ? "bench"
+    : require(`${name}/package.json`).version;
 }
 
 /**
