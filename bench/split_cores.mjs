@@ -1,10 +1,10 @@
 // One scenario with memcached and the client on separate cores, as the performance targets were
 // first measured: memcached `-t 1` pinned to CPU 0, every client pinned to CPU 1, in rotating
 // rounds (a fresh memcached per round, the clients' order rotated, so drift hits each alike).
-// Prints, per client, the medians of ops/s (keys/s for d) and client CPU µs per op, and the
-// median of each round's ratio to libmemcached (C), to the reference client on the same runtime
-// and (scenario a) to the floor of that runtime's sockets (bench/peers/floor.mjs), then one JSON
-// line.
+// Prints, per client, the medians of ops/s (keys/s for d), client CPU µs per op and memcached CPU
+// µs per op (per key for d), and the median of each round's ratio to libmemcached (C), to the
+// reference client on the same runtime and (scenario a) to the floor of that runtime's sockets
+// (bench/peers/floor.mjs), then one JSON line.
 //   node bench/split_cores.mjs --scenario a|b|c|d [--rounds 7] [--clients id,...]
 // Clients: mica-deno, mica-bun, reference-deno, reference-bun, libmemcached-c, and for scenario a
 // floor-deno, floor-bun (default: all).
@@ -65,6 +65,8 @@ const command = (id, port, prefix) =>
 
 const rate = (r) => r.keysPerSec ?? r.opsPerSec;
 const cpu = (r) => r.cpuUsPerOp ?? (r.cpuUsPerBatch === undefined ? undefined : r.cpuUsPerBatch);
+/** memcached's CPU µs per op (per key for d), from the harness's schedstat readings. */
+const serverCpu = (r) => r.serverCpuUsPerKey ?? r.serverCpuUsPerOp;
 const results = Object.fromEntries(ids.map((id) => [id, []]));
 try {
   for (let round = 0; round < rounds; round++) {
@@ -108,6 +110,7 @@ const rows = ids.map((id) => ({
   id,
   rate: median(results[id].map(rate)),
   cpu: median(results[id].map(cpu)),
+  serverCpu: median(results[id].map(serverCpu)),
   vsC: ratio(id, "libmemcached-c"),
   vsReference: ratio(id, `reference-${id.split("-").at(-1)}`),
   vsFloor: ratio(id, `floor-${id.split("-").at(-1)}`),
@@ -119,12 +122,15 @@ console.log(
     "(the ratios are the median of each round's ratio)\n\n" +
     `| client | ${scenario === "d" ? "keys" : "ops"}/s | client CPU µs/${
       scenario === "d" ? "batch" : "op"
-    } | × C | × reference (same runtime) |${withFloor ? " × floor (same runtime) |" : ""}\n` +
-    `| --- | ---: | ---: | ---: | ---: |${withFloor ? " ---: |" : ""}`,
+    } | memcached CPU µs/${scenario === "d" ? "key" : "op"} | × C | × reference (same runtime) |${
+      withFloor ? " × floor (same runtime) |" : ""
+    }\n` +
+    `| --- | ---: | ---: | ---: | ---: | ---: |${withFloor ? " ---: |" : ""}`,
 );
 for (const r of rows) {
   console.log(
     `| ${r.id} | ${Math.round(r.rate).toLocaleString("en-US")} | ${fixed(r.cpu)} | ` +
+      `${Number.isFinite(r.serverCpu) ? r.serverCpu.toFixed(3) : "n/a"} | ` +
       `${fixed(r.vsC)} | ${fixed(r.vsReference)} |${withFloor ? ` ${fixed(r.vsFloor)} |` : ""}`,
   );
 }
