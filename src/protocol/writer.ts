@@ -267,15 +267,25 @@ export class ByteWriter {
           this.#pos += byteLength;
           return;
         }
-        // A large string stays where it is, as large bytes would be passed through: the request
-        // line written since `textLength` moves next to it and the chunk closes before the
-        // line, so the space left between is never sent.
-        const from = this.#stagedFrom;
-        const line = this.#pos - from;
-        this.#buf.copyWithin(at - line, from, this.#pos);
-        this.#pos = from;
-        this.#seal();
-        this.#start = at - line;
+        // A large string stays where it is, as large bytes would be passed through, and what
+        // comes before it moves next to it; the space left between is never sent. The open
+        // chunk (this request's line, and any small requests before it) moves whole when it is
+        // small, so line and value leave as one chunk: one write, and the server never gets
+        // half a line in a packet of its own. A larger one stays, closed where `textLength`
+        // was called, and only the part of the line written since moves.
+        const start = this.#start;
+        const open = this.#pos - start;
+        if (open < LARGE) {
+          this.#buf.copyWithin(at - open, start, this.#pos);
+          this.#start = at - open;
+        } else {
+          const from = this.#stagedFrom;
+          const line = this.#pos - from;
+          this.#buf.copyWithin(at - line, from, this.#pos);
+          this.#pos = from;
+          this.#seal();
+          this.#start = at - line;
+        }
         this.#pos = at + byteLength;
         return;
       }

@@ -454,7 +454,7 @@ test("ByteWriter.flushTo() hands out a large array and the lines around it witho
   assert.equal(latin1Text(chunks.slice(2)), "\r\nmn\r\n");
 });
 
-test("ByteWriter.text() of a string encoded ahead copies only the request line written since", () => {
+test("ByteWriter.text() of a large string encoded ahead sends it in one chunk with the small bytes before it, copying only those", () => {
   const w = new ByteWriter();
   const s = "v".repeat(100_000);
   w.ascii("mn\r\nms key ");
@@ -462,9 +462,40 @@ test("ByteWriter.text() of a string encoded ahead copies only the request line w
   const line = `${size} T60\r\n`;
   w.ascii(line);
   const copied = countCopiedBytes(() => w.text(s, size));
-  assert.equal(copied, line.length);
+  assert.equal(copied, `mn\r\nms key ${line}`.length, "the string is not copied");
   w.crlf();
-  assert.deepEqual(concat(w.take()), utf8(`mn\r\nms key ${line}${s}\r\n`));
+  w.ascii("mn\r\n");
+  const chunks: Uint8Array[] = [];
+  w.flushTo((chunk) => chunks.push(chunk.slice()));
+  assert.equal(chunks.length, 1, "no request line is cut from its value");
+  assert.deepEqual(concat(chunks), utf8(`mn\r\nms key ${line}${s}\r\nmn\r\n`));
+});
+
+test("ByteWriter.text() of a large string after 16 KiB or more of a batch copies only the line written since textLength", () => {
+  for (const before of [LARGE - 100, LARGE - 8, LARGE * 3]) {
+    const w = new ByteWriter();
+    const s = "v".repeat(100_000);
+    const batch = "mn\r\n".repeat(Math.ceil(before / 4)).slice(0, before);
+    w.ascii(`${batch}ms key `);
+    const size = w.textLength(s);
+    const line = `${size} T60\r\n`;
+    w.ascii(line);
+    // The open chunk when text() is called: the batch so far and the whole line.
+    const open = before + "ms key ".length + line.length;
+    const copied = countCopiedBytes(() => w.text(s, size));
+    w.crlf();
+    const chunks: Uint8Array[] = [];
+    w.flushTo((chunk) => chunks.push(chunk.slice()));
+    if (open < LARGE) {
+      assert.equal(copied, open, `${before}: the open chunk moves`);
+      assert.equal(chunks.length, 1, `${before}`);
+    } else {
+      assert.equal(copied, line.length, `${before}: only the line written since moves`);
+      assert.equal(chunks.length, 2, `${before}`);
+      assert.equal(latin1Text(chunks.slice(0, 1)), `${batch}ms key `);
+    }
+    assert.deepEqual(concat(chunks), utf8(`${batch}ms key ${line}${s}\r\n`), `${before}`);
+  }
 });
 
 test("ByteWriter keeps a batch of strings encoded ahead under 16 KiB in one chunk", () => {
