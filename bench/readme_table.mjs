@@ -60,8 +60,11 @@ for (const [name, s, k, dir] of metrics) {
 }
 const v = run.versions ?? {};
 console.log(rows.join("\n"));
+const rounds = run.options?.rounds ?? 1;
 console.log(
-  `\nOne run, ${run.date}: ${
-    Object.entries(v).map(([k, x]) => `${k} ${x}`).join(", ")
-  }; \`bash bench/run.sh\`.`,
+  `\nOne run, ${run.date}${
+    rounds > 1 ? `, each figure the median of ${rounds} rounds in rotating order` : ""
+  }: ${Object.entries(v).map(([k, x]) => `${k} ${x}`).join(", ")}; \`bash bench/run.sh${
+    rounds > 1 ? ` --rounds ${rounds}` : ""
+  }\`.`,
 );

@@ -22,6 +22,7 @@ import {
   freePort,
   label,
   mb,
+  median,
   metric,
   ratio,
   runProcess,
@@ -43,8 +44,9 @@ const USAGE = `usage: bash bench/run.sh [options]
                         "Cluster mode")
   --protocols           Mica only, one server: meta vs text vs binary protocol, plain TCP vs TLS,
                         scenarios b and c on Deno and Bun (bench/protocols.mjs)
-  --rounds N            with --protocols or --cluster: rounds per client or configuration in
-                        rotating order, median reported (default 3)
+  --rounds N            every client (with --protocols: every configuration) N times in
+                        rotating order; each figure is the median over the rounds (default 1;
+                        3 with --protocols or --cluster). The soak and memcslap run once
   --only LIST           comma-separated client selectors; a selector matches a client id
                         (e.g. mica-deno, memjs-node, libmemcached-c, memcslap), a library
                         (mica, memjs, memcache-client, memcached, libmemcached), a runtime
@@ -236,6 +238,13 @@ function report(run) {
       (opts.pinCpu !== undefined ? ` Everything pinned to CPU ${opts.pinCpu}.` : ""),
   );
   out.push("");
+  if ((opts.rounds ?? 1) > 1) {
+    out.push(
+      `Each client ran ${opts.rounds} times in rotating order (the soak and memcslap once); ` +
+        "each figure is the median over the rounds, and every round's results are in the JSON.",
+    );
+    out.push("");
+  }
 
   // 1. Absolute numbers
   out.push("## Absolute numbers");
@@ -457,6 +466,38 @@ function report(run) {
   return out.join("\n");
 }
 
+/**
+ * One client's rounds as one entry: each scenario's numeric fields are the medians over the
+ * rounds (the lower middle one for an even count), its other fields the first round's; every
+ * round's results are kept in `json.rounds`. A scenario that failed in any round reports that
+ * round's error, and an output that failed as a whole reports its error, so no failure is hidden
+ * behind the rounds that passed. A single round is returned as it is.
+ */
+function mergeRounds(list) {
+  if (list.length === 1) return list[0];
+  const failed = list.find((r) => r.error || !r.json?.results);
+  if (failed) return failed;
+  const all = list.map((r) => r.json.results);
+  const results = {};
+  for (const k of new Set(all.flatMap((r) => Object.keys(r)))) {
+    const each = all.map((r) => r[k]);
+    const error = each.find((r) => r === undefined || r.error);
+    if (error !== undefined) {
+      results[k] = error ?? { error: "missing in a round" };
+      continue;
+    }
+    const merged = { ...each[0] };
+    for (const [field, v] of Object.entries(each[0])) {
+      if (typeof v === "number") merged[field] = median(each.map((r) => r[field]));
+    }
+    results[k] = merged;
+  }
+  return {
+    json: { ...list[0].json, results, rounds: all },
+    seconds: list.reduce((sum, r) => sum + (r.seconds ?? 0), 0),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Main
 
@@ -538,43 +579,62 @@ async function main() {
       return runProcess(withPin(cmd, pinCpu), { timeoutS, label: c.id, env });
     };
 
-    for (const c of clients) {
-      const scenarios = c.soak ? (runSoak ? ["f"] : []) : mainScenarios;
-      if (scenarios.length === 0) continue;
-      process.stderr.write(`\n== ${c.id}\n`);
-      if (c.memcslap) {
-        if (!mainScenarios.some((s) => s === "b" || s === "c")) continue;
-        const slap = await runMemcslap(port, opts);
-        entries.push({ client: c, memcslap: slap, error: slap.error });
-        continue;
-      }
-      if (c.buildError) {
-        entries.push({ client: c, error: c.buildError });
-        continue;
-      }
-      const result = await runClient(c, scenarios, opts.pinCpu, `mb-${runId}-${c.id}`);
-      if (result.error) process.stderr.write(`    [${c.id}] n/a: ${result.error}\n`);
-      entries.push({ client: c, json: result.json, error: result.error, seconds: result.seconds });
-    }
-
-    // Second pass for scenario a with memcached and the client on the same CPU: on small VMs a
-    // cross-CPU wake-up costs tens of µs and hides the client's own per-request cost.
+    // Each client runs `rounds` times, in an order rotated every round so drift of a shared
+    // machine hits each alike; the soak and memcslap run once, in the first round.
+    const rounds = opts.rounds ?? 1;
     const taskset = which("taskset");
-    if (opts.pinnedA && opts.pinCpu === undefined && mainScenarios.includes("a") && taskset) {
+    const pinnedA = opts.pinnedA && opts.pinCpu === undefined && mainScenarios.includes("a") &&
+      taskset;
+    /** client id → the outputs of its rounds (`{ json, error, seconds }`), in round order */
+    const runs = new Map(clients.map((c) => [c.id, []]));
+    for (let round = 0; round < rounds; round++) {
+      const order = clients.map((_, i) => clients[(i + round) % clients.length]);
+      const tag = rounds > 1 ? ` (round ${round + 1} of ${rounds})` : "";
+      const prefix = (c) => `mb-${runId}-${c.id}${rounds > 1 ? `-r${round + 1}` : ""}`;
+      for (const c of order) {
+        const scenarios = c.soak ? (runSoak && round === 0 ? ["f"] : []) : mainScenarios;
+        if (scenarios.length === 0) continue;
+        if ((c.memcslap || c.buildError) && round > 0) continue;
+        process.stderr.write(`\n== ${c.id}${tag}\n`);
+        if (c.memcslap) {
+          if (!mainScenarios.some((s) => s === "b" || s === "c")) continue;
+          const slap = await runMemcslap(port, opts);
+          runs.get(c.id).push({ memcslap: slap, error: slap.error });
+          continue;
+        }
+        if (c.buildError) {
+          runs.get(c.id).push({ error: c.buildError });
+          continue;
+        }
+        const result = await runClient(c, scenarios, opts.pinCpu, prefix(c));
+        if (result.error) process.stderr.write(`    [${c.id}] n/a: ${result.error}\n`);
+        runs.get(c.id).push({ json: result.json, error: result.error, seconds: result.seconds });
+      }
+
+      // A second pass for scenario a with memcached and the client on the same CPU: on small
+      // VMs a cross-CPU wake-up costs tens of µs and hides the client's own per-request cost.
+      if (!pinnedA) continue;
       const all = `0-${os.cpus().length - 1}`;
       const pin = (cpus) =>
         spawnSync(taskset, ["-a", "-p", "-c", cpus, String(server.pid)], { stdio: "ignore" });
       pin("0");
       try {
-        for (const e of entries) {
-          if (e.client.soak || e.client.memcslap || !e.json?.results) continue;
-          process.stderr.write(`\n== ${e.client.id} (scenario a, pinned to CPU 0)\n`);
-          const r = await runClient(e.client, ["a"], "0", `mb-${runId}-${e.client.id}-pinned`);
-          e.json.results.ap = r.json?.results?.a ?? { error: r.error ?? "no result" };
+        for (const c of order) {
+          // The clients whose run of this round has results (not the soak, memcslap, a failure).
+          if (c.soak || c.memcslap || runs.get(c.id).length !== round + 1) continue;
+          const latest = runs.get(c.id)[round];
+          if (!latest.json?.results) continue;
+          process.stderr.write(`\n== ${c.id} (scenario a, pinned to CPU 0)${tag}\n`);
+          const r = await runClient(c, ["a"], "0", `${prefix(c)}-pinned`);
+          latest.json.results.ap = r.json?.results?.a ?? { error: r.error ?? "no result" };
         }
       } finally {
         pin(all);
       }
+    }
+    for (const c of clients) {
+      const list = runs.get(c.id);
+      if (list.length > 0) entries.push({ client: c, ...mergeRounds(list) });
     }
   } finally {
     await server.stop();
