@@ -10,7 +10,7 @@
  *      outstanding on a single connection
  *   c) set with 64 in flight: same as b with memcached_set
  *   d) memcached_mget of 100 keys + memcached_fetch_result, one connection
- *   e) 256 KiB values, 8 threads with their own connection: 500 sets then 2,000 gets
+ *   e) 256 KiB values, 8 threads with their own connection: 2,000 sets then 2,000 gets
  *   g) d against a cluster, h) b against a cluster (bench/run.sh --cluster)
  *
  * Build: gcc -O2 -o libmc_bench libmc_bench.c -lmemcached -lpthread
@@ -395,7 +395,7 @@ static void scenario_d(memcached_st *mc, const char *name) {
 }
 
 static void scenario_e(memcached_st *mc) {
-  long sets = 500 / g_div, gets = 2000 / g_div, warm = 100 / g_div;
+  long sets = 2000 / g_div, gets = 2000 / g_div, warm = 500 / g_div;
   if (warm < LARGE_KEYSPACE) warm = LARGE_KEYSPACE;
   char *v = malloc(LARGE_VALUE);
   for (int i = 0; i < LARGE_VALUE; i++) v[i] = (char)(97 + i % 26);
