@@ -481,9 +481,9 @@ function mergeRounds(list) {
   const results = {};
   for (const k of new Set(all.flatMap((r) => Object.keys(r)))) {
     const each = all.map((r) => r[k]);
-    const error = each.find((r) => r === undefined || r.error);
-    if (error !== undefined) {
-      results[k] = error ?? { error: "missing in a round" };
+    const bad = each.findIndex((r) => r === undefined || r.error);
+    if (bad >= 0) {
+      results[k] = each[bad] ?? { error: `missing in round ${bad + 1}` };
       continue;
     }
     const merged = { ...each[0] };

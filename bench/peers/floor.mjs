@@ -10,7 +10,8 @@ const encoder = new TextEncoder();
 
 /** Frames one reply at a time out of the chunks it is fed; `done(value)` gets each. */
 class Framer {
-  #head = new Uint8Array(64); // the reply's first line, as far as it has come
+  #head = new Uint8Array(4096); // the reply's first line, as far as it has come (memcached's
+  // lines are far shorter)
   #headLength = 0;
   #need = -1; // data bytes (with the CRLF) still expected; -1 while reading the first line
   #value = new Uint8Array(0);
