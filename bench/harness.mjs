@@ -429,8 +429,7 @@ async function scenarioI(client, cfg, n) {
 
 /**
  * e) 256 KiB values: 2,000 sets then 2,000 gets, 8 in flight, after 500 of each; MB/s (1 MB =
- * 10^6 bytes). Also s
- * (the same loops with the value passed as a 256 KiB ASCII string).
+ * 10^6 bytes). Also s (the same loops with the value passed as a 256 KiB ASCII string).
  */
 async function scenarioE(client, cfg, n, name = "e") {
   const deadline = new Deadline(cfg.timeLimitS, name);
